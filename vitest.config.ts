@@ -1,0 +1,20 @@
+import { defineConfig } from 'vitest/config';
+
+// Split by cost (STYLE.md §18): marbles run in virtual time, integration starts real servers.
+export default defineConfig({
+  test: {
+    projects: [
+      { test: { name: 'marbles', include: ['marbles/**/*.spec.ts'] } },
+      { test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
+      {
+        test: {
+          name: 'integration',
+          include: ['test/integration/**/*.test.ts'],
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
+          fileParallelism: false,
+        },
+      },
+    ],
+  },
+});
