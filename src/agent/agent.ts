@@ -1,0 +1,125 @@
+/**
+ * The agent runtime: one connection stream per hub URL, all concurrent and independent
+ * (DESIGN §4.2), each session's requests handed to the request handler. Connection health is
+ * one merged `status$`; every transition is logged.
+ */
+import { Subject, merge, mergeMap, share, takeUntil, type Observable, type Subscription, EMPTY, from, catchError, filter } from 'rxjs';
+import type { Logger } from 'pino';
+import type { AgentConfig } from '../config/index.js';
+import { connection, type ReconnectOptions } from '../connection/connection.js';
+import type { DialOptions } from '../connection/dial.js';
+import { proxyAgent, redactUrl } from '../connection/proxy.js';
+import { describeStatus, type ConnectionStatus } from '../connection/status.js';
+import { loadClientTls } from '../connection/tls-stores.js';
+import type { Session } from '../connection/session.js';
+import { buildHello } from './hello.js';
+import { configOnlyHandler, type RequestHandler } from './request-handler.js';
+
+export interface AgentOptions {
+  readonly handler?: RequestHandler;
+  /** Overrides for tests (e.g. a scheduler or a deterministic random). */
+  readonly reconnect?: Partial<ReconnectOptions>;
+  readonly registrationTimeoutMs?: number;
+}
+
+export class Agent {
+  private readonly stop$ = new Subject<void>();
+  private subscription: Subscription | undefined;
+  private readonly log: Logger;
+  readonly status$: Observable<ConnectionStatus>;
+
+  constructor(
+    private readonly config: AgentConfig,
+    logger: Logger,
+    private readonly options: AgentOptions = {},
+  ) {
+    this.log = logger.child({ component: 'agent' });
+    // Loaded once, at construction: a bad key store must fail at start, not at every reconnect.
+    const tls = loadClientTls({
+      ...(config.agent.keyStore ? { keyStore: config.agent.keyStore } : {}),
+      ...(config.agent.keyStorePassword !== undefined ? { keyStorePassword: config.agent.keyStorePassword } : {}),
+      ...(config.agent.privateKey ? { privateKey: config.agent.privateKey } : {}),
+      ...(config.agent.trustStore ? { trustStore: config.agent.trustStore } : {}),
+      ...(config.agent.trustStorePassword !== undefined ? { trustStorePassword: config.agent.trustStorePassword } : {}),
+    });
+    const hello = buildHello(config);
+    // A client certificate wins over Basic credentials (DESIGN §7, as in the classic agent).
+    const useBasic = !config.agent.keyStore && config.agent.userName !== undefined;
+    const headers: Record<string, string> = useBasic
+      ? { Authorization: `Basic ${Buffer.from(`${config.agent.userName}:${config.agent.password ?? ''}`).toString('base64')}` }
+      : {};
+    const streams = config.agent.urls.map((url) => {
+      const agent = proxyAgent(url, {
+        ...(config.agent.proxy ? { proxy: config.agent.proxy } : {}),
+        ...(config.agent.noProxy ? { noProxy: config.agent.noProxy } : {}),
+        tls,
+      });
+      const dialOptions: DialOptions & ReconnectOptions = {
+        hello,
+        maxFrameBytes: config.maxFrameBytes,
+        registrationTimeoutMs: options.registrationTimeoutMs ?? 10_000,
+        keepAliveInterval: config.keepAliveInterval,
+        keepAliveTimeout: config.keepAliveTimeout,
+        headers,
+        tls,
+        ...(agent ? { agent } : {}),
+        reconnectDelay: config.reconnectDelay,
+        maxReconnectDelay: config.maxReconnectDelay,
+        reconnectResetAfter: config.reconnectResetAfter,
+        ...options.reconnect,
+        onBadFrame: (message) => this.log.warn({ url: redactUrl(url), reason: message }, 'bad frame from hub'),
+      };
+      return connection(url, dialOptions);
+    });
+    this.status$ = merge(...streams).pipe(takeUntil(this.stop$), share());
+  }
+
+  /** Starts all connections; returns immediately. */
+  start(): void {
+    if (this.subscription) return;
+    const handler = this.options.handler ?? configOnlyHandler(this.config);
+    this.log.info(
+      { agentId: this.config.agent.id, tenantId: this.config.agent.tenantId, urls: this.config.agent.urls.map(redactUrl) },
+      'agent starting',
+    );
+    this.subscription = this.status$
+      .pipe(
+        mergeMap((status) => {
+          this.logStatus(status);
+          return status.state === 'registered' ? this.serve(status.session, handler) : EMPTY;
+        }),
+      )
+      .subscribe();
+  }
+
+  /** Closes every connection with a normal close code. */
+  stop(): void {
+    this.stop$.next();
+    this.subscription?.unsubscribe();
+    this.subscription = undefined;
+  }
+
+  private serve(session: Session, handler: RequestHandler): Observable<never> {
+    return session.frames$.pipe(
+      filter((f) => f.type === 'request'),
+      mergeMap((request) =>
+        handler(request).pipe(
+          mergeMap((frame) => from(session.send(frame))),
+          catchError((err: unknown) => {
+            this.log.warn({ err, requestId: request.id, url: redactUrl(session.url) }, 'could not answer request');
+            return EMPTY;
+          }),
+        ),
+      ),
+      filter((): false => false),
+    );
+  }
+
+  private logStatus(status: ConnectionStatus): void {
+    const fields = { ...describeStatus(status), url: redactUrl(status.url) };
+    if (status.state === 'registered') this.log.info(fields, 'registered with hub');
+    else if (status.state === 'connecting') this.log.debug(fields, 'connecting to hub');
+    else if (status.state === 'rejected') this.log.error(fields, 'hub rejected the agent');
+    else this.log.warn(fields, 'disconnected from hub');
+  }
+}

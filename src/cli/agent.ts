@@ -1,0 +1,77 @@
+#!/usr/bin/env node
+/** `datasync-agent` — run the agent, or check its configuration. */
+import { ConfigError, loadAgentConfig, summarizeAgentConfig } from '../config/index.js';
+import { TlsStoreError } from '../connection/tls-stores.js';
+import { Agent } from '../agent/agent.js';
+import { createLogger } from '../log/logger.js';
+import { VERSION } from '../version.js';
+import { onShutdownSignal, parseCliArgs } from './args.js';
+
+const USAGE = `Usage: datasync-agent [run|check] --config FILE
+
+Commands:
+  run     connect to every hub URL in the config and serve requests (default)
+  check   decode the config file and print what would run, or every problem found
+
+Options:
+  -c, --config FILE   agent configuration (application.yaml)
+  -h, --help          show this help
+  -v, --version       print the version
+
+Exit codes: 0 ok, 1 runtime failure, 2 invalid configuration or usage.`;
+
+function main(argv: readonly string[]): number | undefined {
+  let args;
+  try {
+    args = parseCliArgs(argv, 'run');
+  } catch (err) {
+    process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n\n${USAGE}\n`);
+    return 2;
+  }
+  if (args.help) return void process.stdout.write(`${USAGE}\n`), 0;
+  if (args.version) return void process.stdout.write(`${VERSION}\n`), 0;
+  if (args.command !== 'run' && args.command !== 'check') {
+    process.stderr.write(`unknown command ${JSON.stringify(args.command)}\n\n${USAGE}\n`);
+    return 2;
+  }
+  const file = args.config ?? 'config/application.yaml';
+  let config;
+  try {
+    config = loadAgentConfig(file);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+  if (args.command === 'check') {
+    process.stdout.write(`${file}: OK\n${summarizeAgentConfig(config)}\n`);
+    return 0;
+  }
+  const logger = createLogger({ level: config.logging.level, ...(config.logging.file ? { file: config.logging.file } : {}), name: 'datasync-agent' });
+  let agent: Agent;
+  try {
+    agent = new Agent(config, logger);
+  } catch (err) {
+    if (err instanceof TlsStoreError) {
+      logger.fatal({ code: err.code, file: err.file }, err.message);
+      process.stderr.write(`${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+  agent.start();
+  onShutdownSignal(async (signal) => {
+    logger.info({ signal }, 'shutting down');
+    agent.stop();
+    // Give the close frames a moment to leave before the process ends.
+    await new Promise((r) => setTimeout(r, 200));
+    logger.flush();
+    return 0;
+  });
+  return undefined;
+}
+
+const code = main(process.argv.slice(2));
+if (code !== undefined) process.exitCode = code;

@@ -1,0 +1,44 @@
+import { parseArgs } from 'node:util';
+
+export interface CliArgs {
+  readonly command: string;
+  readonly config: string | undefined;
+  readonly help: boolean;
+  readonly version: boolean;
+}
+
+/** `prog [command] [--config FILE] [--help] [--version]`; unknown flags throw a TypeError. */
+export function parseCliArgs(argv: readonly string[], defaultCommand: string): CliArgs {
+  const { values, positionals } = parseArgs({
+    args: [...argv],
+    allowPositionals: true,
+    strict: true,
+    options: {
+      config: { type: 'string', short: 'c' },
+      help: { type: 'boolean', short: 'h' },
+      version: { type: 'boolean', short: 'v' },
+    },
+  });
+  if (positionals.length > 1) throw new TypeError(`unexpected argument ${JSON.stringify(positionals[1])}`);
+  return {
+    command: positionals[0] ?? defaultCommand,
+    config: values.config,
+    help: values.help ?? false,
+    version: values.version ?? false,
+  };
+}
+
+/** Waits for SIGINT/SIGTERM once, then runs `stop` and exits with its code. */
+export function onShutdownSignal(stop: (signal: string) => Promise<number>): void {
+  let stopping = false;
+  const handler = (signal: NodeJS.Signals): void => {
+    if (stopping) return;
+    stopping = true;
+    stop(signal).then(
+      (code) => process.exit(code),
+      () => process.exit(1),
+    );
+  };
+  process.once('SIGINT', handler);
+  process.once('SIGTERM', handler);
+}

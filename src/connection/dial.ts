@@ -1,0 +1,181 @@
+/**
+ * One connection attempt to one hub URL: dial (TLS, auth, proxy), send `hello`, wait for
+ * `welcome`, emit the live session, watch it with keep-alive. The Observable owns the socket
+ * (STYLE §5): unsubscribing closes it, and every way the socket can end is an error, so the
+ * caller's backoff turns it into a reconnect.
+ */
+import type { Agent as HttpAgent } from 'node:http';
+import { Observable, Subject, asyncScheduler, type SchedulerLike, type Subscription } from 'rxjs';
+import WebSocket from 'ws';
+import { firstWithin, keepAlive } from '../operators/index.js';
+import {
+  CLOSE_CODES,
+  SUBPROTOCOL,
+  decodeFrame,
+  type Frame,
+  type Hello,
+  type Reject,
+  type Welcome,
+} from '../protocol/index.js';
+import { ConnectionError, RegistrationRejectedError, classifySocketError } from './errors.js';
+import { WsSession, sendFrame, type Session } from './session.js';
+import type { ClientTlsOptions } from './tls-stores.js';
+
+export interface DialOptions {
+  /** The registration frame, built once from config. */
+  readonly hello: Hello;
+  /** Our frame-size limit in bytes; the session uses min(ours, the hub's). */
+  readonly maxFrameBytes: number;
+  /** ms allowed for TCP + TLS + upgrade, and again for hello → welcome. */
+  readonly registrationTimeoutMs: number;
+  /** ms of silence before a ping (config keepAliveInterval). */
+  readonly keepAliveInterval: number;
+  /** ms to wait for a pong after a ping (config keepAliveTimeout). */
+  readonly keepAliveTimeout: number;
+  /** Extra upgrade headers, e.g. `Authorization: Basic …`. */
+  readonly headers?: Record<string, string>;
+  readonly tls?: ClientTlsOptions;
+  /** HTTP agent, e.g. an HttpsProxyAgent for an outbound CONNECT proxy. */
+  readonly agent?: HttpAgent;
+  readonly scheduler?: SchedulerLike;
+  /** Called for every inbound frame that could not be decoded (after an `error` frame was sent back). */
+  readonly onBadFrame?: (message: string) => void;
+}
+
+export type DialEvent = { readonly type: 'connecting' } | { readonly type: 'registered'; readonly session: Session };
+
+const isWelcomeOrReject = (f: Frame): f is Welcome | Reject => f.type === 'welcome' || f.type === 'reject';
+
+export function dial(url: string, options: DialOptions): Observable<DialEvent> {
+  const scheduler = options.scheduler ?? asyncScheduler;
+  return new Observable<DialEvent>((subscriber) => {
+    const inbound = new Subject<Frame>();
+    const liveness = new Subject<void>();
+    const subs: Subscription[] = [];
+    let done = false;
+    const fail = (err: Error): void => {
+      if (done) return;
+      done = true;
+      subscriber.error(err);
+    };
+
+    subscriber.next({ type: 'connecting' });
+    // Oversized frames up to 2× the limit are refused with an `error` frame and the session
+    // stays up; anything larger is cut by ws with close 1009 before it is buffered whole.
+    const ws = new WebSocket(url, SUBPROTOCOL, {
+      perMessageDeflate: false,
+      maxPayload: options.maxFrameBytes * 2,
+      handshakeTimeout: options.registrationTimeoutMs,
+      ...(options.headers ? { headers: options.headers } : {}),
+      ...(options.agent ? { agent: options.agent } : {}),
+      ...(options.tls ?? {}),
+    });
+
+    ws.on('unexpected-response', (_req, res) => {
+      res.resume();
+      const status = res.statusCode ?? 0;
+      const reason = `${status} ${res.statusMessage ?? ''}`.trim();
+      ws.terminate();
+      if (status === 401 || status === 403) {
+        const why =
+          status === 401
+            ? 'the hub did not accept the credentials: check agent.userName/password or the client certificate'
+            : 'the hub refused this agent (forbidden)';
+        fail(new RegistrationRejectedError(status === 401 ? 'HTTP_401' : 'HTTP_403', `HTTP ${reason}: ${why}`, url));
+      } else if (status === 407) {
+        fail(new ConnectionError('PROXY_FAILED', `proxy demands authentication (HTTP 407): check the proxy URL's credentials`, url));
+      } else {
+        fail(new ConnectionError('HTTP_ERROR', `unexpected HTTP ${reason} on WebSocket upgrade to ${url}`, url));
+      }
+    });
+
+    ws.on('open', () => {
+      if (ws.protocol !== SUBPROTOCOL) {
+        fail(new ConnectionError('PROTOCOL_ERROR', `hub did not accept subprotocol ${SUBPROTOCOL}`, url));
+        return;
+      }
+      sendFrame(ws, options.hello, options.maxFrameBytes).catch((err: unknown) => fail(classifySocketError(err, url)));
+      subs.push(
+        inbound
+          .pipe(
+            firstWithin({
+              predicate: isWelcomeOrReject,
+              timeoutMs: options.registrationTimeoutMs,
+              scheduler,
+              onTimeout: () =>
+                new ConnectionError('REGISTRATION_TIMEOUT', `no welcome from ${url} within ${options.registrationTimeoutMs} ms`, url),
+            }),
+          )
+          .subscribe({
+            next: (frame) => {
+              if (frame.type === 'reject') {
+                fail(new RegistrationRejectedError(frame.code, `hub rejected registration: ${frame.code}: ${frame.message}`, url));
+                return;
+              }
+              const maxFrameBytes = Math.min(options.maxFrameBytes, frame.limits.maxFrameBytes);
+              const session = new WsSession(url, frame.sessionId, frame.limits, maxFrameBytes, inbound.asObservable(), ws);
+              subs.push(
+                liveness
+                  .pipe(
+                    keepAlive({
+                      interval: options.keepAliveInterval,
+                      timeout: options.keepAliveTimeout,
+                      scheduler,
+                      sendPing: () => ws.ping(),
+                    }),
+                  )
+                  .subscribe({
+                    error: (err: unknown) => {
+                      // Half-open: close() would wait for a close handshake that never comes.
+                      ws.terminate();
+                      fail(
+                        new ConnectionError(
+                          'KEEPALIVE_TIMEOUT',
+                          `no pong from ${url} within ${options.keepAliveTimeout} ms of a ping: connection presumed dead`,
+                          url,
+                          { cause: err },
+                        ),
+                      );
+                    },
+                  }),
+              );
+              subscriber.next({ type: 'registered', session });
+            },
+            error: (err: unknown) => fail(err instanceof Error ? err : new Error(String(err))),
+          }),
+      );
+    });
+
+    ws.on('message', (data: WebSocket.RawData, isBinary: boolean) => {
+      liveness.next();
+      const decoded = isBinary
+        ? ({ ok: false, code: 'BAD_FRAME', message: 'binary frames are not part of the protocol' } as const)
+        : decodeFrame(Buffer.isBuffer(data) ? data : Buffer.concat(Array.isArray(data) ? data : [Buffer.from(data)]), options.maxFrameBytes);
+      if (decoded.ok) {
+        inbound.next(decoded.frame);
+        return;
+      }
+      options.onBadFrame?.(decoded.message);
+      const reply: Frame = { type: 'error', code: 'BAD_FRAME', message: decoded.message, retryable: false };
+      if (decoded.id !== undefined) (reply as { id?: string }).id = decoded.id;
+      sendFrame(ws, reply, options.maxFrameBytes).catch(() => undefined);
+    });
+    ws.on('pong', () => liveness.next());
+    ws.on('close', (code: number, reason: Buffer) => {
+      inbound.complete();
+      const text = reason.toString('utf8');
+      const why = code === CLOSE_CODES.REPLACED ? 'replaced by a newer registration of this agent id' : text || 'no reason given';
+      fail(new ConnectionError('CLOSED', `connection to ${url} closed (${code}): ${why}`, url, { closeCode: code }));
+    });
+    ws.on('error', (err: Error) => fail(classifySocketError(err, url)));
+
+    return () => {
+      done = true;
+      for (const s of subs) s.unsubscribe();
+      liveness.complete();
+      inbound.complete();
+      if (ws.readyState === WebSocket.OPEN) ws.close(CLOSE_CODES.NORMAL, 'agent closing');
+      else ws.terminate();
+    };
+  });
+}

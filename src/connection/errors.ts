@@ -1,0 +1,75 @@
+import type { RejectCode } from '../protocol/index.js';
+
+/** Why a connection attempt or a live connection ended; `code` is stable for logs and metrics. */
+export type ConnectionErrorCode =
+  | 'CONNECT_FAILED' // TCP/TLS/proxy could not be established
+  | 'TLS_FAILED' // certificate not trusted, hostname mismatch, expired …
+  | 'PROXY_FAILED' // the proxy refused the CONNECT (e.g. 407)
+  | 'HTTP_ERROR' // the upgrade got an unexpected HTTP status
+  | 'REGISTRATION_TIMEOUT' // no welcome/reject in time
+  | 'PROTOCOL_ERROR' // the hub spoke something we do not understand
+  | 'CLOSED' // the socket closed
+  | 'KEEPALIVE_TIMEOUT'; // no pong: half-open connection
+
+export class ConnectionError extends Error {
+  override readonly name: string = 'ConnectionError';
+  constructor(
+    readonly code: ConnectionErrorCode,
+    message: string,
+    readonly url: string,
+    options: { cause?: unknown; closeCode?: number } = {},
+  ) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.closeCode = options.closeCode;
+  }
+  readonly closeCode: number | undefined;
+}
+
+/** The hub refused the registration: HTTP 401/403 on upgrade, or a `reject` frame. */
+export class RegistrationRejectedError extends Error {
+  override readonly name = 'RegistrationRejectedError';
+  constructor(
+    readonly code: RejectCode | 'HTTP_401' | 'HTTP_403',
+    message: string,
+    readonly url: string,
+  ) {
+    super(message);
+  }
+}
+
+const TLS_CODES = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+  'CERT_UNTRUSTED',
+  'ERR_SSL_SSLV3_ALERT_CERTIFICATE_EXPIRED',
+  'ERR_SSL_TLSV1_ALERT_UNKNOWN_CA',
+  'ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE',
+  'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED',
+]);
+
+/** Turns a socket-level error into a ConnectionError with a message an operator can act on. */
+export function classifySocketError(err: unknown, url: string): ConnectionError {
+  const e = err instanceof Error ? err : new Error(String(err));
+  const code = (e as NodeJS.ErrnoException).code ?? '';
+  if (TLS_CODES.has(code) || code.startsWith('ERR_SSL') || code.startsWith('ERR_TLS')) {
+    const hint =
+      code === 'ERR_TLS_CERT_ALTNAME_INVALID'
+        ? 'the hub certificate does not match the host name in the URL'
+        : code === 'CERT_HAS_EXPIRED'
+          ? 'the hub certificate has expired'
+          : code.includes('ALERT')
+            ? 'the hub refused our client certificate'
+            : 'the hub certificate is not trusted: add its CA to agent.trustStore';
+    return new ConnectionError('TLS_FAILED', `TLS handshake with ${url} failed (${code}): ${hint}`, url, { cause: e });
+  }
+  if (/Tunnel|proxy/i.test(e.message)) {
+    return new ConnectionError('PROXY_FAILED', `proxy failed for ${url}: ${e.message}`, url, { cause: e });
+  }
+  const detail = code ? `${code} ${e.message}` : e.message;
+  return new ConnectionError('CONNECT_FAILED', `cannot connect to ${url}: ${detail}`, url, { cause: e });
+}

@@ -1,0 +1,64 @@
+import type { Observable } from 'rxjs';
+import type WebSocket from 'ws';
+import { CLOSE_CODES, encodeFrame, type Frame, type Welcome } from '../protocol/index.js';
+
+/**
+ * A registered connection to one hub: typed inbound frames, a send that resolves when the
+ * frame is written to the socket (the basis of write backpressure), and a close.
+ */
+export interface Session {
+  readonly url: string;
+  readonly sessionId: string;
+  /** min(our maxFrameBytes, the hub's) — frames larger than this are refused, both ways. */
+  readonly maxFrameBytes: number;
+  readonly limits: Welcome['limits'];
+  /** Decoded frames from the hub after `welcome`; completes when the socket closes. */
+  readonly frames$: Observable<Frame>;
+  /** Bytes queued but not yet written to the socket (ws `bufferedAmount`). */
+  bufferedAmount(): number;
+  /** Sends one frame; resolves once written, rejects if the socket is gone or the frame too big. */
+  send(frame: Frame): Promise<void>;
+  /** Closes with a normal code (or the one given). */
+  close(code?: number, reason?: string): void;
+}
+
+export class WsSession implements Session {
+  constructor(
+    readonly url: string,
+    readonly sessionId: string,
+    readonly limits: Welcome['limits'],
+    readonly maxFrameBytes: number,
+    readonly frames$: Observable<Frame>,
+    private readonly ws: WebSocket,
+  ) {}
+
+  bufferedAmount(): number {
+    return this.ws.bufferedAmount;
+  }
+
+  send(frame: Frame): Promise<void> {
+    return sendFrame(this.ws, frame, this.maxFrameBytes);
+  }
+
+  close(code: number = CLOSE_CODES.NORMAL, reason = ''): void {
+    if (this.ws.readyState === this.ws.OPEN || this.ws.readyState === this.ws.CONNECTING) this.ws.close(code, reason);
+  }
+}
+
+/** Encodes and writes one frame; the promise settles from ws's send callback. */
+export function sendFrame(ws: WebSocket, frame: Frame, maxFrameBytes: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let text: string;
+    try {
+      text = encodeFrame(frame, maxFrameBytes);
+    } catch (err) {
+      reject(err instanceof Error ? err : new Error(String(err)));
+      return;
+    }
+    if (ws.readyState !== ws.OPEN) {
+      reject(new Error(`socket is not open (readyState ${ws.readyState})`));
+      return;
+    }
+    ws.send(text, (err) => (err ? reject(err) : resolve()));
+  });
+}

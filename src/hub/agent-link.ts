@@ -1,0 +1,260 @@
+/**
+ * The hub's end of one agent socket: waits for `hello`, checks it, answers `welcome` or
+ * `reject`, watches liveness with pings, and correlates `result`/`error` frames with the
+ * requests it sent. Frames that do not decode get an `error` frame back; the socket stays up.
+ */
+import { randomUUID } from 'node:crypto';
+import { Observable, Subject, asyncScheduler, type SchedulerLike, type Subscription } from 'rxjs';
+import type WebSocket from 'ws';
+import type { Logger } from 'pino';
+import { firstWithin, keepAlive } from '../operators/index.js';
+import {
+  CLOSE_CODES,
+  PROTOCOL_VERSION,
+  ProtocolError,
+  decodeFrame,
+  type Frame,
+  type Hello,
+  type Operation,
+  type RejectCode,
+  type RequestId,
+} from '../protocol/index.js';
+import { sendFrame } from '../connection/session.js';
+import type { AgentPrincipal } from './auth.js';
+
+export interface AgentLinkOptions {
+  readonly maxFrameBytes: number;
+  readonly registrationTimeoutMs: number;
+  readonly keepAliveInterval: number;
+  readonly keepAliveTimeout: number;
+  readonly scheduler?: SchedulerLike;
+}
+
+export interface RequestSpec {
+  readonly op: Operation;
+  readonly dataSource: string;
+  readonly params: Record<string, unknown>;
+  readonly timeoutMs: number;
+  /** Correlation id; generated when absent. Appears in the agent's logs. */
+  readonly id?: string;
+}
+
+interface Pending {
+  readonly op: Operation;
+  readonly resolve: (data: unknown) => void;
+  readonly reject: (err: ProtocolError) => void;
+}
+
+const HOSTILE_ID = /[^\x21-\x7e]/;
+
+export class AgentLink {
+  readonly connectedAt = new Date();
+  readonly sessionId = randomUUID();
+  private helloFrame: Hello | undefined;
+  private readonly inbound = new Subject<Frame>();
+  private readonly liveness = new Subject<void>();
+  private readonly pending = new Map<string, Pending>();
+  private readonly subs: Subscription[] = [];
+  private readonly closedSubject = new Subject<void>();
+  private closed = false;
+  /** Emits once when the socket is gone, for whatever reason. */
+  readonly closed$: Observable<void> = this.closedSubject.asObservable();
+
+  constructor(
+    private readonly ws: WebSocket,
+    readonly principal: AgentPrincipal,
+    readonly remoteAddress: string,
+    private readonly options: AgentLinkOptions,
+    private readonly log: Logger,
+  ) {}
+
+  get hello(): Hello | undefined {
+    return this.helloFrame;
+  }
+  get tenantId(): string | undefined {
+    return this.helloFrame?.tenantId;
+  }
+  get agentId(): string | undefined {
+    return this.helloFrame?.agent.id;
+  }
+
+  offers(dataSource: string, op: string): boolean {
+    return this.helloFrame?.dataSources.some((d) => d.name === dataSource && (d.operations as string[]).includes(op)) ?? false;
+  }
+
+  inFlight(): number {
+    return this.pending.size;
+  }
+
+  /**
+   * Starts reading the socket. `onHello` decides on registration: it returns a reject reason,
+   * or undefined to accept (the caller then registers the link).
+   */
+  start(onHello: (hello: Hello) => { code: RejectCode; message: string } | undefined, onRegistered: () => void): void {
+    const scheduler = this.options.scheduler ?? asyncScheduler;
+    this.ws.on('message', (data: WebSocket.RawData, isBinary: boolean) => this.onMessage(data, isBinary));
+    this.ws.on('pong', () => this.liveness.next());
+    this.ws.on('close', (code: number) => this.onClose(code));
+    // ws crashes the process on an unhandled socket error (LIBRARIES.md): always listen.
+    this.ws.on('error', (err: Error) => this.log.warn({ err }, 'agent socket error'));
+
+    this.subs.push(
+      this.inbound
+        .pipe(
+          firstWithin({
+            predicate: (f: Frame): f is Frame => true,
+            timeoutMs: this.options.registrationTimeoutMs,
+            scheduler,
+            onTimeout: () => new Error('REGISTRATION_TIMEOUT'),
+          }),
+        )
+        .subscribe({
+          next: (frame) => {
+            if (frame.type !== 'hello') return this.reject('BAD_HELLO', `expected hello, got ${frame.type}`);
+            if (frame.protocol !== PROTOCOL_VERSION) {
+              return this.reject('UNSUPPORTED_PROTOCOL', `protocol ${frame.protocol} not supported; this hub speaks ${PROTOCOL_VERSION}`);
+            }
+            const refusal = onHello(frame);
+            if (refusal) return this.reject(refusal.code, refusal.message);
+            this.helloFrame = frame;
+            this.send({
+              type: 'welcome',
+              sessionId: this.sessionId,
+              limits: { maxFrameBytes: this.options.maxFrameBytes, keepAliveIntervalMs: this.options.keepAliveInterval } as never,
+            });
+            this.watchLiveness(scheduler);
+            onRegistered();
+          },
+          error: () => this.reject('REGISTRATION_TIMEOUT', `no hello within ${this.options.registrationTimeoutMs} ms`),
+        }),
+    );
+  }
+
+  /** Sends a request and resolves with the agent's `result` data, or rejects with a coded error. */
+  request(spec: RequestSpec): Promise<unknown> {
+    if (this.closed || !this.helloFrame) {
+      return Promise.reject(new ProtocolError('AGENT_DISCONNECTED', `agent ${this.agentId ?? '?'} is not connected`));
+    }
+    const id = spec.id ?? randomUUID();
+    return new Promise<unknown>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        if (!this.pending.delete(id)) return;
+        this.send({ type: 'cancel', id: id as RequestId });
+        reject(new ProtocolError('TIMEOUT', `${spec.op} on ${spec.dataSource} timed out after ${spec.timeoutMs} ms`, { requestId: id, dataSource: spec.dataSource }));
+      }, spec.timeoutMs + 1000);
+      timer.unref();
+      const done = <T>(fn: (v: T) => void) => (v: T) => {
+        clearTimeout(timer);
+        fn(v);
+      };
+      this.pending.set(id, { op: spec.op, resolve: done(resolve), reject: done(reject) });
+      this.send({
+        type: 'request',
+        id: id as RequestId,
+        op: spec.op,
+        dataSource: spec.dataSource,
+        params: spec.params,
+        timeoutMs: spec.timeoutMs as never,
+      });
+    });
+  }
+
+  close(code: number = CLOSE_CODES.NORMAL, reason = ''): void {
+    if (this.ws.readyState === this.ws.OPEN || this.ws.readyState === this.ws.CONNECTING) this.ws.close(code, reason);
+  }
+
+  terminate(): void {
+    this.ws.terminate();
+  }
+
+  private watchLiveness(scheduler: SchedulerLike): void {
+    this.subs.push(
+      this.liveness
+        .pipe(keepAlive({ interval: this.options.keepAliveInterval, timeout: this.options.keepAliveTimeout, scheduler, sendPing: () => this.ws.ping() }))
+        .subscribe({
+          error: () => {
+            this.log.warn({ agentId: this.agentId, timeoutMs: this.options.keepAliveTimeout }, 'agent did not answer ping: terminating');
+            this.ws.terminate();
+          },
+        }),
+    );
+  }
+
+  private reject(code: RejectCode, message: string): void {
+    this.log.warn({ code, reason: message, principal: this.principal, remote: this.remoteAddress }, 'agent registration rejected');
+    sendFrame(this.ws, { type: 'reject', code, message }, this.options.maxFrameBytes)
+      .catch(() => undefined)
+      .finally(() => this.close(CLOSE_CODES.REJECTED, code));
+  }
+
+  private send(frame: Frame): void {
+    sendFrame(this.ws, frame, this.options.maxFrameBytes).catch((err: unknown) =>
+      this.log.debug({ err, frameType: frame.type }, 'send to agent failed'),
+    );
+  }
+
+  private onMessage(data: WebSocket.RawData, isBinary: boolean): void {
+    this.liveness.next();
+    const buf = Buffer.isBuffer(data) ? data : Buffer.concat(Array.isArray(data) ? data : [Buffer.from(data)]);
+    const decoded = isBinary
+      ? ({ ok: false, code: 'BAD_FRAME', message: 'binary frames are not part of the protocol' } as const)
+      : decodeFrame(buf, this.options.maxFrameBytes);
+    if (!decoded.ok) {
+      this.log.warn({ agentId: this.agentId, reason: decoded.message }, 'bad frame from agent');
+      const id = decoded.id !== undefined && !HOSTILE_ID.test(decoded.id) ? { id: decoded.id as RequestId } : {};
+      this.send({ type: 'error', code: 'BAD_FRAME', message: decoded.message, retryable: false, ...id });
+      return;
+    }
+    const frame = decoded.frame;
+    if (!this.helloFrame) {
+      this.inbound.next(frame);
+      return;
+    }
+    this.onRegisteredFrame(frame);
+  }
+
+  private onRegisteredFrame(frame: Frame): void {
+    switch (frame.type) {
+      case 'result':
+      case 'error': {
+        const id = frame.id;
+        const p = id === undefined ? undefined : this.pending.get(id);
+        if (id === undefined || !p) {
+          // An agent may only answer ids it was sent (tenant isolation, DESIGN §5).
+          if (frame.type === 'error' && id === undefined) {
+            this.log.warn({ agentId: this.agentId, code: frame.code, reason: frame.message }, 'agent reported an error about our frame');
+            return;
+          }
+          this.send({ type: 'error', code: 'BAD_FRAME', message: `no pending request with id ${String(id)}`, retryable: false });
+          return;
+        }
+        this.pending.delete(id);
+        if (frame.type === 'result') p.resolve(frame.data);
+        else p.reject(ProtocolError.fromFrame(frame));
+        return;
+      }
+      default:
+        this.send({
+          type: 'error',
+          code: 'BAD_FRAME',
+          message: `unexpected ${frame.type} frame from an agent`,
+          retryable: false,
+          ...('id' in frame && frame.id !== undefined ? { id: frame.id } : {}),
+        });
+    }
+  }
+
+  private onClose(code: number): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const s of this.subs) s.unsubscribe();
+    this.liveness.complete();
+    this.inbound.complete();
+    const err = (id: string) =>
+      new ProtocolError('AGENT_DISCONNECTED', `agent ${this.agentId ?? '?'} disconnected (close ${code}) before answering`, { requestId: id });
+    for (const [id, p] of this.pending) p.reject(err(id));
+    this.pending.clear();
+    this.closedSubject.next();
+    this.closedSubject.complete();
+  }
+}

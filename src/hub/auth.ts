@@ -1,0 +1,88 @@
+/**
+ * Authenticates an agent's WebSocket upgrade: Basic credentials (scrypt hashes from hub.yaml)
+ * or a client certificate (verified by the TLS layer against `tls.clientCa`, then mapped by
+ * subject CN or SAN to tenants). The result is the set of tenants the agent may register for;
+ * `hello.tenantId` must be one of them.
+ */
+import type { IncomingMessage } from 'node:http';
+import { TLSSocket, type PeerCertificate } from 'node:tls';
+import { verifyPassword } from '../config/password-hash.js';
+import type { HubConfig } from '../config/index.js';
+
+export type AgentPrincipal =
+  | { readonly kind: 'basic'; readonly userName: string; readonly tenants: readonly string[] }
+  | { readonly kind: 'certificate'; readonly subject: string; readonly tenants: readonly string[] };
+
+export type AuthOutcome =
+  | { readonly ok: true; readonly principal: AgentPrincipal }
+  | { readonly ok: false; readonly status: 401 | 403; readonly reason: string };
+
+type Tenants = HubConfig['tenants'];
+
+function certificateNames(cert: PeerCertificate): { cn: string | undefined; subject: string; sans: string[] } {
+  const cnRaw = cert.subject?.CN as string | string[] | undefined;
+  const cn = Array.isArray(cnRaw) ? cnRaw[0] : cnRaw;
+  const subject = Object.entries(cert.subject ?? {})
+    .map(([k, v]) => `${k}=${Array.isArray(v) ? v.join('+') : String(v)}`)
+    .join(',');
+  const sans = (cert.subjectaltname ?? '')
+    .split(',')
+    .map((s) => s.trim().replace(/^(DNS|URI|IP Address|email):/, ''))
+    .filter((s) => s.length > 0);
+  return { cn, subject, sans };
+}
+
+function tenantsForCertificate(tenants: Tenants, cert: PeerCertificate): string[] {
+  const { cn, subject, sans } = certificateNames(cert);
+  const out: string[] = [];
+  for (const [tenantId, tenant] of Object.entries(tenants)) {
+    const match = tenant.agents.some((a) =>
+      'certificateSubject' in a
+        ? a.certificateSubject === cn || a.certificateSubject === subject
+        : 'certificateSan' in a
+          ? sans.includes(a.certificateSan)
+          : false,
+    );
+    if (match) out.push(tenantId);
+  }
+  return out;
+}
+
+function parseBasic(header: string | undefined): { userName: string; password: string } | undefined {
+  if (!header) return undefined;
+  const m = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header);
+  if (!m?.[1]) return undefined;
+  const decoded = Buffer.from(m[1], 'base64').toString('utf8');
+  const i = decoded.indexOf(':');
+  if (i < 0) return undefined;
+  return { userName: decoded.slice(0, i), password: decoded.slice(i + 1) };
+}
+
+export async function authenticateAgent(req: IncomingMessage, tenants: Tenants): Promise<AuthOutcome> {
+  const socket = req.socket;
+  // A client certificate wins over Basic credentials, as in the classic agent (DESIGN §7).
+  if (socket instanceof TLSSocket) {
+    const cert = socket.getPeerCertificate();
+    if (cert && Object.keys(cert).length > 0) {
+      if (!socket.authorized) {
+        return { ok: false, status: 401, reason: `client certificate not trusted: ${String(socket.authorizationError)}` };
+      }
+      const ids = tenantsForCertificate(tenants, cert);
+      const { cn, subject } = certificateNames(cert);
+      if (ids.length === 0) return { ok: false, status: 403, reason: `client certificate ${subject} is not mapped to any tenant` };
+      return { ok: true, principal: { kind: 'certificate', subject: cn ?? subject, tenants: ids } };
+    }
+  }
+  const basic = parseBasic(req.headers.authorization);
+  if (!basic) return { ok: false, status: 401, reason: 'no client certificate and no Basic credentials' };
+  const ids: string[] = [];
+  for (const [tenantId, tenant] of Object.entries(tenants)) {
+    for (const a of tenant.agents) {
+      if ('userName' in a && a.userName === basic.userName && (await verifyPassword(basic.password, a.passwordHash))) {
+        ids.push(tenantId);
+      }
+    }
+  }
+  if (ids.length === 0) return { ok: false, status: 401, reason: `invalid credentials for user ${JSON.stringify(basic.userName)}` };
+  return { ok: true, principal: { kind: 'basic', userName: basic.userName, tenants: ids } };
+}

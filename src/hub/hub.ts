@@ -1,0 +1,198 @@
+/**
+ * The hub core: an HTTP(S) server whose upgrade handler authenticates agents before the
+ * WebSocket exists (`noServer`), a registry of registered agents per tenant, and a typed API
+ * to send a request to one of a tenant's agents.
+ */
+import { readFileSync } from 'node:fs';
+import { createServer as createHttpServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { Logger } from 'pino';
+import type { SchedulerLike } from 'rxjs';
+import { WebSocketServer, type WebSocket } from 'ws';
+import type { HubConfig } from '../config/index.js';
+import { CLOSE_CODES, ProtocolError, SUBPROTOCOL, type Operation } from '../protocol/index.js';
+import { AgentLink } from './agent-link.js';
+import { authenticateAgent, type AgentPrincipal } from './auth.js';
+import { AgentRegistry } from './registry.js';
+
+export interface HubRequest {
+  readonly tenantId: string;
+  readonly dataSource: string;
+  readonly op: Operation;
+  readonly params?: Record<string, unknown>;
+  /** Defaults to the per-operation timeout from hub.yaml. */
+  readonly timeoutMs?: number;
+  readonly id?: string;
+}
+
+export interface HubOptions {
+  readonly scheduler?: SchedulerLike;
+}
+
+const TIMEOUT_KEY: Record<Operation, keyof HubConfig['timeouts']> = {
+  test: 'test',
+  attributes: 'schema',
+  schema: 'schema',
+  resourceTypes: 'schema',
+  get: 'get',
+  search: 'search',
+  export: 'export',
+};
+
+export class Hub {
+  readonly registry = new AgentRegistry();
+  private readonly server: Server;
+  private readonly wss: WebSocketServer;
+  private readonly log: Logger;
+  private stopping = false;
+
+  constructor(
+    private readonly config: HubConfig,
+    logger: Logger,
+    private readonly options: HubOptions = {},
+  ) {
+    this.log = logger.child({ component: 'hub' });
+    this.server = config.tls
+      ? createHttpsServer({
+          cert: readFileSync(config.tls.cert),
+          key: readFileSync(config.tls.key),
+          // Client certificates are requested but not required: agents may use Basic auth instead.
+          ...(config.tls.clientCa ? { ca: readFileSync(config.tls.clientCa), requestCert: true, rejectUnauthorized: false } : {}),
+        })
+      : createHttpServer();
+    this.wss = new WebSocketServer({
+      noServer: true,
+      perMessageDeflate: false,
+      maxPayload: config.maxFrameBytes * 2,
+      handleProtocols: (protocols) => (protocols.has(SUBPROTOCOL) ? SUBPROTOCOL : false),
+    });
+    this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => void this.onUpgrade(req, socket, head));
+    this.server.on('request', (_req, res) => {
+      res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ code: 'NOT_FOUND', message: 'no such endpoint' }));
+    });
+    this.server.on('tlsClientError', (err) => this.log.debug({ err }, 'TLS handshake with a client failed'));
+  }
+
+  async listen(): Promise<AddressInfo> {
+    const { host, port } = this.config.listen;
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+    const address = this.address();
+    this.log.info({ host: address.address, port: address.port, tls: Boolean(this.config.tls), path: this.config.listen.path }, 'hub listening');
+    return address;
+  }
+
+  address(): AddressInfo {
+    return this.server.address() as AddressInfo;
+  }
+
+  /** Sends a request to an agent of the tenant that offers the data source and operation. */
+  async request(req: HubRequest): Promise<unknown> {
+    const link = this.registry.pick(req.tenantId, req.dataSource, req.op);
+    if (!link) {
+      const any = this.registry.agents(req.tenantId);
+      if (any.length === 0) throw new ProtocolError('AGENT_DISCONNECTED', `no agent of tenant ${req.tenantId} is connected`);
+      throw new ProtocolError(
+        any.some((l) => l.hello?.dataSources.some((d) => d.name === req.dataSource)) ? 'OPERATION_NOT_ALLOWED' : 'UNKNOWN_DATA_SOURCE',
+        `no connected agent offers ${req.op} on data source ${JSON.stringify(req.dataSource)}`,
+        { dataSource: req.dataSource },
+      );
+    }
+    return link.request({
+      op: req.op,
+      dataSource: req.dataSource,
+      params: req.params ?? {},
+      timeoutMs: req.timeoutMs ?? this.config.timeouts[TIMEOUT_KEY[req.op]],
+      ...(req.id === undefined ? {} : { id: req.id }),
+    });
+  }
+
+  /** Stops accepting agents, closes every agent socket with 1001 and the listener. */
+  async close(): Promise<void> {
+    this.stopping = true;
+    for (const link of this.registry.all()) link.close(CLOSE_CODES.GOING_AWAY, 'hub shutting down');
+    for (const ws of this.wss.clients) ws.terminate();
+    await new Promise<void>((resolve) => this.wss.close(() => resolve()));
+    this.server.closeAllConnections?.();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.registry.complete();
+  }
+
+  private async onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    socket.on('error', (err) => this.log.debug({ err }, 'upgrade socket error'));
+    const path = new URL(req.url ?? '/', 'http://hub').pathname;
+    if (this.stopping) return refuse(socket, 503, 'hub shutting down');
+    if (path !== this.config.listen.path) return refuse(socket, 404, `no agent endpoint at ${path}`);
+    let outcome;
+    try {
+      outcome = await authenticateAgent(req, this.config.tenants);
+    } catch (err) {
+      this.log.error({ err }, 'agent authentication failed unexpectedly');
+      return refuse(socket, 500, 'internal error');
+    }
+    const remote = `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? '?'}`;
+    if (!outcome.ok) {
+      this.log.warn({ remote, status: outcome.status, reason: outcome.reason }, 'agent upgrade refused');
+      return refuse(socket, outcome.status, outcome.reason);
+    }
+    const principal = outcome.principal;
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.onAgentSocket(ws, principal, remote));
+  }
+
+  private onAgentSocket(ws: WebSocket, principal: AgentPrincipal, remote: string): void {
+    const log = this.log.child({ remote });
+    const link = new AgentLink(
+      ws,
+      principal,
+      remote,
+      {
+        maxFrameBytes: this.config.maxFrameBytes,
+        registrationTimeoutMs: this.config.registrationTimeout,
+        keepAliveInterval: this.config.keepAliveInterval,
+        keepAliveTimeout: this.config.keepAliveTimeout,
+        ...(this.options.scheduler ? { scheduler: this.options.scheduler } : {}),
+      },
+      log,
+    );
+    link.start(
+      (hello) =>
+        principal.tenants.includes(hello.tenantId)
+          ? undefined
+          : { code: 'TENANT_MISMATCH', message: `these credentials are not valid for tenant ${JSON.stringify(hello.tenantId)}` },
+      () => {
+        const tenantId = link.tenantId!;
+        const agentId = link.agentId!;
+        const replaced = this.registry.register(tenantId, agentId, link);
+        if (replaced) {
+          log.info({ tenantId, agentId }, 'agent re-registered: closing the stale connection');
+          replaced.close(CLOSE_CODES.REPLACED, 'replaced by a newer registration');
+        }
+        log.info(
+          { tenantId, agentId, sessionId: link.sessionId, version: link.hello?.agent.version, dataSources: link.hello?.dataSources.map((d) => d.name) },
+          'agent registered',
+        );
+        link.closed$.subscribe(() => {
+          this.registry.unregister(tenantId, agentId, link);
+          log.info({ tenantId, agentId, sessionId: link.sessionId }, 'agent disconnected');
+        });
+      },
+    );
+  }
+}
+
+function refuse(socket: Duplex, status: number, reason: string): void {
+  const text = { 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 500: 'Internal Server Error', 503: 'Service Unavailable' }[status] ?? 'Error';
+  const body = JSON.stringify({ code: status === 401 || status === 403 ? 'AUTH_FAILED' : 'REFUSED', message: reason });
+  socket.end(
+    `HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+      (status === 401 ? 'WWW-Authenticate: Basic realm="datasync-hub"\r\n' : '') +
+      `\r\n${body}`,
+  );
+}

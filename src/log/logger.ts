@@ -1,0 +1,46 @@
+/**
+ * Root pino logger with secrets redacted by path (STYLE §20). Children are made with
+ * `logger.child({component})` and never get their own `redact` (it would replace these paths).
+ */
+import { pino, type DestinationStream, type Logger, type LevelWithSilent } from 'pino';
+
+const SECRET_KEYS = [
+  'password',
+  'keyStorePassword',
+  'trustStorePassword',
+  'bindPassword',
+  'bearerToken',
+  'clientSecret',
+  'passwordHash',
+  'token',
+  'authorization',
+  'Authorization',
+];
+
+/** pino `*.x` matches one level only (LIBRARIES.md): list the depths we log at explicitly. */
+export const REDACT_PATHS: string[] = [
+  ...SECRET_KEYS.flatMap((k) => [k, `*.${k}`, `*.*.${k}`, `*.*.*.${k}`]),
+  ...['authorization', 'proxy-authorization'].flatMap((h) => [`headers["${h}"]`, `*.headers["${h}"]`]),
+];
+
+export interface LoggerOptions {
+  readonly level: LevelWithSilent;
+  /** Log file path; stdout when absent. */
+  readonly file?: string;
+  readonly name?: string;
+}
+
+export function createLogger(options: LoggerOptions, destination?: DestinationStream): Logger {
+  const dest = destination ?? (options.file ? pino.destination({ dest: options.file, mkdir: true, sync: false }) : pino.destination(1));
+  return pino(
+    {
+      name: options.name ?? 'datasync',
+      level: options.level,
+      redact: { paths: REDACT_PATHS, censor: '[REDACTED]' },
+      serializers: { err: pino.stdSerializers.err },
+    },
+    dest,
+  );
+}
+
+export type { Logger } from 'pino';

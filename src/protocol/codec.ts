@@ -1,0 +1,97 @@
+/**
+ * Frame encode/decode at the socket edge (STYLE §8): text in, typed frame out, or a coded
+ * failure that the caller turns into an `error` frame. Nothing here throws on bad input.
+ */
+import { isLeft } from 'fp-ts/lib/Either.js';
+import type * as t from 'io-ts';
+import { DEFAULT_MAX_FRAME_BYTES } from './version.js';
+import { FRAME_CODECS, type Frame, type FrameType } from './frames.js';
+
+export type DecodeResult =
+  | { readonly ok: true; readonly frame: Frame }
+  | { readonly ok: false; readonly code: 'BAD_FRAME'; readonly message: string; readonly id?: string };
+
+export class FrameTooLargeError extends Error {
+  override readonly name = 'FrameTooLargeError';
+  readonly code = 'BAD_FRAME';
+  constructor(
+    readonly bytes: number,
+    readonly maxFrameBytes: number,
+    readonly frameType: string,
+  ) {
+    super(`${frameType} frame of ${bytes} bytes exceeds maxFrameBytes ${maxFrameBytes}`);
+  }
+}
+
+const isFrameType = (s: unknown): s is FrameType => typeof s === 'string' && Object.hasOwn(FRAME_CODECS, s);
+
+/** `id` of a frame that failed to decode, when it is recognisable, so the error can be correlated. */
+function salvageId(value: unknown): string | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const id = (value as Record<string, unknown>)['id'];
+  return typeof id === 'string' && id.length > 0 && id.length <= 128 ? id : undefined;
+}
+
+/** Short, single-line description of io-ts errors: `path: expected X, got Y`. */
+export function describeErrors(errors: t.Errors, max = 3): string {
+  const lines = errors.slice(0, max).map((e) => {
+    const path = e.context
+      .map((c) => c.key)
+      .filter((k) => k !== '' && !/^\d+$/.test(k))
+      .join('.');
+    const last = e.context[e.context.length - 1];
+    const expected = last?.type.name ?? 'value';
+    let got: string;
+    try {
+      got = e.value === undefined ? 'undefined' : JSON.stringify(e.value).slice(0, 60);
+    } catch {
+      got = typeof e.value;
+    }
+    return `${path || '(frame)'}: expected ${expected}, got ${got}`;
+  });
+  const more = errors.length > max ? ` (+${errors.length - max} more)` : '';
+  return lines.join('; ') + more;
+}
+
+function fail(message: string, raw?: unknown): DecodeResult {
+  const id = salvageId(raw);
+  return id === undefined ? { ok: false, code: 'BAD_FRAME', message } : { ok: false, code: 'BAD_FRAME', message, id };
+}
+
+/**
+ * Decodes one text frame. `data` may be a string or a Buffer (ws hands Buffers to listeners);
+ * binary frames are refused by the caller before this point.
+ */
+export function decodeFrame(data: string | Buffer, maxFrameBytes = DEFAULT_MAX_FRAME_BYTES): DecodeResult {
+  const bytes = typeof data === 'string' ? Buffer.byteLength(data) : data.length;
+  if (bytes > maxFrameBytes) return fail(`frame of ${bytes} bytes exceeds maxFrameBytes ${maxFrameBytes}`);
+  let text: string;
+  if (typeof data === 'string') text = data;
+  else {
+    try {
+      text = new TextDecoder('utf-8', { fatal: true }).decode(data);
+    } catch {
+      return fail('frame is not valid UTF-8');
+    }
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    return fail(`frame is not JSON: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return fail('frame is not a JSON object');
+  const type = (raw as Record<string, unknown>)['type'];
+  if (!isFrameType(type)) return fail(`unknown frame type ${JSON.stringify(type) ?? 'undefined'}`, raw);
+  const decoded = FRAME_CODECS[type].decode(raw);
+  if (isLeft(decoded)) return fail(`invalid ${type} frame: ${describeErrors(decoded.left)}`, raw);
+  return { ok: true, frame: decoded.right };
+}
+
+/** Serialises a frame; refuses (throws `FrameTooLargeError`) rather than sending an oversize frame. */
+export function encodeFrame(frame: Frame, maxFrameBytes = DEFAULT_MAX_FRAME_BYTES): string {
+  const text = JSON.stringify(frame);
+  const bytes = Buffer.byteLength(text);
+  if (bytes > maxFrameBytes) throw new FrameTooLargeError(bytes, maxFrameBytes, frame.type);
+  return text;
+}

@@ -1,0 +1,5 @@
+export * from './version.js';
+export * from './error-codes.js';
+export * from './frames.js';
+export * from './codec.js';
+export * from './errors.js';
