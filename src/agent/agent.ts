@@ -3,7 +3,7 @@
  * (DESIGN §4.2), each session's requests handed to the request handler. Connection health is
  * one merged `status$`; every transition is logged.
  */
-import { Subject, merge, mergeMap, share, takeUntil, type Observable, type Subscription, EMPTY, from, catchError, filter } from 'rxjs';
+import { EMPTY, Subject, catchError, filter, from, ignoreElements, merge, mergeMap, type Observable, type Subscription } from 'rxjs';
 import type { Logger } from 'pino';
 import type { AgentConfig } from '../config/index.js';
 import { connection, type ReconnectOptions } from '../connection/connection.js';
@@ -12,6 +12,7 @@ import { proxyAgent, redactUrl } from '../connection/proxy.js';
 import { describeStatus, type ConnectionStatus } from '../connection/status.js';
 import { loadClientTls } from '../connection/tls-stores.js';
 import type { Session } from '../connection/session.js';
+import type { Request } from '../protocol/index.js';
 import { buildHello } from './hello.js';
 import { configOnlyHandler, type RequestHandler } from './request-handler.js';
 
@@ -23,10 +24,13 @@ export interface AgentOptions {
 }
 
 export class Agent {
-  private readonly stop$ = new Subject<void>();
   private subscription: Subscription | undefined;
   private readonly log: Logger;
-  readonly status$: Observable<ConnectionStatus>;
+  private readonly connections$: Observable<ConnectionStatus>;
+  private readonly statusSubject = new Subject<ConnectionStatus>();
+  private readonly latest = new Map<string, ConnectionStatus>();
+  /** Every status transition of every URL, as it happens (hot: subscribe before `start()`). */
+  readonly status$: Observable<ConnectionStatus> = this.statusSubject.asObservable();
 
   constructor(
     private readonly config: AgentConfig,
@@ -71,7 +75,7 @@ export class Agent {
       };
       return connection(url, dialOptions);
     });
-    this.status$ = merge(...streams).pipe(takeUntil(this.stop$), share());
+    this.connections$ = merge(...streams);
   }
 
   /** Starts all connections; returns immediately. */
@@ -82,10 +86,12 @@ export class Agent {
       { agentId: this.config.agent.id, tenantId: this.config.agent.tenantId, urls: this.config.agent.urls.map(redactUrl) },
       'agent starting',
     );
-    this.subscription = this.status$
+    this.subscription = this.connections$
       .pipe(
         mergeMap((status) => {
+          this.latest.set(status.url, status);
           this.logStatus(status);
+          this.statusSubject.next(status);
           return status.state === 'registered' ? this.serve(status.session, handler) : EMPTY;
         }),
       )
@@ -94,14 +100,19 @@ export class Agent {
 
   /** Closes every connection with a normal close code. */
   stop(): void {
-    this.stop$.next();
     this.subscription?.unsubscribe();
     this.subscription = undefined;
+    this.latest.clear();
+  }
+
+  /** The latest status of each URL (for health endpoints and the CLI). */
+  currentStatus(): ConnectionStatus[] {
+    return [...this.latest.values()];
   }
 
   private serve(session: Session, handler: RequestHandler): Observable<never> {
     return session.frames$.pipe(
-      filter((f) => f.type === 'request'),
+      filter((f): f is Request => f.type === 'request'),
       mergeMap((request) =>
         handler(request).pipe(
           mergeMap((frame) => from(session.send(frame))),
@@ -111,7 +122,7 @@ export class Agent {
           }),
         ),
       ),
-      filter((): false => false),
+      ignoreElements(),
     );
   }
 

@@ -1,0 +1,132 @@
+/**
+ * The agent's configuration (`config/application.yaml`): schema, defaults and loader.
+ * Reference: docs/configuration.md.
+ */
+import { hostname } from 'node:os';
+import * as t from 'io-ts';
+import {
+  decoder,
+  DurationMs,
+  HttpUrl,
+  LoggingConfig,
+  NonEmptyString,
+  oneOrMany,
+  orEmpty,
+  PositiveInt,
+  recordOf,
+  strictObject,
+  withDefault,
+  WsUrl,
+} from './codecs.js';
+import type { Finding } from './codecs.js';
+import { DataSourceConfigCodec, resolveDataSourcePaths } from './data-source-registry.js';
+import { decodeYaml, pathResolverFor, readConfigFile } from './load.js';
+import type { PathResolver } from './load.js';
+
+/** Classic configuration files give the tenant as a number; it is a string from here on. */
+export const TenantId = decoder<string>('tenant id (string or integer)', (u, c) => {
+  if (typeof u === 'number' && Number.isSafeInteger(u) && u >= 0) return t.success(String(u));
+  if (typeof u === 'string' && u.trim() !== '') return t.success(u);
+  return t.failure(u, c);
+});
+
+/** Keys that only make sense with another key. */
+function requires(input: Record<string, unknown>, key: string, needs: string, why: string): Finding[] {
+  return input[key] !== undefined && input[needs] === undefined
+    ? [{ path: [], message: `missing required key '${needs}' (${why})` }]
+    : [];
+}
+
+export const AgentSection = strictObject(
+  {
+    id: withDefault(NonEmptyString, (hostname() || 'datasync-agent') as NonEmptyString),
+    urls: oneOrMany(WsUrl, 'ws:// or wss:// URL or a list of them'),
+    tenantId: TenantId,
+  },
+  {
+    userName: NonEmptyString,
+    password: t.string,
+    keyStore: NonEmptyString,
+    keyStorePassword: t.string,
+    privateKey: NonEmptyString,
+    trustStore: NonEmptyString,
+    trustStorePassword: t.string,
+    proxy: HttpUrl,
+    noProxy: t.string,
+  },
+  {
+    name: 'agent mapping',
+    check: (_value, input) => [
+      ...requires(input, 'userName', 'password', 'userName is set'),
+      ...requires(input, 'password', 'userName', 'password is set'),
+      ...requires(input, 'keyStorePassword', 'keyStore', 'keyStorePassword is set'),
+      ...requires(input, 'privateKey', 'keyStore', 'privateKey is the key of the keyStore certificate'),
+      ...requires(input, 'trustStorePassword', 'trustStore', 'trustStorePassword is set'),
+    ],
+  },
+);
+export type AgentSection = t.TypeOf<typeof AgentSection>;
+
+const DEFAULTS = {
+  reconnectDelay: 15_000,
+  maxReconnectDelay: 300_000,
+  reconnectResetAfter: 60_000,
+  keepAliveInterval: 10_000,
+  keepAliveTimeout: 10_000,
+  maxFrameBytes: 1_048_576,
+} as const;
+
+const ms = (n: number): DurationMs => n as DurationMs;
+
+export const AgentConfigCodec = strictObject(
+  {
+    logging: orEmpty(LoggingConfig),
+    agent: AgentSection,
+    /** Base of the exponential backoff between connection attempts. */
+    reconnectDelay: withDefault(DurationMs, ms(DEFAULTS.reconnectDelay)),
+    maxReconnectDelay: withDefault(DurationMs, ms(DEFAULTS.maxReconnectDelay)),
+    /** A connection registered this long resets the backoff. */
+    reconnectResetAfter: withDefault(DurationMs, ms(DEFAULTS.reconnectResetAfter)),
+    keepAliveInterval: withDefault(DurationMs, ms(DEFAULTS.keepAliveInterval)),
+    keepAliveTimeout: withDefault(DurationMs, ms(DEFAULTS.keepAliveTimeout)),
+    maxFrameBytes: withDefault(PositiveInt, DEFAULTS.maxFrameBytes as PositiveInt),
+    dataSources: orEmpty(recordOf(DataSourceConfigCodec, 'mapping of data source names to data sources')),
+  },
+  {},
+  { name: 'agent configuration mapping', check: checkBackoff },
+);
+
+/** maxReconnectDelay caps the backoff, so it cannot be below its base. */
+function checkBackoff(value: { reconnectDelay?: number; maxReconnectDelay?: number }, input: Record<string, unknown>): Finding[] {
+  const { reconnectDelay: base, maxReconnectDelay: max } = value;
+  if (base === undefined || max === undefined || max >= base) return [];
+  return input['maxReconnectDelay'] === undefined
+    ? [{ path: ['reconnectDelay'], message: `expected <= maxReconnectDelay (${max}, the default), got ${base}` }]
+    : [{ path: ['maxReconnectDelay'], message: `expected >= reconnectDelay (${base}), got ${max}` }];
+}
+
+export type AgentConfig = t.TypeOf<typeof AgentConfigCodec>;
+
+/** Makes the file names in the configuration absolute (relative = to the config file's directory). */
+function resolvePaths(cfg: AgentConfig, resolve: PathResolver): AgentConfig {
+  const agent = { ...cfg.agent };
+  for (const key of ['keyStore', 'privateKey', 'trustStore'] as const) {
+    const file = agent[key];
+    if (file !== undefined) agent[key] = resolve(file) as NonEmptyString;
+  }
+  const logging = cfg.logging.file === undefined ? cfg.logging : { ...cfg.logging, file: resolve(cfg.logging.file) as NonEmptyString };
+  const dataSources = Object.fromEntries(
+    Object.entries(cfg.dataSources).map(([name, ds]) => [name, resolveDataSourcePaths(ds, resolve)]),
+  );
+  return { ...cfg, logging, agent, dataSources };
+}
+
+/** Decodes agent configuration text; `file` names it in problems and anchors relative paths. */
+export function decodeAgentConfig(text: string, file: string, env: NodeJS.ProcessEnv = process.env): AgentConfig {
+  return resolvePaths(decodeYaml(AgentConfigCodec, text, file, env), pathResolverFor(file));
+}
+
+/** Reads and decodes the agent configuration; throws `ConfigError` listing every problem. */
+export function loadAgentConfig(file: string, env: NodeJS.ProcessEnv = process.env): AgentConfig {
+  return decodeAgentConfig(readConfigFile(file), file, env);
+}

@@ -1,0 +1,155 @@
+/**
+ * The hub's configuration (`config/hub.yaml`): schema, defaults and loader.
+ * Reference: docs/configuration.md.
+ */
+import * as t from 'io-ts';
+import {
+  decoder,
+  DurationMs,
+  isRecord,
+  listOf,
+  LoggingConfig,
+  NonEmptyString,
+  orEmpty,
+  Port,
+  PositiveInt,
+  recordOf,
+  strictObject,
+  withDefault,
+} from './codecs.js';
+import type { Finding } from './codecs.js';
+import { decodeYaml, pathResolverFor, readConfigFile } from './load.js';
+import type { PathResolver } from './load.js';
+import { isPasswordHash } from './password-hash.js';
+import { showValue } from './report.js';
+
+/** A stored scrypt hash; the message says how to make one, never what the value was. */
+export const PasswordHash = decoder<string>('scrypt password hash', (u, c) =>
+  typeof u === 'string' && isPasswordHash(u)
+    ? t.success(u)
+    : t.failure(u, c, `expected scrypt password hash (scrypt$N$r$p$salt$hash), got ${showValue(u, true)}; make one with 'datasync-hub hash-password'`),
+);
+
+const PasswordCredential = strictObject({ userName: NonEmptyString, passwordHash: PasswordHash }, {}, { name: 'password credential' });
+const SubjectCredential = strictObject({ certificateSubject: NonEmptyString }, {}, { name: 'certificate subject credential' });
+const SanCredential = strictObject({ certificateSan: NonEmptyString }, {}, { name: 'certificate SAN credential' });
+
+export type AgentCredential =
+  | t.TypeOf<typeof PasswordCredential>
+  | t.TypeOf<typeof SubjectCredential>
+  | t.TypeOf<typeof SanCredential>;
+
+const CREDENTIAL_KINDS = [
+  { keys: ['userName', 'passwordHash'], codec: PasswordCredential },
+  { keys: ['certificateSubject'], codec: SubjectCredential },
+  { keys: ['certificateSan'], codec: SanCredential },
+] as const;
+const KINDS_TEXT = 'userName + passwordHash, certificateSubject or certificateSan';
+
+/** One way for an agent to authenticate, chosen by its keys (a union without the noise). */
+export const AgentCredential = decoder<AgentCredential>('agent credential mapping', (u, c) => {
+  if (!isRecord(u)) return t.failure(u, c);
+  const kinds = CREDENTIAL_KINDS.filter((k) => k.keys.some((key) => u[key] !== undefined));
+  const [kind, ...others] = kinds;
+  if (kind === undefined || others.length > 0) {
+    const keys = Object.keys(u);
+    const got = keys.length === 0 ? 'no keys' : `keys ${keys.join(', ')}`;
+    return t.failure(u, c, `expected exactly one of ${KINDS_TEXT}, got ${got}`);
+  }
+  return kind.codec.validate(u, c);
+});
+
+export const TenantConfig = strictObject(
+  {
+    agents: listOf(AgentCredential, 'list of agent credentials'),
+    /** Hashed API tokens, like passwordHash. */
+    apiTokens: withDefault(listOf(PasswordHash, 'list of scrypt token hashes'), []),
+  },
+  {},
+  { name: 'tenant mapping (agents, apiTokens)' },
+);
+export type TenantConfig = t.TypeOf<typeof TenantConfig>;
+
+const UrlPath = decoder<string>('URL path starting with /', (u, c) =>
+  typeof u === 'string' && u.startsWith('/') ? t.success(u) : t.failure(u, c),
+);
+
+const ms = (n: number): DurationMs => n as DurationMs;
+
+export const HubListenConfig = strictObject(
+  {
+    host: withDefault(NonEmptyString, '127.0.0.1' as NonEmptyString),
+    port: withDefault(Port, 8443 as Port),
+    path: withDefault(UrlPath, '/agent'),
+  },
+  {},
+  { name: 'listen mapping (host, port, path)' },
+);
+
+export const HubTlsConfig = strictObject(
+  { cert: NonEmptyString, key: NonEmptyString },
+  { clientCa: NonEmptyString },
+  { name: 'TLS mapping (cert, key, clientCa)' },
+);
+
+export const HubTimeouts = strictObject(
+  {
+    test: withDefault(DurationMs, ms(30_000)),
+    schema: withDefault(DurationMs, ms(60_000)),
+    get: withDefault(DurationMs, ms(30_000)),
+    search: withDefault(DurationMs, ms(600_000)),
+    export: withDefault(DurationMs, ms(3_600_000)),
+  },
+  {},
+  { name: 'timeouts mapping (test, schema, get, search, export)' },
+);
+
+export const HubConfigCodec = strictObject(
+  {
+    logging: orEmpty(LoggingConfig),
+    listen: orEmpty(HubListenConfig),
+    keepAliveInterval: withDefault(DurationMs, ms(10_000)),
+    keepAliveTimeout: withDefault(DurationMs, ms(10_000)),
+    maxFrameBytes: withDefault(PositiveInt, 1_048_576 as PositiveInt),
+    /** Time an upgraded socket has to send `hello`. */
+    registrationTimeout: withDefault(DurationMs, ms(10_000)),
+    timeouts: orEmpty(HubTimeouts),
+    tenants: recordOf(TenantConfig, 'mapping of tenant ids to tenants (at least one)', 1),
+  },
+  { tls: HubTlsConfig },
+  { name: 'hub configuration mapping', check: checkClientCa },
+);
+export type HubConfig = t.TypeOf<typeof HubConfigCodec>;
+
+/** A certificate credential can only match if the hub asks for client certificates. */
+function checkClientCa(value: {
+  tls?: { clientCa?: string };
+  tenants?: Record<string, { agents: AgentCredential[] }>;
+}): Finding[] {
+  if (value.tls?.clientCa !== undefined || value.tenants === undefined) return [];
+  return Object.entries(value.tenants).flatMap(([id, tenant]) =>
+    tenant.agents.flatMap((cred, i) =>
+      'userName' in cred
+        ? []
+        : [{ path: ['tenants', id, 'agents', String(i)], message: 'expected tls.clientCa to be set for certificate credentials, got no tls.clientCa' }],
+    ),
+  );
+}
+
+function resolvePaths(cfg: HubConfig, resolve: PathResolver): HubConfig {
+  const logging = cfg.logging.file === undefined ? cfg.logging : { ...cfg.logging, file: resolve(cfg.logging.file) as NonEmptyString };
+  if (cfg.tls === undefined) return { ...cfg, logging };
+  const tls = { ...cfg.tls, cert: resolve(cfg.tls.cert) as NonEmptyString, key: resolve(cfg.tls.key) as NonEmptyString };
+  if (cfg.tls.clientCa !== undefined) tls.clientCa = resolve(cfg.tls.clientCa) as NonEmptyString;
+  return { ...cfg, logging, tls };
+}
+
+/** Decodes hub configuration text; `file` names it in problems and anchors relative paths. */
+export function decodeHubConfig(text: string, file: string, env: NodeJS.ProcessEnv = process.env): HubConfig {
+  return resolvePaths(decodeYaml(HubConfigCodec, text, file, env), pathResolverFor(file));
+}
+
+/** Reads and decodes the hub configuration; throws `ConfigError` listing every problem. */
+export function loadHubConfig(file: string, env: NodeJS.ProcessEnv = process.env): HubConfig {
+  return decodeHubConfig(readConfigFile(file), file, env);
+}

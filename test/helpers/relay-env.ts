@@ -1,0 +1,175 @@
+/**
+ * Real hub + real agents for integration tests: configs are written as YAML and loaded by the
+ * product's own loaders, servers listen on 127.0.0.1 port 0, logs are captured in memory and
+ * printed when a test fails.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { onTestFailed, vi } from 'vitest';
+import { Agent, type AgentOptions } from '../../src/agent/agent.js';
+import { loadAgentConfig, loadHubConfig, hashPassword } from '../../src/config/index.js';
+import type { ConnectionStatus } from '../../src/connection/status.js';
+import { Hub } from '../../src/hub/hub.js';
+import { makeTestPki, type TestPki } from './certs.js';
+import { captureLogs, type LogCapture } from './log-capture.js';
+
+export interface Env {
+  readonly dir: string;
+  readonly pki: TestPki;
+  cleanup(): void;
+}
+
+export function makeEnv(): Env {
+  const dir = mkdtempSync(join(tmpdir(), 'datasync-it-'));
+  const pki = makeTestPki(dir);
+  return { dir, pki, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+let hashes: Promise<{ agent: string; other: string }> | undefined;
+/** scrypt is slow on purpose: hash the fixture passwords once per process. */
+export function fixtureHashes(): Promise<{ agent: string; other: string }> {
+  hashes ??= Promise.all([hashPassword('agent-secret-123'), hashPassword('other-secret-456')]).then(([agent, other]) => ({ agent, other }));
+  return hashes;
+}
+
+export interface RunningHub {
+  readonly hub: Hub;
+  readonly url: string;
+  readonly port: number;
+  readonly logs: LogCapture;
+  close(): Promise<void>;
+}
+
+export interface HubSetup {
+  readonly port?: number;
+  readonly tls?: boolean;
+  readonly keepAliveInterval?: number;
+  readonly keepAliveTimeout?: number;
+}
+
+/** A TLS hub with two tenants: 1 (Basic `agent` + certificate CN site-a-1) and 2 (Basic `other`). */
+export async function startHub(env: Env, setup: HubSetup = {}): Promise<RunningHub> {
+  const h = await fixtureHashes();
+  const tls = setup.tls ?? true;
+  const yaml = `
+logging: { level: trace }
+listen: { host: 127.0.0.1, port: ${setup.port ?? 0}, path: /agent }
+${tls ? `tls: { cert: ${env.pki.server.certFile}, key: ${env.pki.server.keyFile}, clientCa: ${env.pki.ca.file} }` : ''}
+keepAliveInterval: ${setup.keepAliveInterval ?? 1000}
+keepAliveTimeout: ${setup.keepAliveTimeout ?? 1000}
+registrationTimeout: 3000
+tenants:
+  "1":
+    agents:
+      - userName: agent
+        passwordHash: ${h.agent}
+${tls ? '      - certificateSubject: site-a-1' : ''}
+  "2":
+    agents:
+      - userName: other
+        passwordHash: ${h.other}
+`;
+  const file = join(env.dir, `hub-${Math.random().toString(36).slice(2)}.yaml`);
+  writeFileSync(file, yaml);
+  const logs = captureLogs('trace');
+  const hub = new Hub(loadHubConfig(file, {}), logs.logger);
+  const address = await hub.listen();
+  onTestFailed(() => console.error(`--- hub log (port ${address.port}) ---\n${logs.text()}`));
+  return {
+    hub,
+    port: address.port,
+    url: `${tls ? 'wss' : 'ws'}://127.0.0.1:${address.port}/agent`,
+    logs,
+    close: () => hub.close(),
+  };
+}
+
+export interface TestAgent {
+  readonly agent: Agent;
+  readonly logs: LogCapture;
+  readonly statuses: StatusRecorder;
+  stop(): void;
+}
+
+/** Writes an agent config (`agentYaml` is the `agent:` section body, indented 2) and starts it. */
+export function startAgent(env: Env, agentYaml: string, extra = '', options: AgentOptions = {}): TestAgent {
+  const yaml = `
+logging: { level: trace }
+agent:
+${agentYaml}
+reconnectDelay: 300
+maxReconnectDelay: 2000
+reconnectResetAfter: 5000
+keepAliveInterval: 300
+keepAliveTimeout: 300
+${extra}
+`;
+  const file = join(env.dir, `agent-${Math.random().toString(36).slice(2)}.yaml`);
+  writeFileSync(file, yaml);
+  const logs = captureLogs('trace');
+  const agent = new Agent(loadAgentConfig(file, {}), logs.logger, options);
+  const statuses = recordStatuses(agent);
+  agent.start();
+  onTestFailed(() => console.error(`--- agent log ---\n${logs.text()}`));
+  return { agent, logs, statuses, stop: () => agent.stop() };
+}
+
+export interface Timed {
+  readonly at: number;
+  readonly status: ConnectionStatus;
+}
+
+export interface StatusRecorder {
+  readonly all: Timed[];
+  /** Resolves with the first status after the cursor matching `pred`, and moves the cursor past it. */
+  next(pred: (s: ConnectionStatus) => boolean, timeoutMs?: number): Promise<Timed>;
+  /** Resolves with the first status ever recorded matching `pred` (order-independent; cursor unchanged). */
+  seen(pred: (s: ConnectionStatus) => boolean, timeoutMs?: number): Promise<Timed>;
+}
+
+export function recordStatuses(agent: Agent): StatusRecorder {
+  const all: Timed[] = [];
+  let cursor = 0;
+  agent.status$.subscribe((status) => all.push({ at: performance.now(), status }));
+  return {
+    all,
+    async next(pred, timeoutMs = 10_000) {
+      return vi.waitFor(
+        () => {
+          const i = all.findIndex((e, idx) => idx >= cursor && pred(e.status));
+          if (i < 0) throw new Error(`no matching status yet; seen: ${all.map((e) => e.status.state).join(',')}`);
+          cursor = i + 1;
+          return all[i]!;
+        },
+        { timeout: timeoutMs, interval: 10 },
+      );
+    },
+    async seen(pred, timeoutMs = 10_000) {
+      return vi.waitFor(
+        () => {
+          const e = all.find((x) => pred(x.status));
+          if (!e) throw new Error(`no matching status yet; seen: ${all.map((x) => x.status.state).join(',')}`);
+          return e;
+        },
+        { timeout: timeoutMs, interval: 10 },
+      );
+    },
+  };
+}
+
+export const isState =
+  <S extends ConnectionStatus['state']>(state: S, url?: string) =>
+  (s: ConnectionStatus): boolean =>
+    s.state === state && (url === undefined || s.url === url);
+
+/** YAML for Basic auth against tenant 1 with the fixture CA trusted. */
+export function basicAgentYaml(env: Env, urls: string[], more = ''): string {
+  return `  id: site-a-1
+  urls: [${urls.join(', ')}]
+  tenantId: 1
+  userName: agent
+  password: agent-secret-123
+  trustStore: ${env.pki.ca.file}
+${more}`;
+}
