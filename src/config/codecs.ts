@@ -140,13 +140,14 @@ export function recordOf<A>(codec: t.Type<A, unknown, unknown>, name: string, mi
   return decoder<Record<string, A>>(name, (u, c) => {
     if (!isRecord(u) || Object.keys(u).length < min) return t.failure(u, c);
     const errors: t.ValidationError[] = [];
-    const out: Record<string, A> = {};
+    const entries: Array<[string, A]> = [];
     for (const [k, v] of Object.entries(u)) {
       const r = codec.validate(v, t.appendContext(c, k, codec, v));
       if (isLeft(r)) errors.push(...r.left);
-      else out[k] = r.right;
+      else entries.push([k, r.right]);
     }
-    return errors.length > 0 ? t.failures(errors) : t.success(out);
+    // fromEntries defines own properties: a name like `__proto__` stays a plain key.
+    return errors.length > 0 ? t.failures(errors) : t.success(Object.fromEntries(entries));
   });
 }
 

@@ -154,6 +154,13 @@ describe('agent configuration', () => {
     ]);
   });
 
+  it('keeps a data source named __proto__ a plain key', () => {
+    const text = `${MINIMAL}dataSources:\n  __proto__: {type: ldap, url: ldap://x, baseDN: x}\n`;
+    const cfg = decodeAgentConfig(text, 'a.yaml', {});
+    expect(Object.keys(cfg.dataSources)).toEqual(['__proto__']);
+    expect(Object.getPrototypeOf(cfg.dataSources)).toBe(Object.prototype);
+  });
+
   it('never prints a secret, not even inside an object', () => {
     const text = `${MINIMAL}dataSources:\n  hr: [{type: scim, bearerToken: TOPSECRET}]\n  db:\n    type: ldap\n    url: ldap://db\n    baseDN: ''\n    bindDN: cn=x\n    bindPassword: 12345\n`;
     const all = problems(text).join('\n');
