@@ -107,6 +107,8 @@ function checkBackoff(value: { reconnectDelay?: number; maxReconnectDelay?: numb
 
 export type AgentConfig = t.TypeOf<typeof AgentConfigCodec>;
 
+import { checkAgentStores } from './store-checks.js';
+
 /** Makes the file names in the configuration absolute (relative = to the config file's directory). */
 function resolvePaths(cfg: AgentConfig, resolve: PathResolver): AgentConfig {
   const agent = { ...cfg.agent };
@@ -123,7 +125,11 @@ function resolvePaths(cfg: AgentConfig, resolve: PathResolver): AgentConfig {
 
 /** Decodes agent configuration text; `file` names it in problems and anchors relative paths. */
 export function decodeAgentConfig(text: string, file: string, env: NodeJS.ProcessEnv = process.env): AgentConfig {
-  return resolvePaths(decodeYaml(AgentConfigCodec, text, file, env), pathResolverFor(file));
+  const resolver = pathResolverFor(file);
+  return resolvePaths(
+    decodeYaml(AgentConfigCodec, text, file, env, (raw) => checkAgentStores(resolvePaths(raw, resolver))),
+    resolver,
+  );
 }
 
 /** Reads and decodes the agent configuration; throws `ConfigError` listing every problem. */

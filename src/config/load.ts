@@ -8,7 +8,7 @@ import type * as t from 'io-ts';
 import { isLeft } from 'fp-ts/lib/Either.js';
 import { interpolateDocument } from './interpolate.js';
 import { ConfigError } from './problems.js';
-import type { ConfigProblem } from './problems.js';
+import type { ConfigProblem, PathProblem } from './problems.js';
 import { reportErrors } from './report.js';
 import { locate, parseYamlSource } from './yaml-source.js';
 
@@ -25,7 +25,14 @@ export function pathResolverFor(configFile: string): PathResolver {
  * problem. When the YAML itself is broken only the syntax and env problems are reported: the
  * parser's repaired tree would make the decoder report follow-on noise.
  */
-export function decodeYaml<A>(codec: t.Decoder<unknown, A>, text: string, file: string, env: NodeJS.ProcessEnv): A {
+export function decodeYaml<A>(
+  codec: t.Decoder<unknown, A>,
+  text: string,
+  file: string,
+  env: NodeJS.ProcessEnv,
+  /** Checks that need the decoded value (e.g. that a key store file is usable), located like any other problem. */
+  postCheck?: (value: A) => PathProblem[],
+): A {
   const src = parseYamlSource(text, file);
   const envProblems = locate(src, interpolateDocument(src.doc, env));
   const problems: ConfigProblem[] = [...src.problems, ...envProblems];
@@ -47,6 +54,8 @@ export function decodeYaml<A>(codec: t.Decoder<unknown, A>, text: string, file: 
     problems.push(...decodeProblems);
   }
   if (problems.length > 0 || isLeft(result)) throw new ConfigError(file, problems);
+  const late = postCheck ? locate(src, postCheck(result.right)) : [];
+  if (late.length > 0) throw new ConfigError(file, late);
   return result.right;
 }
 

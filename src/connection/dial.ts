@@ -10,6 +10,7 @@ import WebSocket from 'ws';
 import { firstWithin, keepAlive } from '../operators/index.js';
 import {
   CLOSE_CODES,
+  RequestId,
   SUBPROTOCOL,
   decodeFrame,
   type Frame,
@@ -156,8 +157,13 @@ export function dial(url: string, options: DialOptions): Observable<DialEvent> {
         return;
       }
       options.onBadFrame?.(decoded.message);
-      const reply: Frame = { type: 'error', code: 'BAD_FRAME', message: decoded.message, retryable: false };
-      if (decoded.id !== undefined) (reply as { id?: string }).id = decoded.id;
+      const reply: Frame = {
+        type: 'error',
+        code: 'BAD_FRAME',
+        message: decoded.message,
+        retryable: false,
+        ...(RequestId.is(decoded.id) ? { id: decoded.id } : {}),
+      };
       sendFrame(ws, reply, options.maxFrameBytes).catch(() => undefined);
     });
     ws.on('pong', () => liveness.next());

@@ -13,11 +13,14 @@ import {
   PROTOCOL_VERSION,
   ProtocolError,
   decodeFrame,
+  nonNegativeInt,
+  positiveInt,
+  RequestId,
+  requestId,
   type Frame,
   type Hello,
   type Operation,
   type RejectCode,
-  type RequestId,
 } from '../protocol/index.js';
 import { sendFrame } from '../connection/session.js';
 import type { AgentPrincipal } from './auth.js';
@@ -44,8 +47,6 @@ interface Pending {
   readonly resolve: (data: unknown) => void;
   readonly reject: (err: ProtocolError) => void;
 }
-
-const HOSTILE_ID = /[^\x21-\x7e]/;
 
 export class AgentLink {
   readonly connectedAt = new Date();
@@ -102,7 +103,7 @@ export class AgentLink {
       this.inbound
         .pipe(
           firstWithin({
-            predicate: (f: Frame): f is Frame => true,
+            predicate: (_f: Frame): _f is Frame => true,
             timeoutMs: this.options.registrationTimeoutMs,
             scheduler,
             onTimeout: () => new Error('REGISTRATION_TIMEOUT'),
@@ -120,7 +121,7 @@ export class AgentLink {
             this.send({
               type: 'welcome',
               sessionId: this.sessionId,
-              limits: { maxFrameBytes: this.options.maxFrameBytes, keepAliveIntervalMs: this.options.keepAliveInterval } as never,
+              limits: { maxFrameBytes: positiveInt(this.options.maxFrameBytes), keepAliveIntervalMs: nonNegativeInt(this.options.keepAliveInterval) },
             });
             this.watchLiveness(scheduler);
             onRegistered();
@@ -139,7 +140,7 @@ export class AgentLink {
     return new Promise<unknown>((resolve, reject) => {
       const timer = setTimeout(() => {
         if (!this.pending.delete(id)) return;
-        this.send({ type: 'cancel', id: id as RequestId });
+        this.send({ type: 'cancel', id: requestId(id) });
         reject(new ProtocolError('TIMEOUT', `${spec.op} on ${spec.dataSource} timed out after ${spec.timeoutMs} ms`, { requestId: id, dataSource: spec.dataSource }));
       }, spec.timeoutMs + 1000);
       timer.unref();
@@ -150,11 +151,11 @@ export class AgentLink {
       this.pending.set(id, { op: spec.op, resolve: done(resolve), reject: done(reject) });
       this.send({
         type: 'request',
-        id: id as RequestId,
+        id: requestId(id),
         op: spec.op,
         dataSource: spec.dataSource,
         params: spec.params,
-        timeoutMs: spec.timeoutMs as never,
+        timeoutMs: positiveInt(spec.timeoutMs),
       });
     });
   }
@@ -201,7 +202,7 @@ export class AgentLink {
       : decodeFrame(buf, this.options.maxFrameBytes);
     if (!decoded.ok) {
       this.log.warn({ agentId: this.agentId, reason: decoded.message }, 'bad frame from agent');
-      const id = decoded.id !== undefined && !HOSTILE_ID.test(decoded.id) ? { id: decoded.id as RequestId } : {};
+      const id = RequestId.is(decoded.id) ? { id: decoded.id } : {};
       this.send({ type: 'error', code: 'BAD_FRAME', message: decoded.message, retryable: false, ...id });
       return;
     }

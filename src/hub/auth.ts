@@ -20,7 +20,7 @@ export type AuthOutcome =
 type Tenants = HubConfig['tenants'];
 
 function certificateNames(cert: PeerCertificate): { cn: string | undefined; subject: string; sans: string[] } {
-  const cnRaw = cert.subject?.CN as string | string[] | undefined;
+  const cnRaw: string | string[] | undefined = cert.subject?.CN;
   const cn = Array.isArray(cnRaw) ? cnRaw[0] : cnRaw;
   const subject = Object.entries(cert.subject ?? {})
     .map(([k, v]) => `${k}=${Array.isArray(v) ? v.join('+') : String(v)}`)

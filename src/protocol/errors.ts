@@ -1,5 +1,5 @@
 import { ERROR_CODES, type ErrorCode } from './error-codes.js';
-import type { ErrorFrame, RequestId } from './frames.js';
+import { RequestId, type ErrorFrame } from './frames.js';
 
 export interface ProtocolErrorContext {
   readonly requestId?: string;
@@ -27,7 +27,7 @@ export class ProtocolError extends Error {
 
   toFrame(): ErrorFrame {
     const frame: ErrorFrame = { type: 'error', code: this.code, message: this.message, retryable: this.retryable };
-    if (this.context.requestId !== undefined) frame.id = this.context.requestId as RequestId;
+    if (RequestId.is(this.context.requestId)) frame.id = this.context.requestId;
     if (this.context.details !== undefined) frame.details = this.context.details;
     return frame;
   }

@@ -28,6 +28,23 @@ export const RequestId = t.brand(
 );
 export type RequestId = t.TypeOf<typeof RequestId>;
 
+export type NonNegativeInt = t.TypeOf<typeof NonNegativeInt>;
+export type PositiveInt = t.TypeOf<typeof PositiveInt>;
+
+/** Brands a locally computed number; a value outside the brand is a bug, hence RangeError. */
+export function positiveInt(n: number): PositiveInt {
+  if (!PositiveInt.is(n)) throw new RangeError(`expected a positive integer, got ${n}`);
+  return n;
+}
+export function nonNegativeInt(n: number): NonNegativeInt {
+  if (!NonNegativeInt.is(n)) throw new RangeError(`expected a non-negative integer, got ${n}`);
+  return n;
+}
+export function requestId(s: string): RequestId {
+  if (!RequestId.is(s)) throw new RangeError(`expected a request id (1-128 printable ASCII), got ${JSON.stringify(s)}`);
+  return s;
+}
+
 const JsonObject = t.UnknownRecord;
 
 export const DataSourceInfo = t.type({ name: t.string, type: t.string, operations: t.array(Operation) }, 'DataSourceInfo');
