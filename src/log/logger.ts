@@ -31,7 +31,7 @@ export interface LoggerOptions {
 }
 
 export function createLogger(options: LoggerOptions, destination?: DestinationStream): Logger {
-  const dest = destination ?? (options.file ? pino.destination({ dest: options.file, mkdir: true, sync: false }) : pino.destination(1));
+  const dest = destination ?? (options.file ? rollingFile(options.file) : pino.destination(1));
   return pino(
     {
       name: options.name ?? 'datasync',
@@ -41,6 +41,17 @@ export function createLogger(options: LoggerOptions, destination?: DestinationSt
     },
     dest,
   );
+}
+
+/**
+ * A daemon that runs for years must not fill the disk: files roll daily or at 10 MiB, and the
+ * newest 14 are kept (pino-roll runs in a worker thread, off the event loop).
+ */
+function rollingFile(file: string): DestinationStream {
+  return pino.transport({
+    target: 'pino-roll',
+    options: { file, frequency: 'daily', size: '10m', mkdir: true, limit: { count: 14 } },
+  }) as DestinationStream;
 }
 
 export type { Logger } from 'pino';

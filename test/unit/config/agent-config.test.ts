@@ -1,7 +1,7 @@
-import { readFileSync } from 'node:fs';
-import { hostname } from 'node:os';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   ConfigError,
   decodeAgentConfig,
@@ -9,10 +9,32 @@ import {
   summarizeAgentConfig,
 } from '../../../src/config/index.js';
 import type { AgentConfig, LdapDataSourceConfig, ScimDataSourceConfig } from '../../../src/config/index.js';
+import { makeTestPki, type TestPki } from '../../helpers/certs.js';
 
 const FIXTURES = join(import.meta.dirname, '../../fixtures/config');
 const ENV = { DATASYNC_PASSWORD: 's3cr3t: #not yaml', LDAP_PASSWORD: 'ldap-pw', HR_TOKEN: 'hr-token' };
 const MINIMAL = 'agent:\n  urls: wss://idm.example.com/agent\n  tenantId: acme\n';
+
+/**
+ * The loader checks the key and trust stores, so agent-good.yaml is loaded from a temp dir as
+ * `<dir>/application.yaml` next to a PKI generated at test time in `<dir>/certs/` (its relative
+ * store paths resolve there); nothing binary is checked in.
+ */
+let dir: string;
+let pki: TestPki;
+let file: string;
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'datasync-agent-config-'));
+  const certs = join(dir, 'certs');
+  pki = makeTestPki(certs); // writes certs/ca.pem, the trustStore of agent-good.yaml
+  copyFileSync(pki.client.pemBundleFile, join(certs, 'agent.pem'));
+  // dataSources.corp-ldap.tls.ca is not checked at load time; it exists anyway, as in a real install.
+  copyFileSync(pki.ca.file, join(certs, 'corp-ca.pem'));
+  file = join(dir, 'application.yaml');
+  copyFileSync(join(FIXTURES, 'agent-good.yaml'), file);
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function problems(text: string, env: NodeJS.ProcessEnv = {}): string[] {
   try {
@@ -25,8 +47,6 @@ function problems(text: string, env: NodeJS.ProcessEnv = {}): string[] {
 }
 
 describe('agent configuration', () => {
-  const file = join(FIXTURES, 'agent-good.yaml');
-
   it('decodes a complete file, filling in defaults', () => {
     const cfg = loadAgentConfig(file, ENV);
     expect(cfg).toMatchObject({
@@ -85,14 +105,32 @@ describe('agent configuration', () => {
 
   it('resolves relative file names against the directory of the configuration file', () => {
     const cfg = loadAgentConfig(file, ENV);
-    expect(cfg.logging.file).toBe(join(FIXTURES, 'logs/agent.log'));
-    expect(cfg.agent.keyStore).toBe(join(FIXTURES, 'certs/agent.p12'));
-    expect(cfg.agent.trustStore).toBe(join(FIXTURES, 'certs/ca.pem'));
-    expect((cfg.dataSources['corp-ldap'] as LdapDataSourceConfig).tls?.ca).toBe(join(FIXTURES, 'certs/corp-ca.pem'));
-    const absolute = decodeAgentConfig(`${MINIMAL}  trustStore: /etc/ssl/ca.pem\n`, '/srv/agent/agent.yaml', {});
-    expect(absolute.agent.trustStore).toBe('/etc/ssl/ca.pem');
-    const relative = decodeAgentConfig(`${MINIMAL}  trustStore: ca.pem\n`, '/srv/agent/agent.yaml', {});
-    expect(relative.agent.trustStore).toBe('/srv/agent/ca.pem');
+    expect(cfg.logging.file).toBe(join(dir, 'logs/agent.log'));
+    expect(cfg.agent.keyStore).toBe(join(dir, 'certs/agent.pem'));
+    expect(cfg.agent.trustStore).toBe(join(dir, 'certs/ca.pem'));
+    expect((cfg.dataSources['corp-ldap'] as LdapDataSourceConfig).tls?.ca).toBe(join(dir, 'certs/corp-ca.pem'));
+    // The configuration text need not be a file: its name alone anchors relative paths.
+    const absolute = decodeAgentConfig(`${MINIMAL}  trustStore: ${pki.ca.file}\n`, join(dir, 'srv/agent/agent.yaml'), {});
+    expect(absolute.agent.trustStore).toBe(pki.ca.file);
+    const relative = decodeAgentConfig(`${MINIMAL}  trustStore: ca.pem\n`, join(dir, 'certs/agent.yaml'), {});
+    expect(relative.agent.trustStore).toBe(join(dir, 'certs/ca.pem'));
+  });
+
+  it('loads PKCS#12 key and trust stores named relative to the configuration file', () => {
+    copyFileSync(pki.client.p12File, join(dir, 'certs/agent.p12'));
+    const text =
+      `${MINIMAL}  keyStore: ./certs/agent.p12\n  keyStorePassword: \${KEYSTORE_PASSWORD}\n` +
+      `  trustStore: certs/truststore.p12\n  trustStorePassword: \${TRUSTSTORE_PASSWORD}\n`;
+    const env = { KEYSTORE_PASSWORD: pki.client.p12Password, TRUSTSTORE_PASSWORD: pki.trustP12Password };
+    // The working directory is not `dir`: only resolution against the configuration finds the stores.
+    expect(process.cwd()).not.toBe(dir);
+    const cfg = decodeAgentConfig(text, file, env);
+    expect(cfg.agent).toMatchObject({
+      keyStore: join(dir, 'certs/agent.p12'),
+      keyStorePassword: pki.client.p12Password,
+      trustStore: pki.trustP12File,
+      trustStorePassword: pki.trustP12Password,
+    });
   });
 
   it('fills every default for a minimal file and omits absent optional keys', () => {
@@ -173,10 +211,10 @@ describe('agent configuration', () => {
 
 describe('summarizeAgentConfig', () => {
   it('says what will run without any secret', () => {
-    const summary = summarizeAgentConfig(loadAgentConfig(join(FIXTURES, 'agent-good.yaml'), ENV));
+    const summary = summarizeAgentConfig(loadAgentConfig(file, ENV));
     expect(summary).toContain('agent site-a-1, tenant 1');
     expect(summary).toContain('  wss://idm.example.com/agent\n  wss://idm-admin.example.com/agent');
-    expect(summary).toContain(`auth: client certificate (keyStore ${join(FIXTURES, 'certs/agent.p12')})`);
+    expect(summary).toContain(`auth: client certificate (keyStore ${join(dir, 'certs/agent.pem')})`);
     expect(summary).toContain('userName agent is ignored: the client certificate wins');
     expect(summary).toContain('proxy: http://proxy.corp:3128');
     expect(summary).toContain('reconnect: backoff from 15000 ms up to 300000 ms, reset after 60000 ms registered');
