@@ -22,6 +22,7 @@ import type { Finding } from './codecs.js';
 import { DataSourceConfigCodec, resolveDataSourcePaths } from './data-source-registry.js';
 import { decodeYaml, pathResolverFor, readConfigFile } from './load.js';
 import type { PathResolver } from './load.js';
+import { checkAgentStores } from './store-checks.js';
 
 /** Classic configuration files give the tenant as a number; it is a string from here on. */
 export const TenantId = decoder<string>('tenant id (string or integer)', (u, c) => {
@@ -106,8 +107,6 @@ function checkBackoff(value: { reconnectDelay?: number; maxReconnectDelay?: numb
 }
 
 export type AgentConfig = t.TypeOf<typeof AgentConfigCodec>;
-
-import { checkAgentStores } from './store-checks.js';
 
 /** Makes the file names in the configuration absolute (relative = to the config file's directory). */
 function resolvePaths(cfg: AgentConfig, resolve: PathResolver): AgentConfig {

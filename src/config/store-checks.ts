@@ -24,8 +24,14 @@ export function checkAgentStores(cfg: StoreSettings): PathProblem[] {
       loadClientTls(input);
     } catch (err) {
       if (!(err instanceof TlsStoreError)) throw err;
-      const path = err.code === 'KEYSTORE_NO_KEY' && a.privateKey !== undefined ? ['agent', 'privateKey'] : ['agent', key];
-      problems.push({ path, message: err.message });
+      const path =
+        err.code === 'KEYSTORE_NO_KEY' && a.privateKey !== undefined
+          ? ['agent', 'privateKey']
+          : err.code === 'KEYSTORE_BAD_PASSWORD' && a.keyStorePassword !== undefined
+            ? ['agent', 'keyStorePassword']
+            : ['agent', key];
+      // One problem per line (FILE:LINE:COL: …), so editors and CI annotations can parse it.
+      problems.push({ path, message: err.message.replace(/\s*\n\s*/g, ' ') });
     }
   };
   if (a.keyStore !== undefined) {

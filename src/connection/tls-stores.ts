@@ -108,6 +108,11 @@ function readStore(file: string, code: 'KEYSTORE_UNREADABLE' | 'TRUSTSTORE_UNREA
   }
 }
 
+/** Quotes a path for a copy-pasteable POSIX shell command. */
+function shellQuote(path: string): string {
+  return /^[\w@%+=:,./-]+$/.test(path) ? path : `'${path.replace(/'/g, `'\\''`)}'`;
+}
+
 function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
@@ -134,7 +139,7 @@ function loadKeyStore(file: string, password: string | undefined, privateKey: st
         'KEYSTORE_JKS',
         file,
         `keyStore ${file} is a Java ${type} key store, which Node.js cannot read. Convert it to PKCS#12:\n` +
-          `  keytool -importkeystore -srckeystore ${file} -srcstoretype ${type} -destkeystore ${dest} -deststoretype PKCS12\n` +
+          `  keytool -importkeystore -srckeystore ${shellQuote(file)} -srcstoretype ${type} -destkeystore ${shellQuote(dest)} -deststoretype PKCS12\n` +
           `and point keyStore at ${dest} (keep the same password for the store and the key).`,
       );
     }
@@ -184,7 +189,7 @@ function pkcs12Error(file: string, err: unknown, hasPassword: boolean): TlsStore
       file,
       `keyStore ${file} uses legacy PKCS#12 encryption (e.g. RC2-40 or DES) that Node.js (OpenSSL 3) ` +
         `no longer supports ("${msg}"). Re-export it with modern (AES) encryption:\n` +
-        `  openssl pkcs12 -legacy -in ${file} -nodes | openssl pkcs12 -export -out ${p12Beside(file, '.new')}\n` +
+        `  openssl pkcs12 -legacy -in ${shellQuote(file)} -nodes | openssl pkcs12 -export -out ${shellQuote(p12Beside(file, '.new'))}\n` +
         `and point keyStore at the new file.`,
       { cause: err },
     );
@@ -271,7 +276,7 @@ function loadTrustStore(file: string, password: string | undefined): string[] {
         'TRUSTSTORE_JKS',
         file,
         `trustStore ${file} is a Java ${type} store, which Node.js cannot read. Convert it to PKCS#12:\n` +
-          `  keytool -importkeystore -srckeystore ${file} -srcstoretype ${type} -destkeystore ${dest} -deststoretype PKCS12\n` +
+          `  keytool -importkeystore -srckeystore ${shellQuote(file)} -srcstoretype ${type} -destkeystore ${shellQuote(dest)} -deststoretype PKCS12\n` +
           `and point trustStore at ${dest}, or export each CA as PEM and use a PEM bundle:\n` +
           `  keytool -exportcert -rfc -alias <alias> -keystore ${file} -storetype ${type} -file ca.pem`,
       );

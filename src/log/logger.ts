@@ -51,7 +51,7 @@ function rollingFile(file: string): DestinationStream {
   return pino.transport({
     target: 'pino-roll',
     options: { file, frequency: 'daily', size: '10m', mkdir: true, limit: { count: 14 } },
-  }) as DestinationStream;
+  });
 }
 
 export type { Logger } from 'pino';

@@ -45,7 +45,7 @@ export function startDaemon(bin: string, args: string[], env: NodeJS.ProcessEnv 
   let raw = '';
   let stderr = '';
   let buffered = '';
-  child.stdout!.on('data', (d: Buffer) => {
+  child.stdout.on('data', (d: Buffer) => {
     raw += d.toString();
     buffered += d.toString();
     const lines = buffered.split('\n');
@@ -58,7 +58,7 @@ export function startDaemon(bin: string, args: string[], env: NodeJS.ProcessEnv 
       }
     }
   });
-  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   onTestFailed(() => console.error(`--- ${bin} stdout ---\n${raw}\n--- stderr ---\n${stderr}`));
   return {

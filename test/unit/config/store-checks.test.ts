@@ -4,7 +4,7 @@
  * only reads static fixtures), so each case writes its configuration into a temp dir next to
  * `certs/` and names the stores relative to it.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -39,13 +39,27 @@ function problemsOf(name: string, text: string, env: NodeJS.ProcessEnv = {}): st
 }
 
 describe('key and trust store problems in the agent configuration', () => {
+  it('quotes paths with spaces in the suggested conversion command', () => {
+    const spaced = join(dir, 'my certs');
+    mkdirSync(spaced, { recursive: true });
+    copyFileSync(pki.jksFile, join(spaced, 'key store.jks'));
+    const problems = problemsOf('jks-spaced.yaml', `${AGENT}  keyStore: './my certs/key store.jks'\n`);
+    expect(problems[0]).toContain(`-srckeystore '${join(spaced, 'key store.jks')}' -srcstoretype JKS -destkeystore '${join(spaced, 'key store.p12')}'`);
+  });
+
+  it('every problem is a single line', () => {
+    const problems = problemsOf('jks-one-line.yaml', `${AGENT}  keyStore: ./certs/keystore.jks\n`);
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).not.toContain('\n');
+  });
+
   it('a JKS keyStore: located at the key, with the keytool conversion command', () => {
     const problems = problemsOf('jks.yaml', `${AGENT}  keyStore: ./certs/keystore.jks\n  keyStorePassword: changeit\n`);
     const jks = join(certs, 'keystore.jks');
     const p12 = join(certs, 'keystore.p12');
     expect(problems).toEqual([
-      `${join(dir, 'jks.yaml')}:4:13: agent.keyStore: keyStore ${jks} is a Java JKS key store, which Node.js cannot read. Convert it to PKCS#12:\n` +
-        `  keytool -importkeystore -srckeystore ${jks} -srcstoretype JKS -destkeystore ${p12} -deststoretype PKCS12\n` +
+      `${join(dir, 'jks.yaml')}:4:13: agent.keyStore: keyStore ${jks} is a Java JKS key store, which Node.js cannot read. Convert it to PKCS#12: ` +
+        `keytool -importkeystore -srckeystore ${jks} -srcstoretype JKS -destkeystore ${p12} -deststoretype PKCS12 ` +
         `and point keyStore at ${p12} (keep the same password for the store and the key).`,
     ]);
   });
@@ -54,7 +68,7 @@ describe('key and trust store problems in the agent configuration', () => {
     const text = `${AGENT}  keyStore: ./certs/client.p12\n  keyStorePassword: \${KEYSTORE_PASSWORD}\n`;
     const problems = problemsOf('wrong-password.yaml', text, { KEYSTORE_PASSWORD: WRONG_PASSWORD });
     expect(problems).toEqual([
-      `${join(dir, 'wrong-password.yaml')}:4:13: agent.keyStore: keyStore ${pki.client.p12File}: keyStorePassword is wrong (PKCS#12 MAC verification failed).`,
+      `${join(dir, 'wrong-password.yaml')}:5:21: agent.keyStorePassword: keyStore ${pki.client.p12File}: keyStorePassword is wrong (PKCS#12 MAC verification failed).`,
     ]);
     expect(problems.join('\n')).not.toContain(WRONG_PASSWORD);
     expect(problems.join('\n')).not.toContain(pki.client.p12Password);
@@ -78,8 +92,8 @@ describe('key and trust store problems in the agent configuration', () => {
     const legacy = pki.legacyP12File;
     expect(problemsOf('legacy-p12.yaml', text)).toEqual([
       `${join(dir, 'legacy-p12.yaml')}:4:13: agent.keyStore: keyStore ${legacy} uses legacy PKCS#12 encryption (e.g. RC2-40 or DES) ` +
-        `that Node.js (OpenSSL 3) no longer supports ("Unsupported PKCS12 PFX data"). Re-export it with modern (AES) encryption:\n` +
-        `  openssl pkcs12 -legacy -in ${legacy} -nodes | openssl pkcs12 -export -out ${join(certs, 'client-legacy.new.p12')}\n` +
+        `that Node.js (OpenSSL 3) no longer supports ("Unsupported PKCS12 PFX data"). Re-export it with modern (AES) encryption: ` +
+        `openssl pkcs12 -legacy -in ${legacy} -nodes | openssl pkcs12 -export -out ${join(certs, 'client-legacy.new.p12')} ` +
         `and point keyStore at the new file.`,
     ]);
   });
