@@ -1,11 +1,11 @@
 #!/usr/bin/env node
 /** `datasync-agent` — run the agent, or check its configuration. */
-import { ConfigError, loadAgentConfig, summarizeAgentConfig } from '../config/index.js';
+import { loadAgentConfig, summarizeAgentConfig } from '../config/index.js';
 import { TlsStoreError } from '../connection/tls-stores.js';
 import { Agent } from '../agent/agent.js';
 import { createLogger } from '../log/logger.js';
 import { VERSION } from '../version.js';
-import { onShutdownSignal, parseCliArgs } from './args.js';
+import { answerMeta, loadOrReport, onShutdownSignal, parseCliArgs } from './args.js';
 
 const USAGE = `Usage: datasync-agent [run|check] --config FILE
 
@@ -28,23 +28,11 @@ function main(argv: readonly string[]): number | undefined {
     process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n\n${USAGE}\n`);
     return 2;
   }
-  if (args.help) return void process.stdout.write(`${USAGE}\n`), 0;
-  if (args.version) return void process.stdout.write(`${VERSION}\n`), 0;
-  if (args.command !== 'run' && args.command !== 'check') {
-    process.stderr.write(`unknown command ${JSON.stringify(args.command)}\n\n${USAGE}\n`);
-    return 2;
-  }
+  const answered = answerMeta(args, USAGE, VERSION, ['run', 'check']);
+  if (answered !== undefined) return answered;
   const file = args.config ?? 'config/application.yaml';
-  let config;
-  try {
-    config = loadAgentConfig(file);
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`${err.message}\n`);
-      return 2;
-    }
-    throw err;
-  }
+  const config = loadOrReport(loadAgentConfig, file);
+  if (!config) return 2;
   if (args.command === 'check') {
     process.stdout.write(`${file}: OK\n${summarizeAgentConfig(config)}\n`);
     return 0;

@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { ConfigError } from '../config/index.js';
 
 export interface CliArgs {
   readonly command: string;
@@ -41,4 +42,34 @@ export function onShutdownSignal(stop: (signal: string) => Promise<number>): voi
   };
   process.once('SIGINT', handler);
   process.once('SIGTERM', handler);
+}
+
+/** Loads a config file; on a ConfigError prints every problem and returns undefined (exit 2). */
+export function loadOrReport<C>(load: (file: string) => C, file: string): C | undefined {
+  try {
+    return load(file);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      return undefined;
+    }
+    throw err;
+  }
+}
+
+/** Answers `--help`, `--version` and unknown commands; returns an exit code when it did. */
+export function answerMeta(args: CliArgs, usage: string, version: string, commands: readonly string[]): number | undefined {
+  if (args.help) {
+    process.stdout.write(`${usage}\n`);
+    return 0;
+  }
+  if (args.version) {
+    process.stdout.write(`${version}\n`);
+    return 0;
+  }
+  if (!commands.includes(args.command)) {
+    process.stderr.write(`unknown command ${JSON.stringify(args.command)}\n\n${usage}\n`);
+    return 2;
+  }
+  return undefined;
 }

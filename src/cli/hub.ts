@@ -1,10 +1,10 @@
 #!/usr/bin/env node
 /** `datasync-hub` — run the hub, check its configuration, or hash a password for hub.yaml. */
-import { ConfigError, hashPassword, loadHubConfig, summarizeHubConfig } from '../config/index.js';
+import { hashPassword, loadHubConfig, summarizeHubConfig } from '../config/index.js';
 import { Hub } from '../hub/hub.js';
 import { createLogger } from '../log/logger.js';
 import { VERSION } from '../version.js';
-import { onShutdownSignal, parseCliArgs } from './args.js';
+import { answerMeta, loadOrReport, onShutdownSignal, parseCliArgs } from './args.js';
 
 const USAGE = `Usage: datasync-hub [run|check|hash-password] --config FILE
 
@@ -34,8 +34,8 @@ async function main(argv: readonly string[]): Promise<number | undefined> {
     process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n\n${USAGE}\n`);
     return 2;
   }
-  if (args.help) return void process.stdout.write(`${USAGE}\n`), 0;
-  if (args.version) return void process.stdout.write(`${VERSION}\n`), 0;
+  const answered = answerMeta(args, USAGE, VERSION, ['run', 'check', 'hash-password']);
+  if (answered !== undefined) return answered;
   if (args.command === 'hash-password') {
     const password = await readStdin();
     if (password.length === 0) {
@@ -45,21 +45,9 @@ async function main(argv: readonly string[]): Promise<number | undefined> {
     process.stdout.write(`${await hashPassword(password)}\n`);
     return 0;
   }
-  if (args.command !== 'run' && args.command !== 'check') {
-    process.stderr.write(`unknown command ${JSON.stringify(args.command)}\n\n${USAGE}\n`);
-    return 2;
-  }
   const file = args.config ?? 'config/hub.yaml';
-  let config;
-  try {
-    config = loadHubConfig(file);
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`${err.message}\n`);
-      return 2;
-    }
-    throw err;
-  }
+  const config = loadOrReport(loadHubConfig, file);
+  if (!config) return 2;
   if (args.command === 'check') {
     process.stdout.write(`${file}: OK\n${summarizeHubConfig(config)}\n`);
     return 0;

@@ -19,6 +19,9 @@ export type AuthOutcome =
 
 type Tenants = HubConfig['tenants'];
 
+/** A valid hash of a random password nobody knows (same scrypt cost as real ones). */
+const DUMMY_HASH = 'scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=';
+
 function certificateNames(cert: PeerCertificate): { cn: string | undefined; subject: string; sans: string[] } {
   const cnRaw: string | string[] | undefined = cert.subject?.CN;
   const cn = Array.isArray(cnRaw) ? cnRaw[0] : cnRaw;
@@ -76,13 +79,17 @@ export async function authenticateAgent(req: IncomingMessage, tenants: Tenants):
   const basic = parseBasic(req.headers.authorization);
   if (!basic) return { ok: false, status: 401, reason: 'no client certificate and no Basic credentials' };
   const ids: string[] = [];
+  let checked = false;
   for (const [tenantId, tenant] of Object.entries(tenants)) {
     for (const a of tenant.agents) {
-      if ('userName' in a && a.userName === basic.userName && (await verifyPassword(basic.password, a.passwordHash))) {
-        ids.push(tenantId);
+      if ('userName' in a && a.userName === basic.userName) {
+        checked = true;
+        if (await verifyPassword(basic.password, a.passwordHash)) ids.push(tenantId);
       }
     }
   }
+  // Spend the same scrypt time for an unknown user name, so timing does not reveal which exist.
+  if (!checked) await verifyPassword(basic.password, DUMMY_HASH);
   if (ids.length === 0) return { ok: false, status: 401, reason: `invalid credentials for user ${JSON.stringify(basic.userName)}` };
   return { ok: true, principal: { kind: 'basic', userName: basic.userName, tenants: ids } };
 }

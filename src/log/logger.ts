@@ -2,20 +2,11 @@
  * Root pino logger with secrets redacted by path (STYLE §20). Children are made with
  * `logger.child({component})` and never get their own `redact` (it would replace these paths).
  */
+import { SECRET_KEYS as CONFIG_SECRET_KEYS } from '../config/report.js';
 import { pino, type DestinationStream, type Logger, type LevelWithSilent } from 'pino';
 
-const SECRET_KEYS = [
-  'password',
-  'keyStorePassword',
-  'trustStorePassword',
-  'bindPassword',
-  'bearerToken',
-  'clientSecret',
-  'passwordHash',
-  'token',
-  'authorization',
-  'Authorization',
-];
+/** Config secrets (one list, shared with the config reporter) plus credentials in headers and tokens. */
+const SECRET_KEYS = [...CONFIG_SECRET_KEYS, 'token', 'authorization', 'Authorization'];
 
 /** pino `*.x` matches one level only (LIBRARIES.md): list the depths we log at explicitly. */
 export const REDACT_PATHS: string[] = [

@@ -262,6 +262,17 @@ describe('hub robustness against a rogue agent', () => {
     ]);
     expect(ws.readyState).toBe(WebSocket.OPEN);
     expect(hub.hub.registry.agents('1')).toHaveLength(1);
+
+    // Over maxFrameBytes (1 MiB): refused with BAD_FRAME, the session stays up …
+    ws.send(JSON.stringify({ type: 'result', id: 'big', data: 'x'.repeat(1024 * 1024 + 10) }));
+    await expect.poll(() => frames.length).toBe(5);
+    expect(frames[4]).toMatchObject({ type: 'error', code: 'BAD_FRAME', message: expect.stringMatching(/exceeds maxFrameBytes 1048576/) as string });
+    expect(ws.readyState).toBe(WebSocket.OPEN);
+    // … and over twice the limit the socket is closed with 1009 before the frame is buffered whole.
+    const closed = new Promise<number>((resolve) => ws.once('close', (code: number) => resolve(code)));
+    ws.send('x'.repeat(2 * 1024 * 1024 + 10));
+    expect(await closed).toBe(1009);
+    await expect.poll(() => hub.hub.registry.agents('1')).toHaveLength(0);
   });
 
   it('refuses an upgrade without credentials with HTTP 401 and a wrong path with 404', async () => {
