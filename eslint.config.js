@@ -13,6 +13,8 @@ export default tseslint.config(
     rules: {
       '@typescript-eslint/no-explicit-any': 'error',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      // A closure may read a binding assigned later (e.g. a timer set up after its cancel handler).
+      'prefer-const': ['error', { ignoreReadBeforeAssign: true }],
       'no-restricted-imports': ['error', { patterns: ['rxjs/internal/*'] }],
     },
   },

@@ -12,6 +12,7 @@ import {
   NonEmptyString,
   oneOrMany,
   orEmpty,
+  NonNegativeInt,
   PositiveInt,
   recordOf,
   strictObject,
@@ -75,6 +76,11 @@ const DEFAULTS = {
   keepAliveInterval: 10_000,
   keepAliveTimeout: 10_000,
   maxFrameBytes: 1_048_576,
+  maxConcurrentRequests: 16,
+  maxQueuedRequests: 64,
+  maxRequestTimeout: 3_600_000,
+  streamWindow: 4,
+  shutdownGracePeriod: 30_000,
 } as const;
 
 const ms = (n: number): DurationMs => n as DurationMs;
@@ -91,6 +97,15 @@ export const AgentConfigCodec = strictObject(
     keepAliveInterval: withDefault(DurationMs, ms(DEFAULTS.keepAliveInterval)),
     keepAliveTimeout: withDefault(DurationMs, ms(DEFAULTS.keepAliveTimeout)),
     maxFrameBytes: withDefault(PositiveInt, DEFAULTS.maxFrameBytes as PositiveInt),
+    /** Requests run at once; more wait in a queue of maxQueuedRequests, beyond that: BUSY. */
+    maxConcurrentRequests: withDefault(PositiveInt, DEFAULTS.maxConcurrentRequests as PositiveInt),
+    maxQueuedRequests: withDefault(NonNegativeInt, DEFAULTS.maxQueuedRequests as NonNegativeInt),
+    /** Upper bound of any request's deadline, whatever timeoutMs the hub asks for. */
+    maxRequestTimeout: withDefault(DurationMs, ms(DEFAULTS.maxRequestTimeout)),
+    /** Export record chunks the agent lets the hub send ahead of its writes. */
+    streamWindow: withDefault(PositiveInt, DEFAULTS.streamWindow as PositiveInt),
+    /** On SIGTERM, how long in-flight requests may take to finish. */
+    shutdownGracePeriod: withDefault(DurationMs, ms(DEFAULTS.shutdownGracePeriod)),
     dataSources: orEmpty(recordOf(DataSourceConfigCodec, 'mapping of data source names to data sources')),
   },
   {},

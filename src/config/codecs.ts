@@ -53,6 +53,10 @@ export interface PositiveIntBrand { readonly PositiveInt: unique symbol }
 export type PositiveInt = t.Branded<number, PositiveIntBrand>;
 export const PositiveInt = integer<PositiveInt>('positive integer', (n) => n >= 1);
 
+export interface NonNegativeIntBrand { readonly NonNegativeInt: unique symbol }
+export type NonNegativeInt = t.Branded<number, NonNegativeIntBrand>;
+export const NonNegativeInt = integer<NonNegativeInt>('non-negative integer', (n) => n >= 0);
+
 export interface PortBrand { readonly Port: unique symbol }
 export type Port = t.Branded<number, PortBrand>;
 export const Port = integer<Port>('port (integer 0..65535)', (n) => n >= 0 && n <= 65535);

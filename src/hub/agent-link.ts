@@ -4,7 +4,7 @@
  * requests it sent. Frames that do not decode get an `error` frame back; the socket stays up.
  */
 import { randomUUID } from 'node:crypto';
-import { Observable, Subject, asyncScheduler, type SchedulerLike, type Subscription } from 'rxjs';
+import { Subject, asyncScheduler, firstValueFrom, type Observable, type SchedulerLike, type Subscription } from 'rxjs';
 import type WebSocket from 'ws';
 import type { Logger } from 'pino';
 import { firstWithin, keepAlive } from '../operators/index.js';
@@ -16,14 +16,22 @@ import {
   nonNegativeInt,
   positiveInt,
   RequestId,
-  requestId,
   type Frame,
   type Hello,
-  type Operation,
   type RejectCode,
 } from '../protocol/index.js';
 import { sendFrame } from '../connection/session.js';
 import type { AgentPrincipal } from './auth.js';
+import { exportRequest, type ExportEvent, type ExportOptions, type RecordSource } from './export-request.js';
+import {
+  resultRequest,
+  streamRequest,
+  type LinkPort,
+  type RequestSink,
+  type RequestSpec,
+  type StreamEvent,
+  type StreamOptions,
+} from './request-sinks.js';
 
 export interface AgentLinkOptions {
   readonly maxFrameBytes: number;
@@ -33,28 +41,15 @@ export interface AgentLinkOptions {
   readonly scheduler?: SchedulerLike;
 }
 
-export interface RequestSpec {
-  readonly op: Operation;
-  readonly dataSource: string;
-  readonly params: Record<string, unknown>;
-  readonly timeoutMs: number;
-  /** Correlation id; generated when absent. Appears in the agent's logs. */
-  readonly id?: string;
-}
-
-interface Pending {
-  readonly op: Operation;
-  readonly resolve: (data: unknown) => void;
-  readonly reject: (err: ProtocolError) => void;
-}
-
 export class AgentLink {
   readonly connectedAt = new Date();
   readonly sessionId = randomUUID();
   private helloFrame: Hello | undefined;
   private readonly inbound = new Subject<Frame>();
   private readonly liveness = new Subject<void>();
-  private readonly pending = new Map<string, Pending>();
+  private readonly pending = new Map<string, RequestSink>();
+  /** Ids of requests that ended lately: their in-flight frames are dropped quietly. */
+  private readonly recentlyEnded = new Set<string>();
   private readonly subs: Subscription[] = [];
   private readonly closedSubject = new Subject<void>();
   private closed = false;
@@ -131,33 +126,49 @@ export class AgentLink {
     );
   }
 
-  /** Sends a request and resolves with the agent's `result` data, or rejects with a coded error. */
+  /** The port request Observables use to talk to this agent (see request-sinks.ts). */
+  port(): LinkPort {
+    return {
+      agentId: this.agentId ?? '?',
+      maxFrameBytes: this.options.maxFrameBytes,
+      ...(this.options.scheduler ? { scheduler: this.options.scheduler } : {}),
+      send: (frame) => this.send(frame),
+      attach: (id, sink) => {
+        if (this.closed || !this.helloFrame) return false;
+        if (this.pending.has(id)) throw new ProtocolError('BAD_REQUEST', `request id ${id} is already in use`);
+        this.pending.set(id, sink);
+        return true;
+      },
+      detach: (id) => {
+        if (!this.pending.delete(id)) return false;
+        this.recentlyEnded.add(id);
+        if (this.recentlyEnded.size > 1024) {
+          const oldest = this.recentlyEnded.values().next().value;
+          if (oldest !== undefined) this.recentlyEnded.delete(oldest);
+        }
+        return true;
+      },
+    };
+  }
+
+  /** A request–response operation (test, schema, attributes, resourceTypes, get). */
+  result$(spec: RequestSpec): Observable<unknown> {
+    return resultRequest(this.port(), spec);
+  }
+
+  /** A `search` stream under credit. */
+  stream$(spec: RequestSpec, options?: StreamOptions): Observable<StreamEvent> {
+    return streamRequest(this.port(), spec, options);
+  }
+
+  /** An `export` channel. */
+  export$(spec: RequestSpec, records: RecordSource, options?: ExportOptions): Observable<ExportEvent> {
+    return exportRequest(this.port(), spec, records, options);
+  }
+
+  /** Promise form of `result$`. */
   request(spec: RequestSpec): Promise<unknown> {
-    if (this.closed || !this.helloFrame) {
-      return Promise.reject(new ProtocolError('AGENT_DISCONNECTED', `agent ${this.agentId ?? '?'} is not connected`));
-    }
-    const id = spec.id ?? randomUUID();
-    return new Promise<unknown>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        if (!this.pending.delete(id)) return;
-        this.send({ type: 'cancel', id: requestId(id) });
-        reject(new ProtocolError('TIMEOUT', `${spec.op} on ${spec.dataSource} timed out after ${spec.timeoutMs} ms`, { requestId: id, dataSource: spec.dataSource }));
-      }, spec.timeoutMs + 1000);
-      timer.unref();
-      const done = <T>(fn: (v: T) => void) => (v: T) => {
-        clearTimeout(timer);
-        fn(v);
-      };
-      this.pending.set(id, { op: spec.op, resolve: done(resolve), reject: done(reject) });
-      this.send({
-        type: 'request',
-        id: requestId(id),
-        op: spec.op,
-        dataSource: spec.dataSource,
-        params: spec.params,
-        timeoutMs: positiveInt(spec.timeoutMs),
-      });
-    });
+    return firstValueFrom(this.result$(spec));
   }
 
   close(code: number = CLOSE_CODES.NORMAL, reason = ''): void {
@@ -215,34 +226,21 @@ export class AgentLink {
   }
 
   private onRegisteredFrame(frame: Frame): void {
-    switch (frame.type) {
-      case 'result':
-      case 'error': {
-        const id = frame.id;
-        const p = id === undefined ? undefined : this.pending.get(id);
-        if (id === undefined || !p) {
-          // An agent may only answer ids it was sent (tenant isolation, DESIGN §5).
-          if (frame.type === 'error' && id === undefined) {
-            this.log.warn({ agentId: this.agentId, code: frame.code, reason: frame.message }, 'agent reported an error about our frame');
-            return;
-          }
-          this.send({ type: 'error', code: 'BAD_FRAME', message: `no pending request with id ${String(id)}`, retryable: false });
-          return;
-        }
-        this.pending.delete(id);
-        if (frame.type === 'result') p.resolve(frame.data);
-        else p.reject(ProtocolError.fromFrame(frame));
-        return;
-      }
-      default:
-        this.send({
-          type: 'error',
-          code: 'BAD_FRAME',
-          message: `unexpected ${frame.type} frame from an agent`,
-          retryable: false,
-          ...('id' in frame && frame.id !== undefined ? { id: frame.id } : {}),
-        });
+    const id = 'id' in frame ? frame.id : undefined;
+    if (frame.type === 'error' && id === undefined) {
+      this.log.warn({ agentId: this.agentId, code: frame.code, reason: frame.message }, 'agent reported an error about a frame we sent');
+      return;
     }
+    const answers = frame.type === 'result' || frame.type === 'error' || frame.type === 'chunk' || frame.type === 'end' || frame.type === 'credit';
+    if (!answers || id === undefined) {
+      this.send({ type: 'error', code: 'BAD_FRAME', message: `unexpected ${frame.type} frame from an agent`, retryable: false, ...(id === undefined ? {} : { id }) });
+      return;
+    }
+    const sink = this.pending.get(id);
+    if (sink) return sink.onFrame(frame);
+    if (this.recentlyEnded.has(id)) return; // in flight when we cancelled or timed out
+    // An agent may only answer ids it was sent (tenant isolation).
+    this.send({ type: 'error', code: 'BAD_FRAME', message: `no pending request with id ${id}`, retryable: false });
   }
 
   private onClose(code: number): void {
@@ -253,8 +251,9 @@ export class AgentLink {
     this.inbound.complete();
     const err = (id: string) =>
       new ProtocolError('AGENT_DISCONNECTED', `agent ${this.agentId ?? '?'} disconnected (close ${code}) before answering`, { requestId: id });
-    for (const [id, p] of this.pending) p.reject(err(id));
+    const sinks = [...this.pending.entries()];
     this.pending.clear();
+    for (const [id, sink] of sinks) sink.onClose(err(id));
     this.closedSubject.next();
     this.closedSubject.complete();
   }

@@ -9,11 +9,13 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
-import type { SchedulerLike } from 'rxjs';
+import { EMPTY, concatMap, defer, firstValueFrom, from, type Observable, type SchedulerLike } from 'rxjs';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { HubConfig } from '../config/index.js';
 import { CLOSE_CODES, ProtocolError, SUBPROTOCOL, type Operation } from '../protocol/index.js';
 import { AgentLink } from './agent-link.js';
+import type { ExportEvent, ExportOptions, RecordSource } from './export-request.js';
+import type { RequestSpec, StreamEvent, StreamOptions } from './request-sinks.js';
 import { authenticateAgent, type AgentPrincipal } from './auth.js';
 import { AgentRegistry } from './registry.js';
 
@@ -93,25 +95,58 @@ export class Hub {
     return this.server.address() as AddressInfo;
   }
 
-  /** Sends a request to an agent of the tenant that offers the data source and operation. */
-  async request(req: HubRequest): Promise<unknown> {
+  /** An agent of the tenant offering the data source and operation, or the coded reason there is none. */
+  private pick(req: HubRequest): AgentLink {
     const link = this.registry.pick(req.tenantId, req.dataSource, req.op);
-    if (!link) {
-      const any = this.registry.agents(req.tenantId);
-      if (any.length === 0) throw new ProtocolError('AGENT_DISCONNECTED', `no agent of tenant ${req.tenantId} is connected`);
-      throw new ProtocolError(
-        any.some((l) => l.hello?.dataSources.some((d) => d.name === req.dataSource)) ? 'OPERATION_NOT_ALLOWED' : 'UNKNOWN_DATA_SOURCE',
-        `no connected agent offers ${req.op} on data source ${JSON.stringify(req.dataSource)}`,
-        { dataSource: req.dataSource },
-      );
-    }
-    return link.request({
+    if (link) return link;
+    const any = this.registry.agents(req.tenantId);
+    if (any.length === 0) throw new ProtocolError('AGENT_DISCONNECTED', `no agent of tenant ${req.tenantId} is connected`);
+    throw new ProtocolError(
+      any.some((l) => l.hello?.dataSources.some((d) => d.name === req.dataSource)) ? 'OPERATION_NOT_ALLOWED' : 'UNKNOWN_DATA_SOURCE',
+      `no connected agent offers ${req.op} on data source ${JSON.stringify(req.dataSource)}`,
+      { dataSource: req.dataSource },
+    );
+  }
+
+  private spec(req: HubRequest): RequestSpec {
+    return {
       op: req.op,
       dataSource: req.dataSource,
       params: req.params ?? {},
       timeoutMs: req.timeoutMs ?? this.config.timeouts[TIMEOUT_KEY[req.op]],
       ...(req.id === undefined ? {} : { id: req.id }),
-    });
+    };
+  }
+
+  /** A request–response operation; emits the agent's `result` data once, or a coded `ProtocolError`. */
+  result$(req: HubRequest): Observable<unknown> {
+    return defer(() => this.pick(req).result$(this.spec(req)));
+  }
+
+  /** Promise form of `result$`. */
+  request(req: HubRequest): Promise<unknown> {
+    return firstValueFrom(this.result$(req));
+  }
+
+  /** A `search` as chunk events under credit, ending with `{type: 'end', count, truncated}`. */
+  searchEvents$(req: Omit<HubRequest, 'op'>, options?: StreamOptions): Observable<StreamEvent> {
+    const full: HubRequest = { ...req, op: 'search' };
+    return defer(() => this.pick(full).stream$(this.spec(full), options));
+  }
+
+  /** A `search` as a stream of entries; credit is granted as the subscriber takes them. */
+  search$(req: Omit<HubRequest, 'op'>): Observable<unknown> {
+    return this.searchEvents$(req).pipe(concatMap((e) => (e.type === 'items' ? from(e.items) : EMPTY)));
+  }
+
+  /** An `export`: records in (pulled as the agent grants credit), one result per record out. */
+  exportEvents$(req: Omit<HubRequest, 'op'>, records: RecordSource, options?: ExportOptions): Observable<ExportEvent> {
+    const full: HubRequest = { ...req, op: 'export' };
+    return defer(() => this.pick(full).export$(this.spec(full), records, options));
+  }
+
+  export$(req: Omit<HubRequest, 'op'>, records: RecordSource, options?: ExportOptions): Observable<unknown> {
+    return this.exportEvents$(req, records, options).pipe(concatMap((e) => (e.type === 'results' ? from(e.items) : EMPTY)));
   }
 
   /** Stops accepting agents, closes every agent socket with 1001 and the listener. */

@@ -1,0 +1,75 @@
+/**
+ * The data-source adapter interface (STYLE §14). A data source is one folder under
+ * `src/adapters/` that implements `DataSourceAdapter` and registers an `AdapterFactory` for its
+ * config `type`; the pipeline does the rest (allow-lists, deadlines, cancel, credit, frames).
+ *
+ * Rules every adapter follows:
+ * - Every operation returns a cold Observable: nothing happens until it is subscribed, and
+ *   unsubscribing releases what the operation holds (sockets, cursors, clients).
+ * - Failures are `ProtocolError`s with a stable code (map the upstream's errors in one table).
+ * - `search` returns a `PageSource`: the pipeline pulls the next page only when it holds credit
+ *   to send it, so memory per stream is one page plus one chunk, whatever the total size.
+ * - `export` returns exactly one `ExportResult` per record, in order, and goes on after a
+ *   failed record.
+ */
+import type { Observable } from 'rxjs';
+import type { Logger } from 'pino';
+import type { Operation } from '../protocol/index.js';
+
+/** Context handed to every operation: who asked, for logs and error context. */
+export interface OperationContext {
+  readonly requestId: string;
+  readonly dataSource: string;
+  readonly log: Logger;
+}
+
+/** One page pulled from an upstream: `last` says no more pages follow. */
+export interface Page<T> {
+  readonly items: readonly T[];
+  readonly last: boolean;
+  /** The upstream stopped early (e.g. LDAP sizeLimit): the stream ends with `truncated: true`. */
+  readonly truncated?: boolean;
+}
+
+/**
+ * A stream that is pulled page by page. `pull()` is subscribed at most once at a time and only
+ * after the previous page was delivered; `close()` abandons the upstream operation (idempotent,
+ * also called after the last page).
+ */
+export interface PageSource<T> {
+  pull(): Observable<Page<T>>;
+  close(): void;
+}
+
+/** Result of one export record, in the order the records came. */
+export type ExportResult =
+  | { readonly index: number; readonly ok: true; readonly data?: unknown }
+  | {
+      readonly index: number;
+      readonly ok: false;
+      readonly code: string;
+      readonly message: string;
+      readonly retryable: boolean;
+    };
+
+export interface DataSourceAdapter {
+  /** Config `type` this adapter serves, e.g. `ldap`. */
+  readonly type: string;
+  /** Operations the adapter implements (the config's allow-list further restricts them). */
+  readonly supports: readonly Operation[];
+
+  test(ctx: OperationContext): Observable<unknown>;
+  schema?(ctx: OperationContext): Observable<unknown>;
+  attributes?(ctx: OperationContext): Observable<unknown>;
+  resourceTypes?(ctx: OperationContext): Observable<unknown>;
+  get?(params: Record<string, unknown>, ctx: OperationContext): Observable<unknown>;
+  search?(params: Record<string, unknown>, ctx: OperationContext): PageSource<unknown>;
+  /** `records` are decoded by the adapter itself; a record it cannot decode gets a BAD_REQUEST result. */
+  export?(records: Observable<unknown>, ctx: OperationContext): Observable<ExportResult>;
+
+  /** Releases every upstream resource (connection pools). */
+  close(): Promise<void>;
+}
+
+/** Builds an adapter from its decoded config entry. */
+export type AdapterFactory<C = unknown> = (name: string, config: C, log: Logger) => DataSourceAdapter;

@@ -1,0 +1,169 @@
+/**
+ * The hub's side of an `export` channel (DESIGN §5–6): records go to the agent in chunks, only
+ * under the agent's credit; results come back under ours. Records are pulled from an
+ * (async) iterable only when the agent has granted room for them, so a huge export never sits
+ * in memory. An Observable source cannot be paused (RxJS pushes): its records wait in a
+ * bounded buffer, and a source that outruns the agent by more than `maxBufferedRecords`
+ * fails the export instead of growing memory — pass an AsyncIterable for large exports.
+ */
+import { isObservable, type Observable, type Subscription } from 'rxjs';
+import { chunkBySize } from '../operators/index.js';
+import { ProtocolError, nonNegativeInt, positiveInt, requestId, type Frame } from '../protocol/index.js';
+import { exchange, type LinkPort, type RequestSpec } from './request-sinks.js';
+
+export type ExportEvent =
+  | { readonly type: 'results'; readonly items: readonly unknown[] }
+  | { readonly type: 'end'; readonly count: number };
+
+export type RecordSource = AsyncIterable<unknown> | Iterable<unknown> | Observable<unknown>;
+
+export interface ExportOptions {
+  /** Result chunks granted up front (default 8). */
+  readonly window?: number;
+  /** Records per chunk at most (default 500; the agent refuses more than its own limit). */
+  readonly maxChunkItems?: number;
+  /** Observable sources only: records waiting for agent credit before the export fails (default 10,000). */
+  readonly maxBufferedRecords?: number;
+  /** Consumer-driven credit for results, as for streams. */
+  readonly demand$?: Observable<number>;
+}
+
+/** Bytes a chunk frame needs besides its items (see the agent's CHUNK_ENVELOPE_BYTES). */
+const ENVELOPE_BYTES = 512;
+
+export function exportRequest(port: LinkPort, spec: RequestSpec, records: RecordSource, options: ExportOptions = {}): Observable<ExportEvent> {
+  const maxItems = options.maxChunkItems ?? 500;
+  const maxBuffered = options.maxBufferedRecords ?? 10_000;
+  return exchange<ExportEvent>(port, { ...spec, op: 'export' }, options.window ?? 8, (sub, ex) => {
+    const id = requestId(ex.id);
+    let agentCredit = 0;
+    let seq = 0;
+    let sentRecords = 0;
+    let received = 0;
+    let nextResultSeq = 0;
+    let sourceDone = false;
+    let sentEnd = false;
+    let pulling = false;
+    const buffer: unknown[] = [];
+    let sourceSub: Subscription | undefined;
+    let iterator: AsyncIterator<unknown> | Iterator<unknown> | undefined;
+
+    const fail = (err: unknown): void => {
+      ex.send({ type: 'cancel', id });
+      sub.error(err);
+    };
+
+    const pump = (): void => {
+      while (agentCredit > 0 && buffer.length > 0 && (buffer.length >= maxItems || sourceDone)) {
+        let first: unknown[];
+        try {
+          first = chunkBySize(buffer.slice(0, maxItems), { maxItems, maxBytes: port.maxFrameBytes - ENVELOPE_BYTES })[0] ?? [];
+        } catch (err) {
+          return fail(new ProtocolError('BAD_REQUEST', `record ${sentRecords + 1} is too large for one frame: ${String(err)}`));
+        }
+        buffer.splice(0, first.length);
+        agentCredit -= 1;
+        sentRecords += first.length;
+        ex.send({ type: 'chunk', id, seq: nonNegativeInt(seq++), items: first });
+      }
+      if (sourceDone && buffer.length === 0 && !sentEnd) {
+        sentEnd = true;
+        ex.send({ type: 'end', id, count: nonNegativeInt(sentRecords) });
+        return;
+      }
+      if (iterator && !sourceDone && agentCredit > 0 && buffer.length < maxItems) void pullMore();
+    };
+
+    /** Pulls records from an (async) iterable until a chunk is full or it ends. */
+    const pullMore = async (): Promise<void> => {
+      if (pulling || !iterator) return;
+      pulling = true;
+      try {
+        while (buffer.length < maxItems) {
+          const r = await iterator.next();
+          if (r.done) {
+            sourceDone = true;
+            break;
+          }
+          buffer.push(r.value);
+        }
+      } catch (err) {
+        pulling = false;
+        return fail(new ProtocolError('BAD_REQUEST', `record source failed: ${err instanceof Error ? err.message : String(err)}`));
+      }
+      pulling = false;
+      pump();
+    };
+
+    const start = (): void => {
+      if (isObservable(records)) {
+        sourceSub = records.subscribe({
+          next: (r) => {
+            buffer.push(r);
+            if (buffer.length > maxBuffered) {
+              fail(
+                new ProtocolError(
+                  'BAD_REQUEST',
+                  `more than ${maxBuffered} records waiting for the agent: the source pushes faster than the agent writes (pass an AsyncIterable)`,
+                ),
+              );
+              return;
+            }
+            pump();
+          },
+          error: (err: unknown) => fail(new ProtocolError('BAD_REQUEST', `record source failed: ${err instanceof Error ? err.message : String(err)}`)),
+          complete: () => {
+            sourceDone = true;
+            pump();
+          },
+        });
+      } else if (Symbol.asyncIterator in records) {
+        iterator = records[Symbol.asyncIterator]();
+      } else {
+        iterator = records[Symbol.iterator]();
+      }
+    };
+
+    const demandSub = options.demand$?.subscribe((n) => {
+      if (n >= 1) ex.send({ type: 'credit', id, n: positiveInt(Math.floor(n)) });
+    });
+    let started = false;
+
+    return {
+      teardown: () => {
+        demandSub?.unsubscribe();
+        sourceSub?.unsubscribe();
+        if (iterator && !sourceDone) void Promise.resolve(iterator.return?.()).catch(() => undefined);
+      },
+      onFrame: (frame: Frame) => {
+        switch (frame.type) {
+          case 'credit':
+            agentCredit += frame.n;
+            if (!started) {
+              started = true;
+              start();
+            }
+            pump();
+            return;
+          case 'chunk':
+            if (frame.seq !== nextResultSeq) return sub.error(new ProtocolError('BAD_FRAME', `result chunk seq ${frame.seq}, expected ${nextResultSeq}`));
+            nextResultSeq += 1;
+            received += frame.items.length;
+            sub.next({ type: 'results', items: frame.items });
+            if (!options.demand$) ex.send({ type: 'credit', id, n: positiveInt(1) });
+            return;
+          case 'end':
+            if (frame.count !== sentRecords || received !== sentRecords) {
+              return sub.error(
+                new ProtocolError('INTERNAL', `export ended with ${frame.count} results (${received} received) for ${sentRecords} records`),
+              );
+            }
+            sub.next({ type: 'end', count: frame.count });
+            return sub.complete();
+          default:
+            return sub.error(new ProtocolError('BAD_FRAME', `unexpected ${frame.type} frame in an export`));
+        }
+      },
+    };
+  });
+}

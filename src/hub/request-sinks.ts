@@ -1,0 +1,194 @@
+/**
+ * The hub's side of one request to an agent, as cold Observables: subscribing sends the
+ * `request`, unsubscribing before the end sends `cancel`. Streams are received under credit
+ * (DESIGN §6): the hub grants a chunk of credit per chunk its subscriber has taken, or as an
+ * explicit `demand$` says (an HTTP response that drains slowly), so a slow consumer stops the
+ * agent's upstream pulls.
+ */
+import { randomUUID } from 'node:crypto';
+import { Observable, asyncScheduler, timer, type SchedulerLike, type Subscription } from 'rxjs';
+import { ProtocolError, nonNegativeInt, positiveInt, requestId, type Frame, type Operation } from '../protocol/index.js';
+
+export interface RequestSink {
+  onFrame(frame: Frame): void;
+  onClose(err: ProtocolError): void;
+}
+
+/** What a request needs of the agent connection. */
+export interface LinkPort {
+  readonly agentId: string;
+  readonly maxFrameBytes: number;
+  readonly scheduler?: SchedulerLike;
+  send(frame: Frame): void;
+  attach(id: string, sink: RequestSink): boolean;
+  detach(id: string): boolean;
+}
+
+export interface RequestSpec {
+  readonly op: Operation;
+  readonly dataSource: string;
+  readonly params: Record<string, unknown>;
+  readonly timeoutMs: number;
+  /** Correlation id, also in the agent's logs; generated when absent. */
+  readonly id?: string;
+}
+
+/** Extra time the hub waits beyond the agent's own deadline, so the agent's TIMEOUT arrives first. */
+const DEADLINE_GRACE_MS = 1000;
+
+export interface Exchange {
+  readonly id: string;
+  /** Sends a frame for this request unless it has finished. */
+  send(frame: Frame): void;
+}
+
+export interface ExchangeSubscriber<T> {
+  next(v: T): void;
+  error(e: unknown): void;
+  complete(): void;
+}
+
+export interface ExchangeHandlers {
+  /** Frames for this request other than `error` (handled here). */
+  onFrame(frame: Frame): void;
+  /** Runs once when the request finishes for any reason. */
+  teardown?(): void;
+}
+
+/**
+ * Shared skeleton: attach a sink, send the request, enforce the hub-side deadline, and cancel
+ * on early unsubscribe. `setup` returns the sink handlers for this request kind.
+ */
+export function exchange<T>(
+  port: LinkPort,
+  spec: RequestSpec,
+  credit: number | undefined,
+  setup: (subscriber: ExchangeSubscriber<T>, ex: Exchange) => ExchangeHandlers,
+): Observable<T> {
+  return new Observable<T>((subscriber) => {
+    const id = requestId(spec.id ?? randomUUID());
+    let finished = false;
+    let deadline: Subscription | undefined;
+    let handlers: ExchangeHandlers | undefined;
+    const finish = (): void => {
+      finished = true;
+      port.detach(id);
+      deadline?.unsubscribe();
+      handlers?.teardown?.();
+    };
+    const ex: Exchange = { id, send: (frame) => !finished && port.send(frame) };
+    const guarded = {
+      next: (v: T) => subscriber.next(v),
+      error: (e: unknown) => {
+        if (finished) return;
+        finish();
+        subscriber.error(e);
+      },
+      complete: () => {
+        if (finished) return;
+        finish();
+        subscriber.complete();
+      },
+    };
+    const attached = port.attach(id, {
+      onFrame: (frame) => {
+        if (frame.type === 'error') {
+          guarded.error(ProtocolError.fromFrame(frame, { requestId: id, dataSource: spec.dataSource }));
+          return;
+        }
+        handlers?.onFrame(frame);
+      },
+      onClose: (err) => guarded.error(err),
+    });
+    deadline = timer(spec.timeoutMs + DEADLINE_GRACE_MS, port.scheduler ?? asyncScheduler).subscribe(() => {
+      ex.send({ type: 'cancel', id });
+      guarded.error(
+        new ProtocolError('TIMEOUT', `${spec.op} on ${spec.dataSource} timed out after ${spec.timeoutMs} ms`, {
+          requestId: id,
+          dataSource: spec.dataSource,
+        }),
+      );
+    });
+    if (!attached) {
+      guarded.error(new ProtocolError('AGENT_DISCONNECTED', `agent ${port.agentId} is not connected`, { requestId: id }));
+      return;
+    }
+    port.send({
+      type: 'request',
+      id,
+      op: spec.op,
+      dataSource: spec.dataSource,
+      params: spec.params,
+      timeoutMs: positiveInt(spec.timeoutMs),
+      ...(credit === undefined ? {} : { credit: nonNegativeInt(credit) }),
+    });
+    // After the request is on its way, so no frame of ours (e.g. a credit) can precede it.
+    handlers = setup(guarded, ex);
+    return () => {
+      if (finished) return;
+      ex.send({ type: 'cancel', id });
+      finish();
+    };
+  });
+}
+
+const unexpected = (frame: Frame, op: string): ProtocolError =>
+  new ProtocolError('BAD_FRAME', `unexpected ${frame.type} frame in answer to ${op}`);
+
+/** A request–response operation: emits the `result` data once. */
+export function resultRequest(port: LinkPort, spec: RequestSpec): Observable<unknown> {
+  return exchange<unknown>(port, spec, undefined, (sub) => ({
+    onFrame: (frame) => {
+      if (frame.type !== 'result') return sub.error(unexpected(frame, spec.op));
+      sub.next(frame.data);
+      sub.complete();
+    },
+  }));
+}
+
+export type StreamEvent =
+  | { readonly type: 'items'; readonly items: readonly unknown[] }
+  | { readonly type: 'end'; readonly count: number; readonly truncated: boolean };
+
+export interface StreamOptions {
+  /** Chunks granted up front (default 8). */
+  readonly window?: number;
+  /**
+   * Credit grants driven by the consumer. Without it, one credit is granted back for each chunk
+   * once the subscriber's `next` has returned (synchronous consumers).
+   */
+  readonly demand$?: Observable<number>;
+}
+
+/** A `search`: item chunks under credit, then `end` with the exact count (checked). */
+export function streamRequest(port: LinkPort, spec: RequestSpec, options: StreamOptions = {}): Observable<StreamEvent> {
+  const window = options.window ?? 8;
+  return exchange<StreamEvent>(port, spec, window, (sub, ex) => {
+    let received = 0;
+    let nextSeq = 0;
+    const demandSub = options.demand$?.subscribe((n) => {
+      if (n >= 1) ex.send({ type: 'credit', id: requestId(ex.id), n: positiveInt(Math.floor(n)) });
+    });
+    return {
+      teardown: () => demandSub?.unsubscribe(),
+      onFrame: (frame) => {
+        if (frame.type === 'chunk') {
+          if (frame.seq !== nextSeq) return sub.error(new ProtocolError('BAD_FRAME', `chunk seq ${frame.seq}, expected ${nextSeq}`));
+          nextSeq += 1;
+          received += frame.items.length;
+          sub.next({ type: 'items', items: frame.items });
+          if (!options.demand$) ex.send({ type: 'credit', id: requestId(ex.id), n: positiveInt(1) });
+          return;
+        }
+        if (frame.type === 'end') {
+          if (frame.count !== received) {
+            return sub.error(new ProtocolError('INTERNAL', `stream ended with count ${frame.count} but ${received} items arrived`));
+          }
+          sub.next({ type: 'end', count: frame.count, truncated: frame.truncated ?? false });
+          return sub.complete();
+        }
+        sub.error(unexpected(frame, spec.op));
+      },
+    };
+  });
+}

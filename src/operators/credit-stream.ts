@@ -1,0 +1,155 @@
+import { defer, Observable, take, type Subscription } from 'rxjs';
+
+/** One page pulled from the upstream (an LDAP paged search result, a SCIM list response). */
+export interface PulledPage<T> {
+  readonly items: readonly T[];
+  /** No page follows this one. */
+  readonly last: boolean;
+  /** The upstream cut the result short (size limit, …); reported in `end`. Default `false`. */
+  readonly truncated?: boolean;
+}
+
+/** Options of {@link creditStream}. */
+export interface CreditStreamOptions<T> {
+  /**
+   * Pulls the next page: the first value is the page, the pull is then unsubscribed (completing
+   * without a value errors the stream). Subscribed at most once at a time, and only when
+   * credit > 0 and no chunk is waiting. May be synchronous (`of(page)`).
+   */
+  pull: () => Observable<PulledPage<T>>;
+  /**
+   * Credit grants from the receiver (`credit {id, n}`): each `n` an integer >= 1, anything else
+   * errors the output with a TypeError. Completing means "no more credit"; the stream waits.
+   */
+  credit$: Observable<number>;
+  /** Credit available before any grant. Integer >= 0. Default `0`. */
+  initialCredit?: number;
+  /**
+   * Splits a page into chunks, e.g. `(items) => chunkBySize(items, limits)`. Empty chunks are
+   * skipped (they would cost credit for nothing). A throw errors the output.
+   */
+  chunk: (items: readonly T[]) => T[][];
+  /**
+   * Called exactly once on teardown for any reason (end, error, unsubscribe), after the pull in
+   * progress is unsubscribed: abandons the upstream operation (e.g. abandons the paged search).
+   */
+  close?: () => void;
+}
+
+/** What {@link creditStream} emits: the payloads of `chunk` frames, then one `end`. */
+export type CreditStreamEvent<T> =
+  | { readonly type: 'chunk'; readonly seq: number; readonly items: T[] }
+  | { readonly type: 'end'; readonly count: number; readonly truncated: boolean };
+
+/**
+ * A pulled stream sent only under credit (DESIGN §6, like RSocket REQUEST_N): one credit = one
+ * chunk. A page is pulled only when there is credit to send it, and only after the previous
+ * page's chunks are all sent, so memory is bounded by one page and its chunks whatever the total
+ * size. After the last page's chunks, emits `end {count, truncated}` (needs no credit) and
+ * completes. Errors from `pull`, `chunk` or `credit$` error the output: never a silent `end`.
+ * Unsubscribing unsubscribes the pull in progress and `credit$`, then calls `close()`.
+ *
+ * ```
+ * 2 pages of 2 items, 1 item per chunk; P = pull subscribed, its page arrives 1 ms later
+ * credit$:  -1------2------1
+ * pulls:    -P------P
+ * output:   --a-----bc-----(de|)     a..d = chunks seq 0..3, e = end {count: 4}
+ * ```
+ */
+export function creditStream<T>(options: CreditStreamOptions<T>): Observable<CreditStreamEvent<T>> {
+  const { pull, credit$, chunk, close } = options;
+  const initialCredit = options.initialCredit ?? 0;
+  if (!Number.isInteger(initialCredit) || initialCredit < 0) {
+    throw new RangeError(`creditStream: initialCredit must be an integer >= 0, got ${String(initialCredit)}`);
+  }
+  if (typeof pull !== 'function') throw new TypeError('creditStream: pull must be a function');
+  if (typeof chunk !== 'function') throw new TypeError('creditStream: chunk must be a function');
+
+  // A raw Observable (STYLE §2): sending and pulling are both gated on one credit counter.
+  return new Observable<CreditStreamEvent<T>>((subscriber) => {
+    let credit = initialCredit;
+    let waiting: T[][] = []; // chunks of the current page not sent yet
+    let pulling = false;
+    let pullSub: Subscription | undefined;
+    let lastSeen = false;
+    let truncated = false;
+    let seq = 0;
+    let count = 0;
+    let draining = false;
+
+    const accept = (page: PulledPage<T>): void => {
+      if (page.truncated === true) truncated = true;
+      lastSeen = page.last;
+      try {
+        waiting = chunk(page.items).filter((items) => items.length > 0);
+      } catch (error: unknown) {
+        subscriber.error(error);
+      }
+    };
+
+    const startPull = (): void => {
+      pulling = true;
+      let page: PulledPage<T> | undefined;
+      pullSub = defer(pull)
+        .pipe(take(1))
+        .subscribe({
+          next: (p) => (page = p),
+          error: (error: unknown) => subscriber.error(error),
+          complete: () => {
+            pulling = false;
+            if (page === undefined) subscriber.error(new Error('creditStream: pull completed without a page'));
+            else accept(page);
+            drain();
+          },
+        });
+    };
+
+    // Re-entrant calls (a synchronous pull, credit granted from inside `next`) return at once:
+    // the running loop re-reads the whole state after every step.
+    const drain = (): void => {
+      if (draining) return;
+      draining = true;
+      try {
+        while (!subscriber.closed) {
+          const items = waiting[0];
+          if (items !== undefined) {
+            if (credit === 0) return;
+            credit -= 1;
+            waiting.shift();
+            count += items.length;
+            subscriber.next({ type: 'chunk', seq: seq++, items });
+          } else if (lastSeen) {
+            subscriber.next({ type: 'end', count, truncated });
+            subscriber.complete();
+          } else if (credit > 0 && !pulling) {
+            startPull();
+          } else {
+            return; // waiting for credit or for the page in flight
+          }
+        }
+      } finally {
+        draining = false;
+      }
+    };
+
+    subscriber.add(
+      credit$.subscribe({
+        next: (n) => {
+          if (!Number.isInteger(n) || n < 1) {
+            subscriber.error(new TypeError(`creditStream: credit must be an integer >= 1, got ${String(n)}`));
+            return;
+          }
+          credit += n;
+          drain();
+        },
+        error: (error: unknown) => subscriber.error(error),
+      }),
+    );
+    drain();
+
+    return () => {
+      pullSub?.unsubscribe();
+      close?.();
+    };
+  });
+}

@@ -1,0 +1,108 @@
+/**
+ * `export` is a channel (DESIGN §5–6): the hub streams record chunks under the agent's credit,
+ * the agent writes them and streams one result per record back under the hub's credit.
+ *
+ *   agent → hub   credit {n: streamWindow}                      (may send that many record chunks)
+ *   hub → agent   chunk {items: records} … end {count}
+ *   agent → hub   chunk {items: results} … credit {n} … end {count}
+ *
+ * The agent grants a new record chunk only once every result of an earlier chunk has been
+ * *sent* — not merely written upstream — so a stalled hub consumer stops the writes too, and
+ * memory holds at most `streamWindow` chunks of records or results.
+ */
+import { EMPTY, concat, defer, from, mergeMap, of, takeWhile, throwError, type Observable, type SchedulerLike } from 'rxjs';
+import type { DataSourceAdapter, OperationContext } from '../adapters/adapter.js';
+import { chunk, creditGate } from '../operators/index.js';
+import { ProtocolError, nonNegativeInt, positiveInt, type Frame, type Request } from '../protocol/index.js';
+import { CHUNK_ENVELOPE_BYTES, type PipelineLimits } from './limits.js';
+
+export interface ExportChannelInput {
+  readonly request: Request;
+  readonly adapter: DataSourceAdapter;
+  readonly ctx: OperationContext;
+  /** The hub's `chunk`/`end` frames for this request (records). */
+  readonly inbound$: Observable<Frame>;
+  /** The hub's credit grants for the result stream. */
+  readonly credit$: Observable<number>;
+  readonly limits: PipelineLimits;
+  readonly scheduler?: SchedulerLike;
+}
+
+export function exportFrames(input: ExportChannelInput): Observable<Frame> {
+  const { request, adapter, ctx, limits } = input;
+  const id = request.id;
+  const exportFn = adapter.export?.bind(adapter);
+  if (!exportFn) return throwError(() => new ProtocolError('OPERATION_NOT_ALLOWED', `${adapter.type} data sources cannot export`));
+  return defer(() => {
+    let granted = limits.streamWindow;
+    let receivedChunks = 0;
+    let receivedRecords = 0;
+    /** Cumulative record count at the end of each received chunk not yet credited back. */
+    const boundaries: number[] = [];
+    let sent = 0;
+
+    const records$ = input.inbound$.pipe(
+      takeWhile((f) => f.type !== 'end', true),
+      mergeMap((f): Observable<unknown> => {
+        if (f.type === 'chunk') {
+          receivedChunks += 1;
+          if (receivedChunks > granted) {
+            return throwError(
+              () => new ProtocolError('BAD_REQUEST', `export chunk ${receivedChunks} sent without credit (granted ${granted})`),
+            );
+          }
+          if (f.items.length > limits.maxChunkItems) {
+            return throwError(
+              () => new ProtocolError('BAD_REQUEST', `export chunk of ${f.items.length} records exceeds the limit of ${limits.maxChunkItems}`),
+            );
+          }
+          receivedRecords += f.items.length;
+          boundaries.push(receivedRecords);
+          return from(f.items);
+        }
+        if (f.type === 'end' && f.count !== receivedRecords) {
+          return throwError(
+            () => new ProtocolError('BAD_REQUEST', `export end says ${f.count} records, ${receivedRecords} arrived`),
+          );
+        }
+        return EMPTY;
+      }),
+    );
+
+    const results$ = exportFn(records$, ctx).pipe(
+      chunk({
+        maxItems: limits.maxChunkItems,
+        maxBytes: limits.maxFrameBytes - CHUNK_ENVELOPE_BYTES,
+        // A slow record must not hold finished results back for long.
+        flushAfter: 50,
+        ...(input.scheduler ? { scheduler: input.scheduler } : {}),
+      }),
+      creditGate({
+        credit$: input.credit$,
+        initialCredit: request.credit ?? 0,
+        // Results in flight are bounded by the records the agent granted: one result per record.
+        maxBuffered: limits.streamWindow * limits.maxChunkItems,
+      }),
+      mergeMap((items, seq) => {
+        const frames: Frame[] = [{ type: 'chunk', id, seq: nonNegativeInt(seq), items }];
+        sent += items.length;
+        let credited = 0;
+        while (boundaries.length > 0 && (boundaries[0] ?? Infinity) <= sent) {
+          boundaries.shift();
+          credited += 1;
+        }
+        if (credited > 0) {
+          granted += credited;
+          frames.push({ type: 'credit', id, n: positiveInt(credited) });
+        }
+        return from(frames);
+      }),
+    );
+
+    return concat(
+      of<Frame>({ type: 'credit', id, n: positiveInt(limits.streamWindow) }),
+      results$,
+      defer(() => of<Frame>({ type: 'end', id, count: nonNegativeInt(sent) })),
+    );
+  });
+}

@@ -1,0 +1,30 @@
+/**
+ * Any failure of a request → one `error` frame with a stable code. Adapters throw
+ * `ProtocolError`s; anything else is a bug and becomes INTERNAL (logged with its stack, but its
+ * message is not sent to the hub, where it could leak internals).
+ */
+import type { Logger } from 'pino';
+import { ProtocolError, type ErrorFrame } from '../protocol/index.js';
+
+function codeOf(err: unknown): string | undefined {
+  return typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string' ? err.code : undefined;
+}
+
+export function toProtocolError(err: unknown, requestId: string, dataSource: string): ProtocolError {
+  if (err instanceof ProtocolError) {
+    return err.context.requestId === requestId
+      ? err
+      : new ProtocolError(err.code, err.message, { ...err.context, requestId, dataSource }, { cause: err.cause, retryable: err.retryable });
+  }
+  if (err instanceof Error && codeOf(err) === 'SIZE_LIMIT_EXCEEDED') {
+    return new ProtocolError('SIZE_LIMIT_EXCEEDED', err.message, { requestId, dataSource }, { cause: err });
+  }
+  return new ProtocolError('INTERNAL', `internal error while serving request ${requestId}`, { requestId, dataSource }, { cause: err });
+}
+
+export function errorFrame(err: unknown, requestId: string, dataSource: string, log: Logger): ErrorFrame {
+  const pe = toProtocolError(err, requestId, dataSource);
+  if (pe.code === 'INTERNAL') log.error({ err, requestId, dataSource }, 'request failed unexpectedly');
+  else log.info({ requestId, dataSource, code: pe.code, reason: pe.message }, 'request failed');
+  return pe.toFrame();
+}

@@ -1,0 +1,111 @@
+/**
+ * One request → the frames that answer it: find the data source, check its allow-list, call
+ * the adapter, and map its result, stream or failure to frames — under the request's deadline
+ * (the hub's `timeoutMs`, capped locally) and until the hub cancels. After a cancel nothing
+ * more is sent for the id (DESIGN §5); after a failure exactly one `error` frame is.
+ */
+import { catchError, defer, filter, finalize, map, of, take, takeUntil, throwError, throwIfEmpty, type Observable, type SchedulerLike } from 'rxjs';
+import type { Logger } from 'pino';
+import type { DataSourceAdapter, OperationContext } from '../adapters/adapter.js';
+import { deadline } from '../operators/index.js';
+import { ProtocolError, type Frame, type Operation, type Request } from '../protocol/index.js';
+import { exportFrames } from './export-channel.js';
+import { errorFrame } from './failures.js';
+import type { PipelineLimits } from './limits.js';
+import { searchFrames } from './search-stream.js';
+
+/** A configured data source as the pipeline sees it. */
+export interface ServedDataSource {
+  readonly adapter: DataSourceAdapter;
+  /** The config's allow-list. */
+  readonly operations: readonly Operation[];
+}
+
+export interface RequestDeps {
+  readonly dataSources: ReadonlyMap<string, ServedDataSource>;
+  readonly limits: PipelineLimits;
+  readonly log: Logger;
+  readonly scheduler?: SchedulerLike;
+}
+
+type SingleOp = 'test' | 'schema' | 'attributes' | 'resourceTypes' | 'get';
+
+function single(adapter: DataSourceAdapter, op: SingleOp, params: Record<string, unknown>, ctx: OperationContext): Observable<unknown> {
+  switch (op) {
+    case 'test':
+      return adapter.test(ctx);
+    case 'get':
+      return adapter.get ? adapter.get(params, ctx) : notSupported(adapter, op);
+    default: {
+      const fn = adapter[op];
+      return fn ? fn.call(adapter, ctx) : notSupported(adapter, op);
+    }
+  }
+}
+
+function notSupported(adapter: DataSourceAdapter, op: Operation): Observable<never> {
+  return throwError(() => new ProtocolError('OPERATION_NOT_ALLOWED', `${adapter.type} data sources do not support ${op}`));
+}
+
+/**
+ * @param own$ the hub's frames about this request (credit, cancel, export chunk/end)
+ */
+export function runRequest(request: Request, own$: Observable<Frame>, deps: RequestDeps): Observable<Frame> {
+  const { id, op, dataSource } = request;
+  const log = deps.log.child({ requestId: id, dataSource, op });
+  const source = deps.dataSources.get(dataSource);
+  if (!source) {
+    return of(errorFrame(new ProtocolError('UNKNOWN_DATA_SOURCE', `no data source named ${JSON.stringify(dataSource)} on this agent`), id, dataSource, log));
+  }
+  const { adapter, operations } = source;
+  if (!operations.includes(op) || !adapter.supports.includes(op)) {
+    const why = operations.includes(op) ? `the ${adapter.type} adapter does not implement ${op}` : `${op} is not in its operations allow-list`;
+    return of(errorFrame(new ProtocolError('OPERATION_NOT_ALLOWED', `data source ${dataSource} does not allow ${op}: ${why}`), id, dataSource, log));
+  }
+  const ctx: OperationContext = { requestId: id, dataSource, log };
+  const credit$ = own$.pipe(
+    filter((f) => f.type === 'credit'),
+    map((f) => (f.type === 'credit' ? f.n : 0)),
+  );
+  const cancel$ = own$.pipe(filter((f) => f.type === 'cancel'));
+  const timeoutMs = Math.min(request.timeoutMs, deps.limits.maxRequestTimeoutMs);
+  const started = Date.now();
+
+  const body$: Observable<Frame> = defer(() => {
+    switch (op) {
+      case 'search': {
+        if (!adapter.search) return notSupported(adapter, op);
+        return searchFrames(request, adapter.search(request.params, ctx), credit$, deps.limits);
+      }
+      case 'export':
+        return exportFrames({
+          request,
+          adapter,
+          ctx,
+          inbound$: own$.pipe(filter((f) => f.type === 'chunk' || f.type === 'end')),
+          credit$,
+          limits: deps.limits,
+          ...(deps.scheduler ? { scheduler: deps.scheduler } : {}),
+        });
+      default:
+        return single(adapter, op, request.params, ctx).pipe(
+          take(1),
+          throwIfEmpty(() => new ProtocolError('INTERNAL', `${adapter.type} ${op} produced no result`)),
+          map((data): Frame => ({ type: 'result', id, data })),
+        );
+    }
+  });
+
+  log.debug({ timeoutMs }, 'request started');
+  return body$.pipe(
+    deadline({
+      ms: timeoutMs,
+      error: () => new ProtocolError('TIMEOUT', `${op} on ${dataSource} did not finish within ${timeoutMs} ms`),
+      ...(deps.scheduler ? { scheduler: deps.scheduler } : {}),
+    }),
+    catchError((err: unknown) => of(errorFrame(err, id, dataSource, log))),
+    // A cancelled request sends nothing more; unsubscribing releases the upstream operation.
+    takeUntil(cancel$),
+    finalize(() => log.debug({ ms: Date.now() - started }, 'request finished')),
+  );
+}

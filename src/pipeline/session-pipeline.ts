@@ -1,0 +1,94 @@
+/**
+ * Serves one registered session (DESIGN §4.3): every `request` frame flows through admission
+ * (duplicate ids refused, at most `maxConcurrentRequests` running and `maxQueuedRequests`
+ * waiting, then BUSY), `runRequest`, and the socket writer. The session's other frames are
+ * routed to their request by id. When the socket goes, `frames$` completes and everything in
+ * flight is unsubscribed — upstream operations are abandoned at once.
+ */
+import { EMPTY, connect, defer, filter, finalize, ignoreElements, map, merge, mergeMap, of, share, type Observable } from 'rxjs';
+import type { Session } from '../connection/session.js';
+import { boundedMerge } from '../operators/index.js';
+import { ProtocolError, type Frame, type Request } from '../protocol/index.js';
+import { errorFrame } from './failures.js';
+import { RequestInboxes } from './inbox.js';
+import { runRequest, type RequestDeps } from './run-request.js';
+import { writeFrames } from './socket-writer.js';
+
+type Admission = { readonly ok: true; readonly request: Request } | { readonly ok: false; readonly request: Request };
+
+export function servePipeline(session: Session, deps: RequestDeps): Observable<never> {
+  return defer(() => {
+    const log = deps.log.child({ url: session.url, sessionId: session.sessionId });
+    const inboxes = new RequestInboxes();
+    const frames$ = session.frames$.pipe(share());
+
+    const requests$ = frames$.pipe(filter((f): f is Request => f.type === 'request'));
+    const others$ = frames$.pipe(
+      filter((f) => f.type !== 'request'),
+      mergeMap((f): Observable<Frame> => {
+        if (f.type === 'error') {
+          log.warn({ code: f.code, reason: f.message, requestId: f.id }, 'hub reported an error about a frame we sent');
+          return EMPTY;
+        }
+        const id = 'id' in f ? f.id : undefined;
+        if (id !== undefined && inboxes.route(id, f)) return EMPTY;
+        // credit/cancel/chunk for a request that already ended race with its end: not an error.
+        log.debug({ frameType: f.type, requestId: id }, 'frame for no open request ignored');
+        return EMPTY;
+      }),
+    );
+
+    const answers$ = requests$.pipe(
+      map((request): Admission => {
+        if (inboxes.has(request.id)) return { ok: false, request };
+        inboxes.open(request.id);
+        return { ok: true, request };
+      }),
+      connect((admissions$) =>
+        merge(
+          admissions$.pipe(
+            filter((a) => !a.ok),
+            map((a) =>
+              errorFrame(
+                new ProtocolError('BAD_REQUEST', `duplicate request id ${a.request.id}: a request with this id is still running`),
+                a.request.id,
+                a.request.dataSource,
+                log,
+              ),
+            ),
+          ),
+          admissions$.pipe(
+            filter((a) => a.ok),
+            map((a) => a.request),
+            boundedMerge<Request, Frame>({
+              concurrent: deps.limits.maxConcurrentRequests,
+              queue: deps.limits.maxQueuedRequests,
+              project: (request) =>
+                runRequest(request, inboxes.frames$(request.id), { ...deps, log }).pipe(finalize(() => inboxes.close(request.id))),
+              reject: (request) => {
+                inboxes.close(request.id);
+                return of(
+                  errorFrame(
+                    new ProtocolError(
+                      'BUSY',
+                      `agent busy: ${deps.limits.maxConcurrentRequests} requests running and ${deps.limits.maxQueuedRequests} queued`,
+                    ),
+                    request.id,
+                    request.dataSource,
+                    log,
+                  ),
+                );
+              },
+            }),
+          ),
+        ),
+      ),
+    );
+
+    return merge(answers$, others$).pipe(
+      writeFrames(session, { onError: (err, frame) => log.debug({ err, frameType: frame.type }, 'frame not written') }),
+      ignoreElements(),
+      finalize(() => inboxes.closeAll()),
+    );
+  });
+}
