@@ -3,7 +3,7 @@
  * (DESIGN §4.2), each session's requests handed to the request handler. Connection health is
  * one merged `status$`; every transition is logged.
  */
-import { EMPTY, Subject, catchError, filter, from, ignoreElements, merge, mergeMap, type Observable, type Subscription } from 'rxjs';
+import { EMPTY, Subject, catchError, merge, mergeMap, type Observable, type Subscription } from 'rxjs';
 import type { Logger } from 'pino';
 import type { AgentConfig } from '../config/index.js';
 import { connection, type ReconnectOptions } from '../connection/connection.js';
@@ -12,12 +12,17 @@ import { proxyAgent, redactUrl } from '../connection/proxy.js';
 import { describeStatus, type ConnectionStatus } from '../connection/status.js';
 import { loadClientTls } from '../connection/tls-stores.js';
 import type { Session } from '../connection/session.js';
-import type { Request } from '../protocol/index.js';
+import type { DataSourceAdapter } from '../adapters/adapter.js';
+import { createAdapter } from '../adapters/registry.js';
+import '../adapters/builtin.js';
+import { pipelineLimits } from '../pipeline/limits.js';
+import type { ServedDataSource } from '../pipeline/run-request.js';
+import { servePipeline } from '../pipeline/session-pipeline.js';
 import { buildHello } from './hello.js';
-import { configOnlyHandler, type RequestHandler } from './request-handler.js';
 
 export interface AgentOptions {
-  readonly handler?: RequestHandler;
+  /** Adapters to use instead of building them from config, by data-source name (tests, embedding). */
+  readonly adapters?: ReadonlyMap<string, DataSourceAdapter>;
   /** Overrides for tests (e.g. a scheduler or a deterministic random). */
   readonly reconnect?: Partial<ReconnectOptions>;
   readonly registrationTimeoutMs?: number;
@@ -31,6 +36,7 @@ export class Agent {
   private readonly latest = new Map<string, ConnectionStatus>();
   /** Every status transition of every URL, as it happens (hot: subscribe before `start()`). */
   readonly status$: Observable<ConnectionStatus> = this.statusSubject.asObservable();
+  private readonly dataSources = new Map<string, ServedDataSource>();
 
   constructor(
     private readonly config: AgentConfig,
@@ -46,6 +52,10 @@ export class Agent {
       ...(config.agent.trustStore ? { trustStore: config.agent.trustStore } : {}),
       ...(config.agent.trustStorePassword !== undefined ? { trustStorePassword: config.agent.trustStorePassword } : {}),
     });
+    for (const [name, ds] of Object.entries(config.dataSources)) {
+      const adapter = options.adapters?.get(name) ?? createAdapter(name, ds, logger);
+      this.dataSources.set(name, { adapter, operations: ds.operations });
+    }
     const hello = buildHello(config);
     // A client certificate wins over Basic credentials (DESIGN §7, as in the classic agent).
     const useBasic = !config.agent.keyStore && config.agent.userName !== undefined;
@@ -81,7 +91,6 @@ export class Agent {
   /** Starts all connections; returns immediately. */
   start(): void {
     if (this.subscription) return;
-    const handler = this.options.handler ?? configOnlyHandler(this.config);
     this.log.info(
       { agentId: this.config.agent.id, tenantId: this.config.agent.tenantId, urls: this.config.agent.urls.map(redactUrl) },
       'agent starting',
@@ -92,7 +101,7 @@ export class Agent {
           this.latest.set(status.url, status);
           this.logStatus(status);
           this.statusSubject.next(status);
-          return status.state === 'registered' ? this.serve(status.session, handler) : EMPTY;
+          return status.state === 'registered' ? this.serve(status.session) : EMPTY;
         }),
       )
       .subscribe();
@@ -110,20 +119,24 @@ export class Agent {
     return [...this.latest.values()];
   }
 
-  private serve(session: Session, handler: RequestHandler): Observable<never> {
-    return session.frames$.pipe(
-      filter((f): f is Request => f.type === 'request'),
-      mergeMap((request) =>
-        handler(request).pipe(
-          mergeMap((frame) => from(session.send(frame))),
-          catchError((err: unknown) => {
-            this.log.warn({ err, requestId: request.id, url: redactUrl(session.url) }, 'could not answer request');
-            return EMPTY;
-          }),
-        ),
-      ),
-      ignoreElements(),
+  private serve(session: Session): Observable<never> {
+    return servePipeline(session, {
+      dataSources: this.dataSources,
+      limits: pipelineLimits(this.config, session.maxFrameBytes),
+      log: this.log,
+    }).pipe(
+      catchError((err: unknown) => {
+        this.log.error({ err, url: redactUrl(session.url) }, 'request pipeline failed: closing the session');
+        session.close(1011, 'internal error');
+        return EMPTY;
+      }),
     );
+  }
+
+  /** Closes every connection with a normal close code, then the adapters' upstream connections. */
+  async close(): Promise<void> {
+    this.stop();
+    await Promise.allSettled([...this.dataSources.values()].map((d) => d.adapter.close()));
   }
 
   private logStatus(status: ConnectionStatus): void {

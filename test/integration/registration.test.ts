@@ -2,11 +2,11 @@
  * Agent ↔ hub registration over real TLS on 127.0.0.1: Basic auth, client certificates,
  * refusals, tenant isolation, proxying, multiple URLs and the hub's request API.
  */
-import { of } from 'rxjs';
 import WebSocket from 'ws';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ProtocolError, SUBPROTOCOL } from '../../src/protocol/index.js';
 import { startConnectProxy } from '../helpers/connect-proxy.js';
+import { memoryAdapter } from '../helpers/memory-adapter.js';
 import {
   basicAgentYaml,
   isState,
@@ -198,15 +198,10 @@ describe('hub request API', () => {
   it('returns the agent result, and a coded error for unknown data sources', async () => {
     hub = later(await startHub(env));
     const a = later(
-      startAgent(env, basicAgentYaml(env, [hub.url]), LDAP_DS, {
-        handler: (req) => of({ type: 'result', id: req.id, data: { echo: req.params, op: req.op } }),
-      }),
+      startAgent(env, basicAgentYaml(env, [hub.url]), LDAP_DS, { adapters: new Map([['corp-ldap', memoryAdapter({ items: 3 })]]) }),
     );
     await a.statuses.next(isState('registered'));
-    await expect(hub.hub.request({ tenantId: '1', dataSource: 'corp-ldap', op: 'test', params: { x: 1 } })).resolves.toEqual({
-      echo: { x: 1 },
-      op: 'test',
-    });
+    await expect(hub.hub.request({ tenantId: '1', dataSource: 'corp-ldap', op: 'test' })).resolves.toEqual({ ok: true, items: 3 });
     const unknown = hub.hub.request({ tenantId: '1', dataSource: 'nope', op: 'test' });
     await expect(unknown).rejects.toBeInstanceOf(ProtocolError);
     await expect(unknown).rejects.toMatchObject({ code: 'UNKNOWN_DATA_SOURCE' });
@@ -218,9 +213,9 @@ describe('hub request API', () => {
     });
   });
 
-  it('the default agent handler answers config-level errors with codes', async () => {
+  it('the agent answers config-level errors with codes', async () => {
     hub = later(await startHub(env));
-    const a = later(startAgent(env, basicAgentYaml(env, [hub.url]), LDAP_DS));
+    const a = later(startAgent(env, basicAgentYaml(env, [hub.url]), LDAP_DS, { adapters: new Map([['corp-ldap', memoryAdapter()]]) }));
     await a.statuses.next(isState('registered'));
     const link = hub.hub.registry.agents('1')[0]!;
     await expect(link.request({ op: 'test', dataSource: 'missing', params: {}, timeoutMs: 2000 })).rejects.toMatchObject({
@@ -233,7 +228,7 @@ describe('hub request API', () => {
 
   it('pending requests fail with AGENT_DISCONNECTED when the agent goes away', async () => {
     hub = later(await startHub(env));
-    const a = startAgent(env, basicAgentYaml(env, [hub.url]), LDAP_DS, { handler: () => of() });
+    const a = startAgent(env, basicAgentYaml(env, [hub.url]), LDAP_DS, { adapters: new Map([['corp-ldap', memoryAdapter({ testDelayMs: 60_000 })]]) });
     await a.statuses.next(isState('registered'));
     const pending = hub.hub.request({ tenantId: '1', dataSource: 'corp-ldap', op: 'test' });
     a.stop();

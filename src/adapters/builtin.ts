@@ -1,0 +1,5 @@
+/** The adapters shipped with the agent, registered by config `type` (one line each). */
+import { createLdapAdapter } from './ldap/index.js';
+import { registerAdapter } from './registry.js';
+
+registerAdapter('ldap', createLdapAdapter);

@@ -1,0 +1,120 @@
+/**
+ * ldapts entries → protocol entries (DESIGN §5): `{dn, attributes: {name: string[]}}`.
+ *
+ * ldapts returns a scalar for one value and an array for several, `[]` for a requested
+ * attribute the entry does not have, and Buffers only for `;binary` names, names listed in
+ * `explicitBufferAttributes` (matched case-sensitively against the name the server sends) or
+ * values that are not valid UTF-8. Binary values travel base64-encoded under `name;binary`.
+ */
+import type { Entry } from 'ldapts';
+
+export interface LdapEntry {
+  readonly dn: string;
+  readonly attributes: Record<string, string[]>;
+}
+
+/**
+ * Attributes whose values are binary whatever bytes they hold (RFC 4517/4523 JPEG, certificate,
+ * CRL and octet-string syntaxes, Active Directory GUIDs and SIDs). Lower-case for lookups.
+ */
+export const KNOWN_BINARY_ATTRIBUTES: readonly string[] = [
+  'jpegPhoto',
+  'photo',
+  'audio',
+  'thumbnailPhoto',
+  'thumbnailLogo',
+  'userCertificate',
+  'cACertificate',
+  'authorityRevocationList',
+  'certificateRevocationList',
+  'deltaRevocationList',
+  'crossCertificatePair',
+  'userSMIMECertificate',
+  'userPKCS12',
+  'supportedAlgorithms',
+  'objectGUID',
+  'objectSid',
+  'sIDHistory',
+  'tokenGroups',
+  'msExchMailboxGuid',
+  'mS-DS-ConsistencyGuid',
+  'msDS-GenerationId',
+  'javaSerializedData',
+];
+
+const BINARY = new Set(KNOWN_BINARY_ATTRIBUTES.map((a) => a.toLowerCase()));
+const BINARY_OPTION = /;binary$/i;
+
+/** The attribute type of a description (`cn;lang-de` → `cn`). */
+export function baseName(description: string): string {
+  const semi = description.indexOf(';');
+  return semi === -1 ? description : description.slice(0, semi);
+}
+
+/** Is this attribute description binary (known binary type, or the `;binary` option)? */
+export function isBinaryAttribute(description: string): boolean {
+  return BINARY_OPTION.test(description) || BINARY.has(baseName(description).toLowerCase());
+}
+
+/**
+ * Names to pass as ldapts `explicitBufferAttributes`: the known binary types as the schema
+ * spells them, in lower case, and as the caller spelled them (servers may echo either).
+ */
+export function bufferAttributesFor(requested: readonly string[] = []): string[] {
+  const names = new Set<string>();
+  for (const a of KNOWN_BINARY_ATTRIBUTES) {
+    names.add(a);
+    names.add(a.toLowerCase());
+  }
+  for (const r of requested) if (isBinaryAttribute(r)) names.add(r);
+  return [...names];
+}
+
+type RawValue = Entry[string];
+
+function asList(value: RawValue): Array<string | Buffer> {
+  return Array.isArray(value) ? value : [value];
+}
+
+/** Normalises one ldapts entry; attributes without values are dropped. */
+export function normaliseEntry(entry: Entry): LdapEntry {
+  const attributes: Array<[string, string[]]> = [];
+  for (const [name, raw] of Object.entries(entry)) {
+    if (name === 'dn') continue;
+    const values = asList(raw);
+    if (values.length === 0) continue;
+    const binary = isBinaryAttribute(name) || values.some((v) => Buffer.isBuffer(v));
+    if (binary) {
+      const key = BINARY_OPTION.test(name) ? name : `${name};binary`;
+      attributes.push([key, values.map((v) => (Buffer.isBuffer(v) ? v : Buffer.from(v, 'utf8')).toString('base64'))]);
+    } else {
+      attributes.push([name, values.map((v) => (typeof v === 'string' ? v : v.toString('utf8')))]);
+    }
+  }
+  // fromEntries defines own properties, so no attribute name can reach the prototype.
+  return { dn: entry.dn, attributes: Object.fromEntries(attributes) };
+}
+
+/**
+ * Attribute values of a write: `name;binary` values are base64 and sent as Buffers. Returns the
+ * name to send (the `;binary` option is kept only for certificate types, RFC 4522 §2 — other
+ * servers reject it on e.g. jpegPhoto) and the values.
+ */
+export function encodeValues(name: string, values: readonly string[]): { name: string; values: Buffer[] | string[] } {
+  if (!BINARY_OPTION.test(name)) return { name, values: [...values] };
+  const type = baseName(name);
+  const keepOption = CERTIFICATE_TYPES.has(type.toLowerCase());
+  return { name: keepOption ? name : type, values: values.map((v) => Buffer.from(v, 'base64')) };
+}
+
+/** RFC 4523 types whose values must be transferred with `;binary` (RFC 4522). */
+const CERTIFICATE_TYPES = new Set(
+  ['userCertificate', 'cACertificate', 'authorityRevocationList', 'certificateRevocationList', 'deltaRevocationList', 'crossCertificatePair', 'supportedAlgorithms'].map((a) =>
+    a.toLowerCase(),
+  ),
+);
+
+/** Is a string strict base64 (what `;binary` values must be)? */
+export function isBase64(value: string): boolean {
+  return /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/.test(value);
+}
