@@ -124,13 +124,12 @@ describe('boundedMerge (marbles)', () => {
     ts.run(({ cold, expectObservable, expectSubscriptions }) => {
       const a = cold('-#', undefined, boom);
       const b = cold('(b|)');
-      const out = cold('(ab|)').pipe(
-        boundedMerge(
-          opts({ a, b }, { project: (x) => ({ a, b })[x]!.pipe(catchError((e: Error) => of(`E:${e.message}`))) }),
-        ),
-      );
-      expectObservable(out).toBe('-(eb|)', { e: 'E:boom', b: 'b' });
-      expectSubscriptions(b.subscriptions).toBe('-(^!)');
+      const project = (x: string): Observable<string> =>
+        ({ a, b })[x]!.pipe(catchError((e: Error) => of(`E:${e.message}`)));
+      // queue 0: b (at 2) is admitted only because a's slot was freed at 1
+      const out = cold('a-b|').pipe(boundedMerge(opts({}, { queue: 0, project })));
+      expectObservable(out).toBe('-eb|', { e: 'E:boom', b: 'b' });
+      expectSubscriptions(b.subscriptions).toBe('--(^!)');
     });
   });
 
@@ -138,23 +137,26 @@ describe('boundedMerge (marbles)', () => {
     ts.run(({ cold, hot, expectObservable, expectSubscriptions }) => {
       const src = hot('ab-c');
       const a = cold('--#', undefined, boom);
-      const b = cold('b|');
+      const b = cold('-b------');
       const c = cold('c-------');
-      expectObservable(src.pipe(boundedMerge(opts({ a, b, c }, { concurrent: 2 })))).toBe('-b#', undefined, boom);
+      expectObservable(src.pipe(boundedMerge(opts({ a, b, c }, { concurrent: 2 })))).toBe('--#', undefined, boom);
       expectSubscriptions(src.subscriptions).toBe('^-!');
       expectSubscriptions(a.subscriptions).toBe('^-!');
+      expectSubscriptions(b.subscriptions).toBe('-^!');
+      expectSubscriptions(c.subscriptions).toBe([]);
     });
   });
 
   it('a slot is freed when its projection is unsubscribed (e.g. a cancelled request)', () => {
     ts.run(({ cold, hot, expectObservable, expectSubscriptions }) => {
       const work = cold('-a------a|');
-      const cancel = hot('---x');
+      const cancel = hot('--x');
       const b = cold('(b|)');
       const project = (x: string): Observable<string> => (x === 'a' ? work.pipe(takeUntil(cancel)) : b);
-      const out = cold('ab|').pipe(boundedMerge(opts({}, { project })));
-      expectObservable(out).toBe('-a-(b|)');
-      expectSubscriptions(work.subscriptions).toBe('^--!');
+      // queue 0: b (at 3) is admitted only because the cancelled a freed its slot at 2
+      const out = cold('a--b|').pipe(boundedMerge(opts({}, { queue: 0, project })));
+      expectObservable(out).toBe('-a-b|');
+      expectSubscriptions(work.subscriptions).toBe('^-!');
       expectSubscriptions(b.subscriptions).toBe('---(^!)');
     });
   });

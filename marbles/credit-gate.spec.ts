@@ -159,7 +159,7 @@ describe('creditGate (marbles)', () => {
         got.push(v);
         if (v === 'a') src.next('b');
       },
-      error: (e) => (failed = e),
+      error: (e: unknown) => (failed = e),
     });
     src.next('a');
     src.next('c');

@@ -281,7 +281,7 @@ describe('creditStream (marbles)', () => {
   it('pull error mid-stream: error after the chunks sent so far, never an end', () => {
     ts.run(({ cold, hot, expectObservable, expectSubscriptions }) => {
       const p1 = cold('-p|', { p: pg('ab') });
-      const p2 = cold('----#', undefined, boom);
+      const p2 = cold<Page>('----#', undefined, boom);
       const credit$ = hot('-5', N);
       expectObservable(creditStream(opts(puller(p1, p2), credit$))).toBe(
         '--(ab)#',

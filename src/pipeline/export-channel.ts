@@ -10,7 +10,7 @@
  * *sent* — not merely written upstream — so a stalled hub consumer stops the writes too, and
  * memory holds at most `streamWindow` chunks of records or results.
  */
-import { EMPTY, concat, defer, from, mergeMap, of, takeWhile, throwError, type Observable, type SchedulerLike } from 'rxjs';
+import { EMPTY, Observable, concat, defer, finalize, from, mergeMap, of, takeWhile, throwError, type SchedulerLike, type Subscriber } from 'rxjs';
 import type { DataSourceAdapter, OperationContext } from '../adapters/adapter.js';
 import { chunk, creditGate } from '../operators/index.js';
 import { ProtocolError, nonNegativeInt, positiveInt, type Frame, type Request } from '../protocol/index.js';
@@ -41,7 +41,10 @@ export function exportFrames(input: ExportChannelInput): Observable<Frame> {
     const boundaries: number[] = [];
     let sent = 0;
 
-    const records$ = input.inbound$.pipe(
+    // The adapter may subscribe to the records late (after acquiring a connection): hold what
+    // arrives meanwhile. Bounded: the hub may only send the chunks the agent granted.
+    const inbound = holdUntilSubscribed(input.inbound$);
+    const records$ = inbound.frames$.pipe(
       takeWhile((f) => f.type !== 'end', true),
       mergeMap((f): Observable<unknown> => {
         if (f.type === 'chunk') {
@@ -103,6 +106,34 @@ export function exportFrames(input: ExportChannelInput): Observable<Frame> {
       of<Frame>({ type: 'credit', id, n: positiveInt(limits.streamWindow) }),
       results$,
       defer(() => of<Frame>({ type: 'end', id, count: nonNegativeInt(sent) })),
-    );
+    ).pipe(finalize(() => inbound.release()));
   });
+}
+
+/**
+ * Subscribes to `source$` now and keeps its values until `frames$` is subscribed (once), then
+ * passes them through. `release()` ends the early subscription.
+ */
+function holdUntilSubscribed<T>(source$: Observable<T>): { frames$: Observable<T>; release(): void } {
+  const held: T[] = [];
+  let live: Subscriber<T> | undefined;
+  let ended: { error: unknown } | { complete: true } | undefined;
+  const sub = source$.subscribe({
+    next: (v) => (live ? live.next(v) : held.push(v)),
+    error: (error: unknown) => (live ? live.error(error) : (ended = { error })),
+    complete: () => (live ? live.complete() : (ended = { complete: true })),
+  });
+  const frames$ = new Observable<T>((subscriber) => {
+    for (const v of held.splice(0)) subscriber.next(v);
+    if (ended) {
+      if ('error' in ended) subscriber.error(ended.error);
+      else subscriber.complete();
+      return;
+    }
+    live = subscriber;
+    return () => {
+      live = undefined;
+    };
+  });
+  return { frames$, release: () => sub.unsubscribe() };
 }

@@ -13,7 +13,9 @@ const MAX_EARLY_FRAMES = 256;
 
 interface Box {
   readonly subject: Subject<Frame>;
-  early: Frame[] | undefined;
+  /** Frames that arrived before the request started; replayed to each of its subscribers. */
+  readonly early: Frame[];
+  started: boolean;
 }
 
 export class RequestInboxes {
@@ -28,28 +30,31 @@ export class RequestInboxes {
   }
 
   open(id: string): void {
-    this.boxes.set(id, { subject: new Subject<Frame>(), early: [] });
+    this.boxes.set(id, { subject: new Subject<Frame>(), early: [], started: false });
   }
 
   /** Delivers a frame to its request; false when no request with that id is open (or it overflowed). */
   route(id: string, frame: Frame): boolean {
     const box = this.boxes.get(id);
     if (!box) return false;
-    if (box.early) {
+    if (!box.started) {
       if (box.early.length >= MAX_EARLY_FRAMES) return false;
       box.early.push(frame);
     } else box.subject.next(frame);
     return true;
   }
 
-  /** The request's frames: those held while it was queued, then live ones. Subscribe once. */
+  /**
+   * The request's frames: those held while it was queued, then live ones. Each subscriber gets
+   * the held frames (the request subscribes for credit and cancel at the same moment); a
+   * subscriber that comes later misses live frames in between — buffer on your side if needed.
+   */
   frames$(id: string): Observable<Frame> {
     return defer(() => {
       const box = this.boxes.get(id);
       if (!box) return from([]);
-      const early = box.early ?? [];
-      box.early = undefined;
-      return concat(from(early), box.subject);
+      box.started = true;
+      return concat(from(box.early), box.subject);
     });
   }
 

@@ -36,10 +36,12 @@ function single(adapter: DataSourceAdapter, op: SingleOp, params: Record<string,
       return adapter.test(ctx);
     case 'get':
       return adapter.get ? adapter.get(params, ctx) : notSupported(adapter, op);
-    default: {
-      const fn = adapter[op];
-      return fn ? fn.call(adapter, ctx) : notSupported(adapter, op);
-    }
+    case 'schema':
+      return adapter.schema ? adapter.schema(ctx) : notSupported(adapter, op);
+    case 'attributes':
+      return adapter.attributes ? adapter.attributes(ctx) : notSupported(adapter, op);
+    case 'resourceTypes':
+      return adapter.resourceTypes ? adapter.resourceTypes(ctx) : notSupported(adapter, op);
   }
 }
 

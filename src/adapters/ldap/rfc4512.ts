@@ -64,6 +64,9 @@ export class SchemaParseError extends Error {
 }
 
 type Token = { kind: '(' | ')' | '$' } | { kind: 'word'; text: string } | { kind: 'quoted'; text: string };
+type TextToken = Extract<Token, { text: string }>;
+
+const isText = (t: Token | undefined): t is TextToken => t !== undefined && 'text' in t;
 
 /** RFC 4512 §4.1 `qdstring`: `\27` is `'`, `\5C` is `\`; other hex escapes are honoured too. */
 function unescapeQd(raw: string): string {
@@ -109,14 +112,14 @@ export function readTerms(input: string): { oid: string; terms: Terms } {
   };
   if (next()?.kind !== '(') fail("expected '('");
   const first = next();
-  if (first === undefined || first.kind === '(' || first.kind === ')' || first.kind === '$') return fail('expected an OID');
+  if (!isText(first)) return fail('expected an OID');
   const oid = first.text;
   const terms: Terms = new Map();
 
   const readArg = (): string[] => {
     const t = next();
     if (t === undefined) return fail('unexpected end');
-    if (t.kind === 'word' || t.kind === 'quoted') return [t.text];
+    if (isText(t)) return [t.text];
     if (t.kind !== '(') return fail(`unexpected '${t.kind}'`);
     const list: string[] = [];
     for (;;) {
@@ -124,7 +127,7 @@ export function readTerms(input: string): { oid: string; terms: Terms } {
       if (item === undefined) return fail("unterminated '('");
       if (item.kind === ')') return list;
       if (item.kind === '$') continue;
-      if (item.kind === '(') return fail("nested '('");
+      if (!isText(item)) return fail("nested '('");
       list.push(item.text);
     }
   };
@@ -133,7 +136,7 @@ export function readTerms(input: string): { oid: string; terms: Terms } {
     const t = next();
     if (t === undefined) return fail("missing ')'");
     if (t.kind === ')') break;
-    if (t.kind !== 'word') return fail(`expected a keyword, got ${t.kind === 'quoted' ? `'${t.text}'` : t.kind}`);
+    if (t.kind !== 'word' || !isText(t)) return fail(`expected a keyword, got ${isText(t) ? `'${t.text}'` : t.kind}`);
     const keyword = t.text.toUpperCase();
     if (FLAGS.has(keyword)) {
       terms.set(keyword, []);

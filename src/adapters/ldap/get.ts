@@ -1,0 +1,43 @@
+/**
+ * `get`: one entry by DN (a base-scope search on a shared client). NOT_FOUND when the server
+ * says noSuchObject or returns nothing (OpenLDAP answers noSuchObject for entries its ACLs hide).
+ */
+import { defer, from, type Observable } from 'rxjs';
+import type { OperationContext } from '../adapter.js';
+import { ProtocolError, type ProtocolErrorContext } from '../../protocol/errors.js';
+import type { LdapClientPool } from './client-pool.js';
+import type { LdapDataSourceConfig } from './config.js';
+import { bufferAttributesFor, normaliseEntry, type LdapEntry } from './entry.js';
+import { toProtocolError } from './errors.js';
+import { decodeOrThrow, GetParams, requireWithin } from './params.js';
+
+export interface GetDeps {
+  readonly pool: LdapClientPool;
+  readonly config: LdapDataSourceConfig;
+  readonly secrets: readonly string[];
+}
+
+export function getEntry(deps: GetDeps, params: unknown, ctx: OperationContext): Observable<LdapEntry> {
+  return defer(() => {
+    const context: ProtocolErrorContext = { requestId: ctx.requestId, dataSource: ctx.dataSource };
+    const p = decodeOrThrow(GetParams, params, 'get parameters', context);
+    requireWithin(p.dn, deps.config.baseDN, 'dn', context);
+    return from(
+      deps.pool.withShared(async ({ client, url }) => {
+        try {
+          const { searchEntries } = await client.search(p.dn, {
+            scope: 'base',
+            filter: '(objectClass=*)',
+            ...(p.attributes === undefined ? {} : { attributes: p.attributes }),
+            explicitBufferAttributes: bufferAttributesFor(p.attributes),
+          });
+          const entry = searchEntries[0];
+          if (entry === undefined) throw new ProtocolError('NOT_FOUND', `${url}: no entry ${JSON.stringify(p.dn)}`, { ...context, url });
+          return normaliseEntry(entry);
+        } catch (err) {
+          throw toProtocolError(err, { ...context, url }, { operation: `get ${p.dn}`, secrets: deps.secrets });
+        }
+      }),
+    );
+  });
+}

@@ -1,0 +1,93 @@
+/**
+ * Request parameters of the LDAP operations, decoded with io-ts at the adapter's edge (DESIGN
+ * §8). Unknown keys are problems (a typo must not be silently ignored); every problem is listed
+ * in one BAD_REQUEST message.
+ */
+import * as t from 'io-ts';
+import { isLeft } from 'fp-ts/lib/Either.js';
+import { FilterParser } from 'ldapts';
+import { decoder, listOf, NonNegativeInt, PositiveInt, strictObject } from '../../config/codecs.js';
+import { reportErrors } from '../../config/report.js';
+import { ProtocolError, type ProtocolErrorContext } from '../../protocol/errors.js';
+import { DnSyntaxError, isWithin, parseDn, type Rdn } from './dn.js';
+
+/** An attribute description (RFC 4512 §2.5): type or OID plus `;options`, or `*`, `+`, `1.1`. */
+export const AttributeName = decoder<string>('attribute name', (u, c) =>
+  typeof u === 'string' && /^(\*|\+|1\.1|[A-Za-z][A-Za-z0-9-]*(;[A-Za-z0-9-]+)*|\d+(\.\d+)+(;[A-Za-z0-9-]+)*)$/.test(u) ? t.success(u) : t.failure(u, c),
+);
+
+/** A DN string that parses (RFC 4514). Scope is checked separately (OPERATION_NOT_ALLOWED). */
+export const DnString = decoder<string>('distinguished name', (u, c) => {
+  if (typeof u !== 'string') return t.failure(u, c);
+  try {
+    parseDn(u);
+    return t.success(u);
+  } catch (err) {
+    return t.failure(u, c, err instanceof DnSyntaxError ? err.message : undefined);
+  }
+});
+
+export const Scope = t.keyof({ base: null, one: null, sub: null }, "'base' | 'one' | 'sub'");
+
+export const SearchParams = strictObject(
+  {},
+  {
+    base: DnString,
+    scope: Scope,
+    filter: t.string,
+    attributes: listOf(AttributeName, 'list of attribute names'),
+    /** 0 = no limit. */
+    sizeLimit: NonNegativeInt,
+    pageSize: PositiveInt,
+  },
+  { name: 'search parameters (base, scope, filter, attributes, sizeLimit, pageSize)' },
+);
+export type SearchParams = t.TypeOf<typeof SearchParams>;
+
+export const GetParams = strictObject(
+  { dn: DnString },
+  { attributes: listOf(AttributeName, 'list of attribute names') },
+  { name: 'get parameters (dn, attributes)' },
+);
+export type GetParams = t.TypeOf<typeof GetParams>;
+
+/** Decodes `input` or throws BAD_REQUEST listing every problem as `path: message`. */
+export function decodeOrThrow<A>(codec: t.Type<A, unknown, unknown>, input: unknown, what: string, context: ProtocolErrorContext = {}): A {
+  const r = codec.validate(input, [{ key: '', type: codec, actual: input }]);
+  if (!isLeft(r)) return r.right;
+  const problems = reportErrors(r.left).map((p) => (p.path.length === 0 ? p.message : `${p.path.join('.')}: ${p.message}`));
+  return badRequest(`invalid ${what}: ${problems.join('; ')}`, context, problems);
+}
+
+export function badRequest(message: string, context: ProtocolErrorContext = {}, problems?: string[]): never {
+  throw new ProtocolError('BAD_REQUEST', message, problems === undefined ? context : { ...context, details: { ...context.details, problems } });
+}
+
+/** Parses `dn` and refuses it (OPERATION_NOT_ALLOWED) unless it lies inside `baseDN`. */
+export function requireWithin(dn: string, baseDN: string, what: string, context: ProtocolErrorContext = {}): Rdn[] {
+  let rdns: Rdn[];
+  try {
+    rdns = parseDn(dn);
+  } catch (err) {
+    return badRequest(`${what}: ${err instanceof Error ? err.message : String(err)}`, context);
+  }
+  if (!isWithin(rdns, baseDN)) {
+    throw new ProtocolError('OPERATION_NOT_ALLOWED', `${what} ${JSON.stringify(dn)} is outside the data source's baseDN ${JSON.stringify(baseDN)}`, context);
+  }
+  return rdns;
+}
+
+/**
+ * Validates an RFC 4515 filter with ldapts' parser (the one that will encode it) and returns it.
+ * A filter without the outer parentheses (`uid=jdoe`) is accepted and wrapped.
+ */
+export function checkFilter(filter: string, context: ProtocolErrorContext = {}): string {
+  const trimmed = filter.trim();
+  const wrapped = trimmed.startsWith('(') ? trimmed : `(${trimmed})`;
+  try {
+    FilterParser.parseString(wrapped);
+    return wrapped;
+  } catch (err) {
+    return badRequest(`invalid filter ${JSON.stringify(filter)}: ${err instanceof Error ? err.message : String(err)}`, context);
+  }
+}
