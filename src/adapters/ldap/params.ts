@@ -52,7 +52,7 @@ export const GetParams = strictObject(
 export type GetParams = t.TypeOf<typeof GetParams>;
 
 /** Decodes `input` or throws BAD_REQUEST listing every problem as `path: message`. */
-export function decodeOrThrow<A>(codec: t.Type<A, unknown, unknown>, input: unknown, what: string, context: ProtocolErrorContext = {}): A {
+export function decodeOrThrow<A>(codec: t.Decoder<unknown, A>, input: unknown, what: string, context: ProtocolErrorContext = {}): A {
   const r = codec.validate(input, [{ key: '', type: codec, actual: input }]);
   if (!isLeft(r)) return r.right;
   const problems = reportErrors(r.left).map((p) => (p.path.length === 0 ? p.message : `${p.path.join('.')}: ${p.message}`));

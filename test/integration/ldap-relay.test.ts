@@ -1,0 +1,202 @@
+/**
+ * The whole relay against a real OpenLDAP: hub ← agent ← slapd over TLS, every operation
+ * through the hub's API, and the backpressure contract observed in slapd's own log (one `SRCH`
+ * line per page request).
+ */
+import { Subject, lastValueFrom, toArray, type Subscription } from 'rxjs';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { StreamEvent } from '../../src/hub/request-sinks.js';
+import { ProtocolError } from '../../src/protocol/index.js';
+import { basicAgentYaml, isState, makeEnv, startAgent, startHub, type Env, type RunningHub } from '../helpers/relay-env.js';
+import { printSlapdLogOnFailure, startSlapd, type Slapd } from '../helpers/slapd.js';
+
+let env: Env;
+let slapd: Slapd;
+let hub: RunningHub;
+const cleanups: Array<() => unknown> = [];
+
+printSlapdLogOnFailure(() => slapd);
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Page requests slapd has logged since `from` (each page of a paged search is one SRCH). */
+const pageRequests = (from: number) => (slapd.log(from).match(/ SRCH base="ou=people/g) ?? []).length;
+
+function dataSources(extra = ''): string {
+  return `
+dataSources:
+  corp:
+    type: ldap
+    url: ${slapd.url}
+    bindDN: ${slapd.adminDN}
+    bindPassword: ${slapd.adminPassword}
+    baseDN: ${slapd.baseDN}
+    pageSize: 100
+    operations: [test, schema, attributes, get, search, export]
+  readonly:
+    type: ldap
+    urls: [ldap://127.0.0.1:1, ${slapd.ldapsUrl}]
+    bindDN: ${slapd.readerDN}
+    bindPassword: ${slapd.readerPassword}
+    baseDN: ou=people,${slapd.baseDN}
+    tls: { ca: ${slapd.caFile} }
+  badcreds:
+    type: ldap
+    url: ${slapd.url}
+    bindDN: ${slapd.adminDN}
+    bindPassword: not-the-password
+    baseDN: ${slapd.baseDN}
+${extra}`;
+}
+
+beforeAll(async () => {
+  env = makeEnv();
+  slapd = await startSlapd({ entries: 2500 });
+  hub = await startHub(env);
+  const a = startAgent(env, basicAgentYaml(env, [hub.url]), dataSources());
+  cleanups.push(() => a.agent.close());
+  await a.statuses.next(isState('registered'));
+}, 120_000);
+
+afterAll(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+  await hub.close();
+  await slapd.dispose();
+  env.cleanup();
+});
+
+const subs: Subscription[] = [];
+afterEach(() => {
+  for (const s of subs.splice(0)) s.unsubscribe();
+});
+
+const corp = { tenantId: '1', dataSource: 'corp' };
+const people = `ou=people,dc=example,dc=com`;
+
+describe('LDAP through the hub', () => {
+  it('test: bind and rootDSE facts, with failover to the second URL', async () => {
+    const r = (await hub.hub.request({ ...corp, op: 'test' })) as Record<string, unknown>;
+    expect(r['ok']).toBe(true);
+    expect(r['namingContexts']).toContain('dc=example,dc=com');
+    const ro = (await hub.hub.request({ tenantId: '1', dataSource: 'readonly', op: 'test' })) as Record<string, unknown>;
+    expect(ro['url']).toBe(slapd.ldapsUrl);
+  });
+
+  it('test with a wrong bind password → UPSTREAM_AUTH_FAILED, not retryable', async () => {
+    await expect(hub.hub.request({ tenantId: '1', dataSource: 'badcreds', op: 'test' })).rejects.toMatchObject({
+      code: 'UPSTREAM_AUTH_FAILED',
+      retryable: false,
+    });
+  });
+
+  it('schema and attributes come from the subschema entry', async () => {
+    const schema = (await hub.hub.request({ ...corp, op: 'schema' })) as { objectClasses: Array<{ names: string[]; must: string[] }> };
+    const inet = schema.objectClasses.find((o) => o.names.includes('inetOrgPerson'));
+    expect(inet).toBeDefined();
+    const attrs = JSON.stringify(await hub.hub.request({ ...corp, op: 'attributes' }));
+    expect(attrs).toContain('"uid"');
+  });
+
+  it('search streams all 2,500 people with the exact count, entries normalised', async () => {
+    const events = await lastValueFrom(
+      hub.hub.searchEvents$({ ...corp, params: { base: people, filter: '(objectClass=inetOrgPerson)', attributes: ['uid', 'cn', 'mail'] } }).pipe(toArray()),
+    );
+    const entries = events.flatMap((e) => (e.type === 'items' ? e.items : [])) as Array<{ dn: string; attributes: Record<string, string[]> }>;
+    expect(entries).toHaveLength(2500);
+    expect(events.at(-1)).toEqual({ type: 'end', count: 2500, truncated: false });
+    for (const e of entries.slice(0, 50)) {
+      expect(e.dn).toMatch(/^uid=user\d+,ou=people,dc=example,dc=com$/i);
+      expect(Array.isArray(e.attributes['uid'])).toBe(true);
+    }
+  });
+
+  it('a malformed filter → BAD_REQUEST with the parser message; a base outside baseDN → OPERATION_NOT_ALLOWED', async () => {
+    const bad = lastValueFrom(hub.hub.search$({ ...corp, params: { filter: '(uid=user1' } }));
+    await expect(bad).rejects.toMatchObject({ code: 'BAD_REQUEST' });
+    const outside = lastValueFrom(hub.hub.search$({ tenantId: '1', dataSource: 'readonly', params: { base: 'ou=groups,dc=example,dc=com' } }));
+    await expect(outside).rejects.toMatchObject({ code: 'OPERATION_NOT_ALLOWED' });
+  });
+
+  it('export is refused when not in the allow-list (default read-only)', async () => {
+    await expect(lastValueFrom(hub.hub.export$({ tenantId: '1', dataSource: 'readonly' }, [{ op: 'delete', dn: `uid=user00001,${people}` }]))).rejects.toMatchObject({
+      code: 'OPERATION_NOT_ALLOWED',
+    });
+  });
+
+  it('a stalled consumer stops the agent from requesting pages; credit resumes it', async () => {
+    const from = slapd.logSize();
+    const demand$ = new Subject<number>();
+    const got: StreamEvent[] = [];
+    subs.push(hub.hub.searchEvents$({ ...corp, params: { base: people } }, { window: 1, demand$ }).subscribe((e) => got.push(e)));
+    await expect.poll(() => got.length).toBe(1);
+    await sleep(500);
+    const stalled = pageRequests(from);
+    expect(stalled).toBeGreaterThanOrEqual(1);
+    expect(stalled).toBeLessThanOrEqual(2);
+    await sleep(500);
+    expect(pageRequests(from)).toBe(stalled);
+    demand$.next(1000);
+    await expect.poll(() => got.at(-1)?.type, { timeout: 10_000 }).toBe('end');
+    expect(pageRequests(from)).toBeGreaterThanOrEqual(25);
+  });
+
+  it('cancel mid-stream: the agent stops issuing page requests', async () => {
+    const from = slapd.logSize();
+    let n = 0;
+    await new Promise<void>((resolve, reject) => {
+      const sub = hub.hub.search$({ ...corp, params: { base: people } }).subscribe({
+        next: () => {
+          if (++n === 300) {
+            sub.unsubscribe();
+            resolve();
+          }
+        },
+        error: reject,
+      });
+    });
+    await sleep(300);
+    const after = pageRequests(from);
+    await sleep(500);
+    expect(pageRequests(from)).toBe(after);
+    expect(after).toBeLessThan(25);
+  });
+
+  it('export: add, modify, rename, upsert, delete — one result per record, the batch goes on after a failure', async () => {
+    const dn = `uid=export-test,${people}`;
+    const records = [
+      { op: 'add', dn, attributes: { objectClass: ['inetOrgPerson'], uid: 'export-test', cn: 'Zoë Export', sn: 'Export' } },
+      { op: 'add', dn, attributes: { objectClass: ['inetOrgPerson'], uid: 'export-test', cn: 'dup', sn: 'dup' } },
+      { op: 'modify', dn, changes: [{ operation: 'replace', attribute: 'mail', values: ['zoe@example.com'] }] },
+      { op: 'upsert', dn, attributes: { objectClass: ['inetOrgPerson'], uid: 'export-test', cn: 'Zoë Export', sn: 'Upserted' } },
+      { op: 'delete', dn: `uid=does-not-exist,${people}` },
+      { op: 'delete', dn },
+    ];
+    const results = (await lastValueFrom(hub.hub.export$(corp, records).pipe(toArray()))) as Array<{ index: number; ok: boolean; code?: string }>;
+    expect(results.map((r) => [r.index, r.ok, r.code])).toEqual([
+      [0, true, undefined],
+      [1, false, 'ALREADY_EXISTS'],
+      [2, true, undefined],
+      [3, true, undefined],
+      [4, false, 'NOT_FOUND'],
+      [5, true, undefined],
+    ]);
+    await expect(hub.hub.request({ ...corp, op: 'get', params: { dn } })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+  });
+
+  it('slapd stopped mid-stream → the subscriber gets UPSTREAM_UNAVAILABLE; later requests succeed once it is back', async () => {
+    const demand$ = new Subject<number>();
+    let error: unknown;
+    const got: StreamEvent[] = [];
+    subs.push(
+      hub.hub.searchEvents$({ ...corp, params: { base: people } }, { window: 1, demand$ }).subscribe({ next: (e) => got.push(e), error: (e: unknown) => (error = e) }),
+    );
+    await expect.poll(() => got.length).toBe(1);
+    await slapd.kill();
+    demand$.next(1000);
+    await expect.poll(() => error, { timeout: 15_000 }).toBeInstanceOf(ProtocolError);
+    expect(error).toMatchObject({ code: 'UPSTREAM_UNAVAILABLE', retryable: true });
+    expect(got.some((e) => e.type === 'end')).toBe(false);
+    await slapd.start();
+    const r = (await hub.hub.request({ ...corp, op: 'test' })) as Record<string, unknown>;
+    expect(r['ok']).toBe(true);
+  });
+});
