@@ -60,6 +60,7 @@ export interface Slapd {
   logSize(): number;
 }
 
+const SETPRIV = spawnSync('setpriv', ['--help'], { stdio: 'ignore' }).status === 0;
 const ADMIN_PASSWORD = 'admin-secret';
 const READER_PASSWORD = 'reader-secret';
 const SCHEMA_DIR = '/etc/ldap/schema';
@@ -144,9 +145,12 @@ export async function startSlapd(opts: SlapdOptions = {}): Promise<Slapd> {
   const launch = async (): Promise<void> => {
     const url = `ldap://127.0.0.1:${port}`;
     const log = createWriteStream(logFile, { flags: 'a' });
-    const proc = spawn('slapd', ['-f', confFile, '-h', `${url}/ ldaps://127.0.0.1:${ldapsPort}/`, '-d', 'stats'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const args = ['-f', confFile, '-h', `${url}/ ldaps://127.0.0.1:${ldapsPort}/`, '-d', 'stats'];
+    // setpriv --pdeathsig (util-linux, always on Debian): slapd dies with the test worker even
+    // when the worker is killed and no exit handler runs.
+    const proc = SETPRIV
+      ? spawn('setpriv', ['--pdeathsig', 'KILL', '--', 'slapd', ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+      : spawn('slapd', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     proc.stdout.pipe(log, { end: false });
     proc.stderr.pipe(log, { end: false });
     let exitCode: number | string | null | undefined;
@@ -181,6 +185,14 @@ export async function startSlapd(opts: SlapdOptions = {}): Promise<Slapd> {
     }
   };
 
+  // A test file that fails before its afterAll must not leave a daemon and its files behind:
+  // 'exit' handlers run synchronously as the worker process ends.
+  const onExit = (): void => {
+    child?.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  };
+  process.once('exit', onExit);
+
   // A port found free may be taken before slapd binds it: try a few fresh pairs.
   for (let attempt = 1; ; attempt++) {
     port = await freePort();
@@ -190,6 +202,7 @@ export async function startSlapd(opts: SlapdOptions = {}): Promise<Slapd> {
       break;
     } catch (err) {
       if (!(err instanceof SlapdExited) || attempt === 3) {
+        process.removeListener('exit', onExit);
         rmSync(dir, { recursive: true, force: true });
         throw err;
       }
@@ -221,6 +234,7 @@ export async function startSlapd(opts: SlapdOptions = {}): Promise<Slapd> {
     },
     dispose: async () => {
       await signal('SIGTERM');
+      process.removeListener('exit', onExit);
       rmSync(dir, { recursive: true, force: true });
     },
     log: (from = 0) => readFileSync(logFile).subarray(from).toString('utf8'),

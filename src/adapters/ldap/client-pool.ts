@@ -125,14 +125,17 @@ export class LdapClientPool {
   }
 
   private newClient(url: string): Client {
+    const ldaps = url.startsWith('ldaps:');
     return new Client({
       url,
       connectTimeout: this.config.timeoutMs,
       timeout: this.config.timeoutMs,
-      tlsOptions: this.tlsOptions,
+      // ldapts opens a TLS connection whenever tlsOptions has any value, even for ldap:// — so
+      // they go to the constructor for ldaps:// only, and to startTLS() otherwise.
+      ...(ldaps ? { tlsOptions: this.tlsOptions } : {}),
       createConnection: oneShot(net.connect),
       // Used for ldaps:// and for the StartTLS upgrade (which passes the existing socket).
-      createSecureConnection: url.startsWith('ldaps:') ? oneShot(tls.connect) : tls.connect,
+      createSecureConnection: ldaps ? oneShot(tls.connect) : tls.connect,
     });
   }
 

@@ -87,7 +87,8 @@ export function parseDn(input: string): Rdn[] {
           significant = bytes.length;
           continue;
         }
-        if (c === '"' || c === '<' || c === '>' || c === '=') fail(`unescaped ${JSON.stringify(c)} in value`);
+        // RFC 4514 §2.4 (`=` need not be escaped; `"` `<` `>` must be).
+        if (c === '"' || c === '<' || c === '>') fail(`unescaped ${JSON.stringify(c)} in value`);
         const cp = input.codePointAt(i) ?? 0;
         const ch = String.fromCodePoint(cp);
         bytes.push(...Buffer.from(ch, 'utf8'));

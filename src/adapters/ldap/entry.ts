@@ -76,6 +76,17 @@ function asList(value: RawValue): Array<string | Buffer> {
   return Array.isArray(value) ? value : [value];
 }
 
+/**
+ * The values of one attribute of a raw entry as text, the name matched case-insensitively
+ * (root DSE and subschema attribute names come back as the server spells them).
+ */
+export function valuesOf(entry: Entry | undefined, name: string): string[] {
+  if (entry === undefined) return [];
+  const key = Object.keys(entry).find((k) => k.toLowerCase() === name.toLowerCase());
+  const raw = key === undefined || key === 'dn' ? undefined : entry[key];
+  return raw === undefined ? [] : asList(raw).map((v) => (typeof v === 'string' ? v : v.toString('utf8')));
+}
+
 /** Normalises one ldapts entry; attributes without values are dropped. */
 export function normaliseEntry(entry: Entry): LdapEntry {
   const attributes: Array<[string, string[]]> = [];

@@ -85,9 +85,28 @@ export function checkFilter(filter: string, context: ProtocolErrorContext = {}):
   const trimmed = filter.trim();
   const wrapped = trimmed.startsWith('(') ? trimmed : `(${trimmed})`;
   try {
+    checkParens(wrapped);
     FilterParser.parseString(wrapped);
     return wrapped;
   } catch (err) {
     return badRequest(`invalid filter ${JSON.stringify(filter)}: ${err instanceof Error ? err.message : String(err)}`, context);
   }
+}
+
+/**
+ * ldapts 8 accepts some unbalanced filters (`(&(a=1)(b=2)` parses). Parentheses inside values
+ * must be escaped as `\28`/`\29` (RFC 4515 §3), so every raw one is structure: they must
+ * balance and close exactly at the end.
+ */
+function checkParens(filter: string): void {
+  let depth = 0;
+  for (let i = 0; i < filter.length; i++) {
+    const c = filter[i];
+    if (c === '(') depth++;
+    else if (c === ')') {
+      depth--;
+      if (depth < 0 || (depth === 0 && i !== filter.length - 1)) throw new Error(`unbalanced parentheses at position ${i}`);
+    }
+  }
+  if (depth !== 0) throw new Error(`unbalanced parentheses: ${depth} not closed`);
 }

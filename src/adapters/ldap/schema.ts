@@ -6,11 +6,11 @@
  * vendor quirk must not hide the whole schema from the mapping UI.
  */
 import { defer, from, map, type Observable } from 'rxjs';
-import type { Client, Entry } from 'ldapts';
+import type { Client } from 'ldapts';
 import type { Logger } from 'pino';
 import type { OperationContext } from '../adapter.js';
 import type { LdapClientPool } from './client-pool.js';
-import { isBinaryAttribute } from './entry.js';
+import { isBinaryAttribute, valuesOf } from './entry.js';
 import { toProtocolError } from './errors.js';
 import {
   parseAttributeType,
@@ -31,7 +31,7 @@ export interface LdapSchema {
   readonly objectClasses: ObjectClassDescription[];
   readonly ldapSyntaxes: SyntaxDescription[];
   readonly matchingRules: MatchingRuleDescription[];
-  /** Descriptions that could not be parsed (logged), by kind. */
+  /** Descriptions that could not be parsed (each logged as a warning). */
   readonly skipped: number;
 }
 
@@ -72,17 +72,9 @@ const BINARY_SYNTAXES = new Set([
   '1.3.6.1.4.1.1466.115.121.1.49', // Supported Algorithm
 ]);
 
-function values(entry: Entry | undefined, name: string): string[] {
-  if (entry === undefined) return [];
-  const key = Object.keys(entry).find((k) => k.toLowerCase() === name.toLowerCase());
-  const raw = key === undefined ? undefined : entry[key];
-  const list = raw === undefined ? [] : Array.isArray(raw) ? raw : [raw];
-  return list.map((v) => (typeof v === 'string' ? v : v.toString('utf8')));
-}
-
 export async function readSchema(client: Client, log: Logger): Promise<LdapSchema> {
   const root = await client.search('', { scope: 'base', filter: '(objectClass=*)', attributes: ['subschemaSubentry'] });
-  const subschemaSubentry = values(root.searchEntries[0], 'subschemaSubentry')[0] ?? 'cn=Subschema';
+  const subschemaSubentry = valuesOf(root.searchEntries[0], 'subschemaSubentry')[0] ?? 'cn=Subschema';
   const { searchEntries } = await client.search(subschemaSubentry, {
     scope: 'base',
     filter: '(objectClass=subschema)',
@@ -91,7 +83,7 @@ export async function readSchema(client: Client, log: Logger): Promise<LdapSchem
   const sub = searchEntries[0];
   let skipped = 0;
   const parseAll = <T>(name: string, parse: (s: string) => T): T[] =>
-    values(sub, name).flatMap((text) => {
+    valuesOf(sub, name).flatMap((text) => {
       try {
         return [parse(text)];
       } catch (err) {
@@ -132,21 +124,22 @@ export function attributeList(schema: LdapSchema): AttributeInfo[] {
   const list = schema.attributeTypes.map((at): AttributeInfo => {
     const name = at.names[0] ?? at.oid;
     const syntax = inherited(at, 'syntax');
-    const optional = {
-      desc: at.desc,
-      sup: at.sup,
-      syntax,
-      syntaxName: syntax === undefined ? undefined : syntaxNames.get(syntax),
-      syntaxLength: at.syntaxLength,
-      equality: inherited(at, 'equality'),
-      ordering: inherited(at, 'ordering'),
-      substr: inherited(at, 'substr'),
-    };
+    const equality = inherited(at, 'equality');
+    const ordering = inherited(at, 'ordering');
+    const substr = inherited(at, 'substr');
+    const syntaxName = syntax === undefined ? undefined : syntaxNames.get(syntax);
     return {
       name,
       aliases: at.names.slice(1),
       oid: at.oid,
-      ...Object.fromEntries(Object.entries(optional).filter(([, v]) => v !== undefined)),
+      ...(at.desc === undefined ? {} : { desc: at.desc }),
+      ...(at.sup === undefined ? {} : { sup: at.sup }),
+      ...(syntax === undefined ? {} : { syntax }),
+      ...(syntaxName === undefined ? {} : { syntaxName }),
+      ...(at.syntaxLength === undefined ? {} : { syntaxLength: at.syntaxLength }),
+      ...(equality === undefined ? {} : { equality }),
+      ...(ordering === undefined ? {} : { ordering }),
+      ...(substr === undefined ? {} : { substr }),
       singleValue: at.singleValue,
       noUserModification: at.noUserModification,
       usage: at.usage,

@@ -3,10 +3,10 @@
  * the answer reflects the server now, not a pooled connection made earlier.
  */
 import { defer, from, type Observable } from 'rxjs';
-import type { Entry } from 'ldapts';
 import type { OperationContext } from '../adapter.js';
 import type { LdapClientPool } from './client-pool.js';
 import type { LdapDataSourceConfig } from './config.js';
+import { valuesOf } from './entry.js';
 import { toProtocolError } from './errors.js';
 
 export interface TestResult {
@@ -34,15 +34,6 @@ export interface TestDeps {
   readonly secrets: readonly string[];
 }
 
-function strings(entry: Entry | undefined, name: string): string[] {
-  if (entry === undefined) return [];
-  // Root DSE attribute names come back as the server spells them; match case-insensitively.
-  const key = Object.keys(entry).find((k) => k.toLowerCase() === name.toLowerCase());
-  const raw = key === undefined ? undefined : entry[key];
-  const values = raw === undefined ? [] : Array.isArray(raw) ? raw : [raw];
-  return values.map((v) => (typeof v === 'string' ? v : v.toString('utf8')));
-}
-
 export function testConnection(deps: TestDeps, ctx: OperationContext): Observable<TestResult> {
   return defer(() =>
     from(
@@ -53,7 +44,7 @@ export function testConnection(deps: TestDeps, ctx: OperationContext): Observabl
           const { searchEntries } = await client.search('', { scope: 'base', filter: '(objectClass=*)', attributes: ['*', '+'] });
           const dse = searchEntries[0];
           const one = (name: string): { [k: string]: string } => {
-            const v = strings(dse, name)[0];
+            const v = valuesOf(dse, name)[0];
             return v === undefined ? {} : { [name]: v };
           };
           const result: TestResult = {
@@ -63,13 +54,13 @@ export function testConnection(deps: TestDeps, ctx: OperationContext): Observabl
             boundAs: deps.config.bindDN ?? 'anonymous',
             ...one('vendorName'),
             ...one('vendorVersion'),
-            namingContexts: strings(dse, 'namingContexts'),
+            namingContexts: valuesOf(dse, 'namingContexts'),
             ...one('subschemaSubentry'),
-            supportedControls: strings(dse, 'supportedControl'),
-            supportedExtensions: strings(dse, 'supportedExtension'),
-            supportedFeatures: strings(dse, 'supportedFeatures'),
-            supportedLDAPVersion: strings(dse, 'supportedLDAPVersion'),
-            supportedSASLMechanisms: strings(dse, 'supportedSASLMechanisms'),
+            supportedControls: valuesOf(dse, 'supportedControl'),
+            supportedExtensions: valuesOf(dse, 'supportedExtension'),
+            supportedFeatures: valuesOf(dse, 'supportedFeatures'),
+            supportedLDAPVersion: valuesOf(dse, 'supportedLDAPVersion'),
+            supportedSASLMechanisms: valuesOf(dse, 'supportedSASLMechanisms'),
           };
           ctx.log.debug({ url, latencyMs: result.latencyMs }, 'LDAP test succeeded');
           return result;

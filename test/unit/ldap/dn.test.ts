@@ -1,0 +1,82 @@
+/** RFC 4514 DNs and the "inside baseDN" check every operation relies on. */
+import { describe, expect, it } from 'vitest';
+import { dnEquals, DnSyntaxError, escapeDnValue, formatDn, isWithin, parseDn } from '../../../src/adapters/ldap/dn.js';
+import { ProtocolError } from '../../../src/protocol/index.js';
+import { requireWithin } from '../../../src/adapters/ldap/params.js';
+
+describe('parseDn', () => {
+  it('RDNs most specific first, multi-valued RDNs, escapes and hex pairs', () => {
+    expect(parseDn('cn=Smith\\, John+uid=js,ou=People,dc=example,dc=com')).toEqual([
+      [
+        { type: 'cn', value: 'Smith, John' },
+        { type: 'uid', value: 'js' },
+      ],
+      [{ type: 'ou', value: 'People' }],
+      [{ type: 'dc', value: 'example' }],
+      [{ type: 'dc', value: 'com' }],
+    ]);
+    expect(parseDn('cn=Z\\C3\\B6e \\2B \\5C')[0]).toEqual([{ type: 'cn', value: 'Zöe + \\' }]);
+    expect(parseDn('cn=\\ lead and trail\\ ')[0]).toEqual([{ type: 'cn', value: ' lead and trail ' }]);
+    expect(parseDn('cn=a=b')[0]).toEqual([{ type: 'cn', value: 'a=b' }]);
+  });
+
+  it('tolerates spaces around separators, LDAPv2 semicolons, OID types and #hex values', () => {
+    expect(parseDn(' uid = a , ou=x ;dc=y ').map((r) => r.map((a) => `${a.type}=${a.value}`).join('+'))).toEqual(['uid=a', 'ou=x', 'dc=y']);
+    expect(parseDn('2.5.4.3=x,OID.0.9.2342.19200300.100.1.25=com')[1]).toEqual([{ type: '0.9.2342.19200300.100.1.25', value: 'com' }]);
+    expect(parseDn('cn=#04024869')[0]).toEqual([{ type: 'cn', value: '#04024869', ber: true }]);
+  });
+
+  it('the empty string is the root DN', () => {
+    expect(parseDn('')).toEqual([]);
+    expect(parseDn('   ')).toEqual([]);
+  });
+
+  it.each(['uid', 'uid=a,', ',dc=x', 'uid=a,,dc=x', '=a', 'u_id=a', 'cn=a"b', 'cn=a\\', 'cn=#0'])('rejects %j', (bad) => {
+    expect(() => parseDn(bad)).toThrow(DnSyntaxError);
+  });
+});
+
+describe('comparison', () => {
+  it('case-insensitive types and values, spacing and AVA order ignored', () => {
+    expect(dnEquals('UID=JDoe, OU=People,DC=Example,dc=COM', 'uid=jdoe,ou=people,dc=example,dc=com')).toBe(true);
+    expect(dnEquals('cn=a+sn=b,dc=x', 'SN=B + CN=A,dc=x')).toBe(true);
+    expect(dnEquals('cn=John  Smith,dc=x', 'cn=john smith,dc=x')).toBe(true);
+    expect(dnEquals('cn=\\4A\\6F,dc=x', 'cn=Jo,dc=x')).toBe(true);
+    expect(dnEquals('cn=a,dc=x', 'cn=b,dc=x')).toBe(false);
+    expect(dnEquals('cn=a,dc=x', 'cn=a,dc=x,dc=y')).toBe(false);
+  });
+
+  it('isWithin: the base itself and below; not a sibling whose string merely ends the same', () => {
+    const base = 'dc=example,dc=com';
+    expect(isWithin('dc=example,dc=com', base)).toBe(true);
+    expect(isWithin('uid=a, ou=People, DC=Example, DC=Com', base)).toBe(true);
+    expect(isWithin('dc=com', base)).toBe(false);
+    expect(isWithin('uid=a,dc=myexample,dc=com', base)).toBe(false);
+    expect(isWithin('uid=a,dc=example,dc=com,dc=evil', base)).toBe(false);
+    expect(isWithin('uid=x\\,dc=example,dc=com', 'dc=example,dc=com')).toBe(false); // one RDN with a comma in its value
+    expect(isWithin('anything=1,dc=x', '')).toBe(true);
+  });
+
+  it('requireWithin: OPERATION_NOT_ALLOWED outside, BAD_REQUEST unparsable', () => {
+    expect(requireWithin('uid=a,ou=p,dc=x', 'dc=x', 'dn')).toHaveLength(3);
+    expect(() => requireWithin('uid=a,dc=y', 'dc=x', 'dn')).toThrow(expect.objectContaining({ code: 'OPERATION_NOT_ALLOWED' }) as ProtocolError);
+    expect(() => requireWithin('nonsense', 'dc=x', 'dn')).toThrow(expect.objectContaining({ code: 'BAD_REQUEST' }) as ProtocolError);
+  });
+});
+
+describe('escaping', () => {
+  it('hex-escapes specials so ldapts modifyDN cannot split inside a value', () => {
+    expect(escapeDnValue('Núñez, José + Co \\ <x>;"="')).toBe('Núñez\\2C José \\2B Co \\5C \\3Cx\\3E\\3B\\22\\3D\\22');
+    expect(escapeDnValue(' #lead')).toBe('\\20#lead');
+    expect(escapeDnValue('#lead')).toBe('\\23lead');
+    expect(escapeDnValue('trail ')).toBe('trail\\20');
+    expect(escapeDnValue('a\\')).toBe('a\\5C');
+    expect(/[^\\],/.test(escapeDnValue('x\\,y'))).toBe(false);
+  });
+
+  it('format(parse(dn)) round-trips to an equal DN', () => {
+    for (const dn of ['cn=Smith\\, John+uid=js,ou=People,dc=example,dc=com', 'cn=\\ x\\ ,dc=y', 'cn=#04024869,dc=z', 'cn=back\\\\slash,dc=z']) {
+      expect(dnEquals(formatDn(parseDn(dn)), dn)).toBe(true);
+    }
+  });
+});
