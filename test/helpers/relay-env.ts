@@ -14,6 +14,15 @@ import { Hub } from '../../src/hub/hub.js';
 import { makeTestPki, type TestPki } from './certs.js';
 import { captureLogs, type LogCapture } from './log-capture.js';
 
+/** Prints `text()` if the current test fails; outside a test (e.g. beforeAll) there is no test to hook. */
+function printOnFailure(text: () => string): void {
+  try {
+    onTestFailed(() => console.error(text()));
+  } catch {
+    // Called from a hook: the suite's own failure output applies.
+  }
+}
+
 export interface Env {
   readonly dir: string;
   readonly pki: TestPki;
@@ -75,7 +84,7 @@ ${tls ? '      - certificateSubject: site-a-1' : ''}
   const logs = captureLogs('trace');
   const hub = new Hub(loadHubConfig(file, {}), logs.logger);
   const address = await hub.listen();
-  onTestFailed(() => console.error(`--- hub log (port ${address.port}) ---\n${logs.text()}`));
+  printOnFailure(() => `--- hub log (port ${address.port}) ---\n${logs.text()}`);
   return {
     hub,
     port: address.port,
@@ -111,7 +120,7 @@ ${extra}
   const agent = new Agent(loadAgentConfig(file, {}), logs.logger, options);
   const statuses = recordStatuses(agent);
   agent.start();
-  onTestFailed(() => console.error(`--- agent log ---\n${logs.text()}`));
+  printOnFailure(() => `--- agent log ---\n${logs.text()}`);
   return { agent, logs, statuses, stop: () => agent.stop() };
 }
 

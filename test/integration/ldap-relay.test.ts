@@ -170,7 +170,7 @@ describe('LDAP through the hub', () => {
       { op: 'delete', dn: `uid=does-not-exist,${people}` },
       { op: 'delete', dn },
     ];
-    const results = (await lastValueFrom(hub.hub.export$(corp, records).pipe(toArray()))) as Array<{ index: number; ok: boolean; code?: string }>;
+    const results = (await lastValueFrom(hub.hub.export$(corp, records).pipe(toArray<unknown>()))) as Array<{ index: number; ok: boolean; code?: string }>;
     expect(results.map((r) => [r.index, r.ok, r.code])).toEqual([
       [0, true, undefined],
       [1, false, 'ALREADY_EXISTS'],

@@ -144,6 +144,10 @@ describe('agent configuration', () => {
       keepAliveInterval: 10000,
       keepAliveTimeout: 10000,
       maxFrameBytes: 1048576,
+      maxConcurrentRequests: 16,
+      maxQueuedRequests: 64,
+      maxRequestTimeout: 3600000,
+      streamWindow: 4,
       dataSources: {},
     });
     expect(Object.keys(cfg.agent)).toEqual(['id', 'urls', 'tenantId']);
