@@ -10,7 +10,7 @@ const factories = new Map<string, AdapterFactory<never>>();
 
 export function registerAdapter<C extends DataSourceConfig>(type: C['type'], factory: AdapterFactory<C>): void {
   if (factories.has(type)) throw new TypeError(`an adapter for type ${JSON.stringify(type)} is already registered`);
-  factories.set(type, factory as AdapterFactory<never>);
+  factories.set(type, factory);
 }
 
 export function adapterTypes(): string[] {

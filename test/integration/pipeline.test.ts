@@ -149,6 +149,8 @@ describe('export channel', () => {
     let produced = 0;
     async function* records() {
       for (let i = 0; i < 5000; i++) {
+        // A real source (an HTTP body) yields to the event loop between records.
+        if (i % 100 === 0) await Promise.resolve();
         produced += 1;
         yield { i };
       }
