@@ -92,7 +92,8 @@ dataSources:
     pageSize: ${PAGE}
 `,
     );
-    const agent = spawn(process.execPath, [join(import.meta.dirname, '..', 'src', 'cli', 'agent.js'), '--config', agentFile], {
+    const nodeFlags = (process.env['BENCH_AGENT_NODE_FLAGS'] ?? '').split(' ').filter(Boolean);
+    const agent = spawn(process.execPath, [...nodeFlags, join(import.meta.dirname, '..', 'src', 'cli', 'agent.js'), '--config', agentFile], {
       stdio: ['ignore', 'inherit', 'inherit'],
     });
     const pid = agent.pid!;

@@ -4,12 +4,12 @@
  * gating, cancel, deadline and mid-stream failure at the level of whole requests.
  */
 import { pino } from 'pino';
-import { NEVER, type Observable } from 'rxjs';
+import { NEVER, map, type Observable } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, it } from 'vitest';
 import type { DataSourceAdapter, Page } from '../src/adapters/adapter.js';
 import { runRequest, type RequestDeps } from '../src/pipeline/run-request.js';
-import { ProtocolError, type Frame, type Request } from '../src/protocol/index.js';
+import { ProtocolError, isEncoded, type Frame, type OutgoingFrame, type Request } from '../src/protocol/index.js';
 
 const log = pino({ level: 'silent' });
 const limits = { maxConcurrentRequests: 4, maxQueuedRequests: 4, maxRequestTimeoutMs: 60_000, maxFrameBytes: 65_536, maxChunkItems: 2, streamWindow: 2 };
@@ -20,6 +20,11 @@ function scheduler(): TestScheduler {
 
 function request(over: Partial<Request> = {}): Request {
   return { type: 'request', id: 'r1', op: 'search', dataSource: 'ds', params: {}, timeoutMs: 1000, ...over } as Request;
+}
+
+/** Frames as the hub would decode them (stream chunks are pre-encoded text). */
+function run(req: Request, own$: Observable<Frame>, d: RequestDeps): Observable<Frame> {
+  return runRequest(req, own$, d).pipe(map((f: OutgoingFrame) => (isEncoded(f) ? (JSON.parse(f.encoded) as Frame) : f)));
 }
 
 function deps(adapter: DataSourceAdapter, ts: TestScheduler): RequestDeps {
@@ -69,7 +74,7 @@ describe('runRequest (virtual time)', () => {
         b: { type: 'credit', id: 'r1', n: 1 } as Frame,
         c: { type: 'credit', id: 'r1', n: 1 } as Frame,
       });
-      const out$ = runRequest(request({ credit: 0 as never }), own$, deps(p.adapter, ts));
+      const out$ = run(request({ credit: 0 as never }), own$, deps(p.adapter, ts));
       // page 1 pulled at 10 (first credit), arrives at 12: chunk0 [1,2]; chunk1 [3,4] waits for
       // the credit at 20; page 2 pulled at 30 (third credit), arrives at 32 → chunk2, end.
       expectObservable(out$, '^ 100ms !').toBe('12ms a 7ms b 11ms (cd|)', {
@@ -87,7 +92,7 @@ describe('runRequest (virtual time)', () => {
     ts.run(({ cold, hot, expectObservable }) => {
       p = pagedAdapter(ts, [cold('-a|', { a: { items: [1, 2], last: false } }), cold('-b|', { b: { items: [3], last: true } })]);
       const own$ = hot<Frame>('5ms a 14ms b', { a: { type: 'credit', id: 'r1', n: 1 } as Frame, b: { type: 'credit', id: 'r1', n: 1 } as Frame });
-      expectObservable(runRequest(request(), own$, deps(p.adapter, ts))).toBe('6ms a 14ms (bc|)', {
+      expectObservable(run(request(), own$, deps(p.adapter, ts))).toBe('6ms a 14ms (bc|)', {
         a: expect.objectContaining({ type: 'chunk', items: [1, 2] }) as unknown as Frame,
         b: expect.objectContaining({ type: 'chunk', items: [3] }) as unknown as Frame,
         c: expect.objectContaining({ type: 'end', count: 3 }) as unknown as Frame,
@@ -107,7 +112,7 @@ describe('runRequest (virtual time)', () => {
         c: { type: 'cancel', id: 'r1' } as Frame,
         b: { type: 'credit', id: 'r1', n: 5 } as Frame,
       });
-      expectObservable(runRequest(request(), own$, deps(p.adapter, ts))).toBe('-a 8ms |', {
+      expectObservable(run(request(), own$, deps(p.adapter, ts))).toBe('-a 8ms |', {
         a: expect.objectContaining({ type: 'chunk', items: [1, 2] }) as unknown as Frame,
       });
     });
@@ -124,7 +129,7 @@ describe('runRequest (virtual time)', () => {
         cold('--#', {}, new ProtocolError('UPSTREAM_UNAVAILABLE', 'gone')),
       ]);
       const own$ = hot<Frame>('a', { a: { type: 'credit', id: 'r1', n: 10 } as Frame });
-      expectObservable(runRequest(request(), own$, deps(p.adapter, ts))).toBe('-a-(b|)', {
+      expectObservable(run(request(), own$, deps(p.adapter, ts))).toBe('-a-(b|)', {
         a: expect.objectContaining({ type: 'chunk', items: [1] }) as unknown as Frame,
         b: { type: 'error', id: 'r1', code: 'UPSTREAM_UNAVAILABLE', message: 'gone', retryable: true },
       });
@@ -135,7 +140,7 @@ describe('runRequest (virtual time)', () => {
     const ts = scheduler();
     ts.run(({ cold, hot, expectObservable }) => {
       const p = pagedAdapter(ts, [], cold('500ms a|', { a: { ok: true } }));
-      const out$ = runRequest(request({ op: 'test', timeoutMs: 300 as never }), hot<Frame>(''), deps(p.adapter, ts));
+      const out$ = run(request({ op: 'test', timeoutMs: 300 as never }), hot<Frame>(''), deps(p.adapter, ts));
       expectObservable(out$, '^ 1000ms !').toBe('300ms (a|)', {
         a: expect.objectContaining({ type: 'error', code: 'TIMEOUT' }) as unknown as Frame,
       });
@@ -146,7 +151,7 @@ describe('runRequest (virtual time)', () => {
     const ts = scheduler();
     ts.run(({ cold, hot, expectObservable }) => {
       const p = pagedAdapter(ts, [], cold('5ms a|', { a: { ok: true } }));
-      expectObservable(runRequest(request({ op: 'test' }), hot<Frame>(''), deps(p.adapter, ts))).toBe('5ms (a|)', {
+      expectObservable(run(request({ op: 'test' }), hot<Frame>(''), deps(p.adapter, ts))).toBe('5ms (a|)', {
         a: { type: 'result', id: 'r1', data: { ok: true } },
       });
     });
@@ -156,7 +161,7 @@ describe('runRequest (virtual time)', () => {
     const ts = scheduler();
     ts.run(({ hot, expectObservable }) => {
       const p = pagedAdapter(ts, []);
-      expectObservable(runRequest(request({ op: 'export' }), hot<Frame>(''), deps(p.adapter, ts))).toBe('(a|)', {
+      expectObservable(run(request({ op: 'export' }), hot<Frame>(''), deps(p.adapter, ts))).toBe('(a|)', {
         a: expect.objectContaining({ type: 'error', code: 'OPERATION_NOT_ALLOWED' }) as unknown as Frame,
       });
       expect(p.pulls).toEqual([]);

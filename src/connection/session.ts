@@ -1,6 +1,6 @@
 import type { Observable } from 'rxjs';
 import type WebSocket from 'ws';
-import { CLOSE_CODES, encodeFrame, type Frame, type Welcome } from '../protocol/index.js';
+import { CLOSE_CODES, encodeFrame, type Frame, type OutgoingFrame, type Welcome } from '../protocol/index.js';
 
 /**
  * A registered connection to one hub: typed inbound frames, a send that resolves when the
@@ -17,7 +17,7 @@ export interface Session {
   /** Bytes queued but not yet written to the socket (ws `bufferedAmount`). */
   bufferedAmount(): number;
   /** Sends one frame; resolves once written, rejects if the socket is gone or the frame too big. */
-  send(frame: Frame): Promise<void>;
+  send(frame: OutgoingFrame): Promise<void>;
   /** Closes with a normal code (or the one given). */
   close(code?: number, reason?: string): void;
 }
@@ -36,7 +36,7 @@ export class WsSession implements Session {
     return this.ws.bufferedAmount;
   }
 
-  send(frame: Frame): Promise<void> {
+  send(frame: OutgoingFrame): Promise<void> {
     return sendFrame(this.ws, frame, this.maxFrameBytes);
   }
 
@@ -46,7 +46,7 @@ export class WsSession implements Session {
 }
 
 /** Encodes and writes one frame; the promise settles from ws's send callback. */
-export function sendFrame(ws: WebSocket, frame: Frame, maxFrameBytes: number): Promise<void> {
+export function sendFrame(ws: WebSocket, frame: OutgoingFrame, maxFrameBytes: number): Promise<void> {
   return new Promise((resolve, reject) => {
     let text: string;
     try {

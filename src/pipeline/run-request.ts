@@ -8,7 +8,7 @@ import { catchError, defer, filter, finalize, map, of, take, takeUntil, throwErr
 import type { Logger } from 'pino';
 import type { DataSourceAdapter, OperationContext } from '../adapters/adapter.js';
 import { deadline } from '../operators/index.js';
-import { ProtocolError, type Frame, type Operation, type Request } from '../protocol/index.js';
+import { ProtocolError, type Frame, type Operation, type OutgoingFrame, type Request } from '../protocol/index.js';
 import { exportFrames } from './export-channel.js';
 import { errorFrame } from './failures.js';
 import type { PipelineLimits } from './limits.js';
@@ -52,7 +52,7 @@ function notSupported(adapter: DataSourceAdapter, op: Operation): Observable<nev
 /**
  * @param own$ the hub's frames about this request (credit, cancel, export chunk/end)
  */
-export function runRequest(request: Request, own$: Observable<Frame>, deps: RequestDeps): Observable<Frame> {
+export function runRequest(request: Request, own$: Observable<Frame>, deps: RequestDeps): Observable<OutgoingFrame> {
   const { id, op, dataSource } = request;
   const log = deps.log.child({ requestId: id, dataSource, op });
   const source = deps.dataSources.get(dataSource);
@@ -73,7 +73,7 @@ export function runRequest(request: Request, own$: Observable<Frame>, deps: Requ
   const timeoutMs = Math.min(request.timeoutMs, deps.limits.maxRequestTimeoutMs);
   const started = Date.now();
 
-  const body$: Observable<Frame> = defer(() => {
+  const body$: Observable<OutgoingFrame> = defer(() => {
     switch (op) {
       case 'search': {
         if (!adapter.search) return notSupported(adapter, op);
@@ -105,7 +105,7 @@ export function runRequest(request: Request, own$: Observable<Frame>, deps: Requ
       error: () => new ProtocolError('TIMEOUT', `${op} on ${dataSource} did not finish within ${timeoutMs} ms`),
       ...(deps.scheduler ? { scheduler: deps.scheduler } : {}),
     }),
-    catchError((err: unknown) => of(errorFrame(err, id, dataSource, log))),
+    catchError((err: unknown) => of<OutgoingFrame>(errorFrame(err, id, dataSource, log))),
     // A cancelled request sends nothing more; unsubscribing releases the upstream operation.
     takeUntil(cancel$),
     finalize(() => log.debug({ ms: Date.now() - started }, 'request finished')),

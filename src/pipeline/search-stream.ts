@@ -6,7 +6,7 @@
 import { map, type Observable } from 'rxjs';
 import type { PageSource } from '../adapters/adapter.js';
 import { chunkBySize, creditStream } from '../operators/index.js';
-import { nonNegativeInt, type Frame, type Request } from '../protocol/index.js';
+import { encodeChunk, nonNegativeInt, type OutgoingFrame, type Request } from '../protocol/index.js';
 import { CHUNK_ENVELOPE_BYTES, type PipelineLimits } from './limits.js';
 
 export function searchFrames(
@@ -14,18 +14,24 @@ export function searchFrames(
   source: PageSource<unknown>,
   credit$: Observable<number>,
   limits: PipelineLimits,
-): Observable<Frame> {
+): Observable<OutgoingFrame> {
   const id = request.id;
-  return creditStream<unknown>({
-    pull: () => source.pull(),
+  // Each item is serialised once, here: its text is measured for chunking and sent as is.
+  return creditStream<string>({
+    pull: () => source.pull().pipe(map((page) => ({ ...page, items: page.items.map((item) => JSON.stringify(item) ?? 'null') }))),
     credit$,
     initialCredit: request.credit ?? 0,
-    chunk: (items) => chunkBySize(items, { maxItems: limits.maxChunkItems, maxBytes: limits.maxFrameBytes - CHUNK_ENVELOPE_BYTES }),
+    chunk: (texts) =>
+      chunkBySize(texts, {
+        maxItems: limits.maxChunkItems,
+        maxBytes: limits.maxFrameBytes - CHUNK_ENVELOPE_BYTES,
+        measure: (text) => Buffer.byteLength(text as string),
+      }),
     close: () => source.close(),
   }).pipe(
-    map((event): Frame =>
+    map((event): OutgoingFrame =>
       event.type === 'chunk'
-        ? { type: 'chunk', id, seq: nonNegativeInt(event.seq), items: event.items }
+        ? encodeChunk(id, event.seq, event.items)
         : { type: 'end', id, count: nonNegativeInt(event.count), ...(event.truncated ? { truncated: true } : {}) },
     ),
   );

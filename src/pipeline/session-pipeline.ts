@@ -8,7 +8,7 @@
 import { EMPTY, connect, defer, filter, finalize, ignoreElements, map, merge, mergeMap, of, share, type Observable } from 'rxjs';
 import type { Session } from '../connection/session.js';
 import { boundedMerge } from '../operators/index.js';
-import { ProtocolError, type Frame, type Request } from '../protocol/index.js';
+import { ProtocolError, type Frame, type OutgoingFrame, type Request } from '../protocol/index.js';
 import { errorFrame } from './failures.js';
 import { RequestInboxes } from './inbox.js';
 import { runRequest, type RequestDeps } from './run-request.js';
@@ -60,14 +60,14 @@ export function servePipeline(session: Session, deps: RequestDeps): Observable<n
           admissions$.pipe(
             filter((a) => a.ok),
             map((a) => a.request),
-            boundedMerge<Request, Frame>({
+            boundedMerge<Request, OutgoingFrame>({
               concurrent: deps.limits.maxConcurrentRequests,
               queue: deps.limits.maxQueuedRequests,
               project: (request) =>
                 runRequest(request, inboxes.frames$(request.id), { ...deps, log }).pipe(finalize(() => inboxes.close(request.id))),
               reject: (request) => {
                 inboxes.close(request.id);
-                return of(
+                return of<OutgoingFrame>(
                   errorFrame(
                     new ProtocolError(
                       'BUSY',

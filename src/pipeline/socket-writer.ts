@@ -7,18 +7,18 @@
  */
 import { concatMap, defer, from, of, type Observable } from 'rxjs';
 import type { Session } from '../connection/session.js';
-import type { Frame } from '../protocol/index.js';
+import type { OutgoingFrame } from '../protocol/index.js';
 
 export interface SocketWriterOptions {
   /** Bytes queued in the socket above which the writer waits for drains. Default 1 MiB. */
   readonly highWaterMark?: number;
   /** Called when a frame could not be written (socket gone, frame too large). */
-  readonly onError?: (err: unknown, frame: Frame) => void;
+  readonly onError?: (err: unknown, frame: OutgoingFrame) => void;
 }
 
-export function writeFrames(session: Session, options: SocketWriterOptions = {}): (frames$: Observable<Frame>) => Observable<void> {
+export function writeFrames(session: Session, options: SocketWriterOptions = {}): (frames$: Observable<OutgoingFrame>) => Observable<void> {
   const hwm = options.highWaterMark ?? 1024 * 1024;
-  const report = (err: unknown, frame: Frame): void => options.onError?.(err, frame);
+  const report = (err: unknown, frame: OutgoingFrame): void => options.onError?.(err, frame);
   return (frames$) =>
     frames$.pipe(
       concatMap((frame) =>

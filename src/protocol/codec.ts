@@ -2,6 +2,7 @@
  * Frame encode/decode at the socket edge (STYLE §8): text in, typed frame out, or a coded
  * failure that the caller turns into an `error` frame. Nothing here throws on bad input.
  */
+import { isUtf8 } from 'node:buffer';
 import { isLeft } from 'fp-ts/lib/Either.js';
 import type * as t from 'io-ts';
 import { DEFAULT_MAX_FRAME_BYTES } from './version.js';
@@ -68,11 +69,9 @@ export function decodeFrame(data: string | Buffer, maxFrameBytes = DEFAULT_MAX_F
   let text: string;
   if (typeof data === 'string') text = data;
   else {
-    try {
-      text = new TextDecoder('utf-8', { fatal: true }).decode(data);
-    } catch {
-      return fail('frame is not valid UTF-8');
-    }
+    // isUtf8 is native and avoids a second copy; toString alone would replace bad bytes silently.
+    if (!isUtf8(data)) return fail('frame is not valid UTF-8');
+    text = data.toString('utf8');
   }
   let raw: unknown;
   try {
@@ -88,9 +87,30 @@ export function decodeFrame(data: string | Buffer, maxFrameBytes = DEFAULT_MAX_F
   return { ok: true, frame: decoded.right };
 }
 
+/**
+ * A frame already serialised, so a stream's items are turned into JSON once: to measure them
+ * for chunking and to send them (see `encodeChunk`).
+ */
+export interface EncodedFrame {
+  readonly type: Frame['type'];
+  readonly encoded: string;
+}
+
+export type OutgoingFrame = Frame | EncodedFrame;
+
+export const isEncoded = (f: OutgoingFrame): f is EncodedFrame => 'encoded' in f;
+
+/**
+ * The text of `{type:'chunk', id, seq, items}` from items serialised with `JSON.stringify`
+ * beforehand — byte for byte what `encodeFrame` would produce for the same chunk.
+ */
+export function encodeChunk(id: string, seq: number, itemTexts: readonly string[]): EncodedFrame {
+  return { type: 'chunk', encoded: `{"type":"chunk","id":${JSON.stringify(id)},"seq":${seq},"items":[${itemTexts.join(',')}]}` };
+}
+
 /** Serialises a frame; refuses (throws `FrameTooLargeError`) rather than sending an oversize frame. */
-export function encodeFrame(frame: Frame, maxFrameBytes = DEFAULT_MAX_FRAME_BYTES): string {
-  const text = JSON.stringify(frame);
+export function encodeFrame(frame: OutgoingFrame, maxFrameBytes = DEFAULT_MAX_FRAME_BYTES): string {
+  const text = isEncoded(frame) ? frame.encoded : JSON.stringify(frame);
   const bytes = Buffer.byteLength(text);
   if (bytes > maxFrameBytes) throw new FrameTooLargeError(bytes, maxFrameBytes, frame.type);
   return text;

@@ -51,9 +51,17 @@ export function baseName(description: string): string {
   return semi === -1 ? description : description.slice(0, semi);
 }
 
+/** Answers by attribute description, which repeat on every entry of a search (bounded memo). */
+const binaryByName = new Map<string, boolean>();
+
 /** Is this attribute description binary (known binary type, or the `;binary` option)? */
 export function isBinaryAttribute(description: string): boolean {
-  return BINARY_OPTION.test(description) || BINARY.has(baseName(description).toLowerCase());
+  let answer = binaryByName.get(description);
+  if (answer === undefined) {
+    answer = BINARY_OPTION.test(description) || BINARY.has(baseName(description).toLowerCase());
+    if (binaryByName.size < 10_000) binaryByName.set(description, answer);
+  }
+  return answer;
 }
 
 /**

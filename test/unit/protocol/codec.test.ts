@@ -87,3 +87,15 @@ describe('protocol v1 codec', () => {
     expect(new ProtocolError('UPSTREAM_AUTH_FAILED', 'x').retryable).toBe(false);
   });
 });
+
+describe('pre-encoded chunks', () => {
+  it('encodeChunk produces exactly what encodeFrame would for the same chunk', async () => {
+    const { encodeChunk } = await import('../../../src/protocol/index.js');
+    const items = [{ dn: 'uid=zoë,ou=people', attributes: { cn: ['Zoë "Z" Ågren'], 'jpegPhoto;binary': ['/9j/4AAQ'] } }, null, 'x\n'];
+    const pre = encodeChunk('r-1', 7, items.map((i) => JSON.stringify(i)));
+    expect(pre.encoded).toBe(encodeFrame({ type: 'chunk', id: 'r-1', seq: 7, items } as unknown as Frame));
+    expect(encodeFrame(pre, 10_000)).toBe(pre.encoded);
+    expect(() => encodeFrame(pre, 20)).toThrow(FrameTooLargeError);
+    expect(decodeFrame(pre.encoded)).toMatchObject({ ok: true, frame: { type: 'chunk', seq: 7, items } });
+  });
+});
