@@ -1,4 +1,5 @@
 import { Observable, type MonoTypeOperatorFunction } from 'rxjs';
+import { subscribeGrants } from './credit-grants.js';
 
 /** Options of {@link creditGate}. */
 export interface CreditGateOptions {
@@ -77,16 +78,9 @@ export function creditGate<T>(options: CreditGateOptions): MonoTypeOperatorFunct
       };
 
       subscriber.add(
-        credit$.subscribe({
-          next: (n) => {
-            if (!Number.isInteger(n) || n < 1) {
-              subscriber.error(new TypeError(`creditGate: credit must be an integer >= 1, got ${String(n)}`));
-              return;
-            }
-            credit += n;
-            drain();
-          },
-          error: (error: unknown) => subscriber.error(error),
+        subscribeGrants(credit$, subscriber, 'creditGate', (n) => {
+          credit += n;
+          drain();
         }),
       );
       if (subscriber.closed) return;

@@ -1,4 +1,5 @@
 import { defer, Observable, take, type Subscription } from 'rxjs';
+import { subscribeGrants } from './credit-grants.js';
 
 /** One page pulled from the upstream (an LDAP paged search result, a SCIM list response). */
 export interface PulledPage<T> {
@@ -133,16 +134,9 @@ export function creditStream<T>(options: CreditStreamOptions<T>): Observable<Cre
     };
 
     subscriber.add(
-      credit$.subscribe({
-        next: (n) => {
-          if (!Number.isInteger(n) || n < 1) {
-            subscriber.error(new TypeError(`creditStream: credit must be an integer >= 1, got ${String(n)}`));
-            return;
-          }
-          credit += n;
-          drain();
-        },
-        error: (error: unknown) => subscriber.error(error),
+      subscribeGrants(credit$, subscriber, 'creditStream', (n) => {
+        credit += n;
+        drain();
       }),
     );
     drain();
