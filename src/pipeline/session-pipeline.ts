@@ -5,7 +5,7 @@
  * routed to their request by id. When the socket goes, `frames$` completes and everything in
  * flight is unsubscribed — upstream operations are abandoned at once.
  */
-import { EMPTY, connect, defer, filter, finalize, ignoreElements, map, merge, mergeMap, of, share, type Observable } from 'rxjs';
+import { EMPTY, connect, defer, endWith, filter, finalize, ignoreElements, map, merge, mergeMap, of, share, takeUntil, type Observable } from 'rxjs';
 import type { Session } from '../connection/session.js';
 import { boundedMerge } from '../operators/index.js';
 import { ProtocolError, type Frame, type OutgoingFrame, type Request } from '../protocol/index.js';
@@ -85,7 +85,11 @@ export function servePipeline(session: Session, deps: RequestDeps): Observable<n
       ),
     );
 
+    // The socket is gone when its frames complete: every request in flight is unsubscribed at
+    // once, which abandons its upstream operation (nothing could be sent for it any more).
+    const socketClosed$ = frames$.pipe(ignoreElements(), endWith(true));
     return merge(answers$, others$).pipe(
+      takeUntil(socketClosed$),
       writeFrames(session, { onError: (err, frame) => log.debug({ err, frameType: frame.type }, 'frame not written') }),
       ignoreElements(),
       finalize(() => inboxes.closeAll()),

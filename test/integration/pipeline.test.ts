@@ -92,6 +92,21 @@ describe('search streams under credit', () => {
     expect(after).toBeLessThan(1000);
   });
 
+  it('losing the socket mid-stream abandons the upstream operation on the agent', async () => {
+    const adapter = memoryAdapter({ items: 100_000, pageSize: 100 });
+    const hub = await setup(adapter);
+    const demand$ = new Subject<number>();
+    let error: unknown;
+    const got: StreamEvent[] = [];
+    const sub = hub.hub.searchEvents$(req, { window: 1, demand$ }).subscribe({ next: (e) => got.push(e), error: (e: unknown) => (error = e) });
+    cleanups.push(() => sub.unsubscribe());
+    await expect.poll(() => got.length).toBe(1);
+    expect(adapter.closed).toEqual([]);
+    for (const l of hub.hub.registry.agents('1')) l.terminate();
+    await expect.poll(() => adapter.closed).toEqual([1]);
+    await expect.poll(() => error).toMatchObject({ code: 'AGENT_DISCONNECTED' });
+  });
+
   it('an upstream failure mid-stream reaches the subscriber as a coded error, never as a short complete stream', async () => {
     const adapter = memoryAdapter({ items: 1000, pageSize: 100, failAtPage: 3 });
     const hub = await setup(adapter);
