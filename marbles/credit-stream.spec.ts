@@ -393,3 +393,47 @@ describe('creditStream (marbles)', () => {
     expect(closedAt).toEqual([0, 3]);
   });
 });
+
+describe('creditStream with prefetch (marbles)', () => {
+  let ts: TestScheduler;
+  let pulledAt: number[];
+  beforeEach(() => {
+    ts = new TestScheduler((a, e) => expect(a).toEqual(e));
+    pulledAt = [];
+  });
+  const puller =
+    (...pages: Observable<Page>[]) =>
+    (): Observable<Page> => {
+      pulledAt.push(ts.now());
+      return pages[pulledAt.length - 1] ?? throwError(() => new Error('pulled too often'));
+    };
+
+  it('asks for the next page as soon as the current one arrives when credit covers both', () => {
+    ts.run(({ cold, expectObservable }) => {
+      const pull = puller(cold('---(a|)', { a: pg('ab') }), cold('-----(b|)', { b: pg('c', true) }));
+      // 9 credits: page 1 (2 chunks) arrives at 3; the next pull starts at 3, before its chunks go out.
+      expectObservable(creditStream({ pull, credit$: NEVER, initialCredit: 9, chunk: perItem, prefetch: true })).toBe('---(xy)-(ze|)', {
+        x: ch(0, 'a'),
+        y: ch(1, 'b'),
+        z: ch(2, 'c'),
+        e: end(3),
+      });
+    });
+    expect(pulledAt).toEqual([0, 3]);
+  });
+
+  it('does not prefetch when credit only covers the waiting chunks: no page without credit', () => {
+    ts.run(({ cold, hot, expectObservable }) => {
+      const pull = puller(cold('-(a|)', { a: pg('ab') }), cold('-(b|)', { b: pg('c', true) }));
+      const credit$ = hot('----------1', N);
+      // credit 2 = exactly the 2 chunks of page 1: the second pull waits for the credit at 10.
+      expectObservable(creditStream({ pull, credit$, initialCredit: 2, chunk: perItem, prefetch: true })).toBe('-(xy)------(ze|)', {
+        x: ch(0, 'a'),
+        y: ch(1, 'b'),
+        z: ch(2, 'c'),
+        e: end(3),
+      });
+    });
+    expect(pulledAt).toEqual([0, 10]);
+  });
+});

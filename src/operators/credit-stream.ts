@@ -35,6 +35,13 @@ export interface CreditStreamOptions<T> {
    * progress is unsubscribed: abandons the upstream operation (e.g. abandons the paged search).
    */
   close?: () => void;
+  /**
+   * Pull the next page as soon as the credit held covers every waiting chunk plus one more,
+   * before the waiting chunks are emitted (default false). The upstream then works while the
+   * current page is serialised and sent; memory is still bounded: at most one page in flight
+   * besides chunks that credit already covers.
+   */
+  prefetch?: boolean;
 }
 
 /** What {@link creditStream} emits: the payloads of `chunk` frames, then one `end`. */
@@ -59,6 +66,7 @@ export type CreditStreamEvent<T> =
  */
 export function creditStream<T>(options: CreditStreamOptions<T>): Observable<CreditStreamEvent<T>> {
   const { pull, credit$, chunk, close } = options;
+  const prefetch = options.prefetch ?? false;
   const initialCredit = options.initialCredit ?? 0;
   if (!Number.isInteger(initialCredit) || initialCredit < 0) {
     throw new RangeError(`creditStream: initialCredit must be an integer >= 0, got ${String(initialCredit)}`);
@@ -69,7 +77,7 @@ export function creditStream<T>(options: CreditStreamOptions<T>): Observable<Cre
   // A raw Observable (STYLE §2): sending and pulling are both gated on one credit counter.
   return new Observable<CreditStreamEvent<T>>((subscriber) => {
     let credit = initialCredit;
-    let waiting: T[][] = []; // chunks of the current page not sent yet
+    const waiting: T[][] = []; // chunks pulled but not sent yet
     let pulling = false;
     let pullSub: Subscription | undefined;
     let lastSeen = false;
@@ -82,7 +90,8 @@ export function creditStream<T>(options: CreditStreamOptions<T>): Observable<Cre
       if (page.truncated === true) truncated = true;
       lastSeen = page.last;
       try {
-        waiting = chunk(page.items).filter((items) => items.length > 0);
+        // Appended: with prefetch, the previous page's chunks may still be going out.
+        waiting.push(...chunk(page.items).filter((items) => items.length > 0));
       } catch (error: unknown) {
         subscriber.error(error);
       }
@@ -113,6 +122,12 @@ export function creditStream<T>(options: CreditStreamOptions<T>): Observable<Cre
       try {
         while (!subscriber.closed) {
           const items = waiting[0];
+          if (prefetch && items !== undefined && !pulling && !lastSeen && credit > waiting.length) {
+            // Credit covers every waiting chunk and more: ask for the next page before sending,
+            // so the upstream works while this page is serialised and written.
+            startPull();
+            continue;
+          }
           if (items !== undefined) {
             if (credit === 0) return;
             credit -= 1;

@@ -28,6 +28,7 @@ export function searchFrames(
         measure: (text) => Buffer.byteLength(text as string),
       }),
     close: () => source.close(),
+    prefetch: true,
   }).pipe(
     map((event): OutgoingFrame =>
       event.type === 'chunk'
