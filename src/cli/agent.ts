@@ -42,17 +42,16 @@ function main(argv: readonly string[]): number | undefined {
   try {
     agent = new Agent(config, logger);
   } catch (err) {
-    if (err instanceof TlsStoreError) {
-      logger.fatal({ code: err.code, file: err.file }, err.message);
-      process.stderr.write(`${err.message}\n`);
-      return 2;
-    }
-    throw err;
+    // A key store or a data source that cannot be set up: say what, not a stack trace.
+    const message = err instanceof Error ? err.message : String(err);
+    logger.fatal({ err }, `agent cannot start: ${message}`);
+    process.stderr.write(`datasync-agent: cannot start: ${message}\n`);
+    return err instanceof TlsStoreError ? 2 : 1;
   }
   agent.start();
   onShutdownSignal(async (signal) => {
     logger.info({ signal }, 'shutting down');
-    agent.stop();
+    await agent.close();
     // Give the close frames a moment to leave before the process ends.
     await new Promise((r) => setTimeout(r, 200));
     logger.flush();
