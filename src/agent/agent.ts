@@ -15,6 +15,7 @@ import type { Session } from '../connection/session.js';
 import type { DataSourceAdapter } from '../adapters/adapter.js';
 import { createAdapter } from '../adapters/registry.js';
 import '../adapters/builtin.js';
+import { Drain } from '../pipeline/drain.js';
 import { pipelineLimits } from '../pipeline/limits.js';
 import type { ServedDataSource } from '../pipeline/run-request.js';
 import { servePipeline } from '../pipeline/session-pipeline.js';
@@ -37,6 +38,7 @@ export class Agent {
   /** Every status transition of every URL, as it happens (hot: subscribe before `start()`). */
   readonly status$: Observable<ConnectionStatus> = this.statusSubject.asObservable();
   private readonly dataSources = new Map<string, ServedDataSource>();
+  private readonly drain = new Drain();
 
   constructor(
     private readonly config: AgentConfig,
@@ -122,6 +124,7 @@ export class Agent {
   private serve(session: Session): Observable<never> {
     return servePipeline(session, {
       dataSources: this.dataSources,
+      drain: this.drain,
       limits: pipelineLimits(this.config, session.maxFrameBytes),
       log: this.log,
     }).pipe(
@@ -131,6 +134,20 @@ export class Agent {
         return EMPTY;
       }),
     );
+  }
+
+  /**
+   * Graceful stop (SIGTERM): refuse new requests (BUSY, retryable), let those in flight finish
+   * within `graceMs`, then close every connection normally and the adapters. Returns whether
+   * everything finished within the grace period.
+   */
+  async shutdown(graceMs: number): Promise<boolean> {
+    const inFlight = this.drain.inFlight;
+    this.log.info({ inFlight, graceMs }, 'draining: no new requests, waiting for those in flight');
+    const clean = await this.drain.begin(graceMs);
+    if (!clean) this.log.warn({ inFlight: this.drain.inFlight, graceMs }, 'grace period over: abandoning requests still in flight');
+    await this.close();
+    return clean;
   }
 
   /** Closes every connection with a normal close code, then the adapters' upstream connections. */

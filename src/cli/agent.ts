@@ -50,8 +50,8 @@ function main(argv: readonly string[]): number | undefined {
   }
   agent.start();
   onShutdownSignal(async (signal) => {
-    logger.info({ signal }, 'shutting down');
-    await agent.close();
+    logger.info({ signal, gracePeriodMs: config.shutdownGracePeriod }, 'shutting down');
+    await agent.shutdown(config.shutdownGracePeriod);
     // Give the close frames a moment to leave before the process ends.
     await new Promise((r) => setTimeout(r, 200));
     logger.flush();

@@ -80,6 +80,7 @@ const DEFAULTS = {
   maxQueuedRequests: 64,
   maxRequestTimeout: 3_600_000,
   streamWindow: 4,
+  shutdownGracePeriod: 30_000,
 } as const;
 
 const ms = (n: number): DurationMs => n as DurationMs;
@@ -103,6 +104,8 @@ export const AgentConfigCodec = strictObject(
     maxRequestTimeout: withDefault(DurationMs, ms(DEFAULTS.maxRequestTimeout)),
     /** Export record chunks the agent lets the hub send ahead of its writes. */
     streamWindow: withDefault(PositiveInt, DEFAULTS.streamWindow as PositiveInt),
+    /** On SIGTERM/SIGINT, how long requests in flight may take to finish. */
+    shutdownGracePeriod: withDefault(DurationMs, ms(DEFAULTS.shutdownGracePeriod)),
     dataSources: orEmpty(recordOf(DataSourceConfigCodec, 'mapping of data source names to data sources')),
   },
   {},

@@ -11,6 +11,7 @@ import { deadline } from '../operators/index.js';
 import { ProtocolError, type Frame, type Operation, type OutgoingFrame, type Request } from '../protocol/index.js';
 import { exportFrames } from './export-channel.js';
 import { errorFrame } from './failures.js';
+import type { Drain } from './drain.js';
 import type { PipelineLimits } from './limits.js';
 import { searchFrames } from './search-stream.js';
 
@@ -23,6 +24,8 @@ export interface ServedDataSource {
 
 export interface RequestDeps {
   readonly dataSources: ReadonlyMap<string, ServedDataSource>;
+  /** Shutdown state: while draining, new requests are refused. */
+  readonly drain?: Drain;
   readonly limits: PipelineLimits;
   readonly log: Logger;
   readonly scheduler?: SchedulerLike;

@@ -14,7 +14,9 @@ import { RequestInboxes } from './inbox.js';
 import { runRequest, type RequestDeps } from './run-request.js';
 import { writeFrames } from './socket-writer.js';
 
-type Admission = { readonly ok: true; readonly request: Request } | { readonly ok: false; readonly request: Request };
+type Admission =
+  | { readonly ok: true; readonly request: Request }
+  | { readonly ok: false; readonly request: Request; readonly why: 'duplicate' | 'draining' };
 
 export function servePipeline(session: Session, deps: RequestDeps): Observable<never> {
   return defer(() => {
@@ -40,7 +42,8 @@ export function servePipeline(session: Session, deps: RequestDeps): Observable<n
 
     const answers$ = requests$.pipe(
       map((request): Admission => {
-        if (inboxes.has(request.id)) return { ok: false, request };
+        if (inboxes.has(request.id)) return { ok: false, request, why: 'duplicate' };
+        if (deps.drain?.draining) return { ok: false, request, why: 'draining' };
         inboxes.open(request.id);
         return { ok: true, request };
       }),
@@ -50,7 +53,11 @@ export function servePipeline(session: Session, deps: RequestDeps): Observable<n
             filter((a) => !a.ok),
             map((a) =>
               errorFrame(
-                new ProtocolError('BAD_REQUEST', `duplicate request id ${a.request.id}: a request with this id is still running`),
+                a.ok
+                  ? new ProtocolError('INTERNAL', 'admitted request in the refusal path')
+                  : a.why === 'draining'
+                    ? new ProtocolError('BUSY', 'agent is shutting down: send the request to another agent')
+                    : new ProtocolError('BAD_REQUEST', `duplicate request id ${a.request.id}: a request with this id is still running`),
                 a.request.id,
                 a.request.dataSource,
                 log,
@@ -64,7 +71,15 @@ export function servePipeline(session: Session, deps: RequestDeps): Observable<n
               concurrent: deps.limits.maxConcurrentRequests,
               queue: deps.limits.maxQueuedRequests,
               project: (request) =>
-                runRequest(request, inboxes.frames$(request.id), { ...deps, log }).pipe(finalize(() => inboxes.close(request.id))),
+                defer(() => {
+                  deps.drain?.started();
+                  return runRequest(request, inboxes.frames$(request.id), { ...deps, log }).pipe(
+                    finalize(() => {
+                      inboxes.close(request.id);
+                      deps.drain?.finished();
+                    }),
+                  );
+                }),
               reject: (request) => {
                 inboxes.close(request.id);
                 return of<OutgoingFrame>(

@@ -8,7 +8,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ProtocolError } from '../../src/protocol/index.js';
 import type { StreamEvent } from '../../src/hub/request-sinks.js';
 import { memoryAdapter, type MemoryAdapter } from '../helpers/memory-adapter.js';
-import { basicAgentYaml, isState, makeEnv, startAgent, startHub, type Env, type RunningHub } from '../helpers/relay-env.js';
+import { basicAgentYaml, isState, makeEnv, startAgent, startHub, type Env, type RunningHub, type TestAgent } from '../helpers/relay-env.js';
 
 let env: Env;
 const cleanups: Array<() => unknown> = [];
@@ -30,12 +30,16 @@ dataSources:
 `;
 
 async function setup(adapter: MemoryAdapter, extra = ''): Promise<RunningHub> {
+  return (await setupBoth(adapter, extra)).hub;
+}
+
+async function setupBoth(adapter: MemoryAdapter, extra = ''): Promise<{ hub: RunningHub; agent: TestAgent }> {
   const hub = await startHub(env);
   cleanups.push(() => hub.close());
   const a = startAgent(env, basicAgentYaml(env, [hub.url]), DS + extra, { adapters: new Map([['mem', adapter]]) });
   cleanups.push(() => a.stop());
   await a.statuses.next(isState('registered'));
-  return hub;
+  return { hub, agent: a };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -194,5 +198,28 @@ describe('export channel', () => {
     await sleep(100);
     for (const l of hub.hub.registry.agents('1')) l.terminate();
     await expect(p).rejects.toMatchObject({ code: 'AGENT_DISCONNECTED' });
+  });
+});
+
+describe('graceful shutdown', () => {
+  it('refuses new requests with BUSY, lets those in flight finish, then closes normally', async () => {
+    const { hub, agent } = await setupBoth(memoryAdapter({ testDelayMs: 400 }));
+    const inFlight = hub.hub.request({ ...req, op: 'test' });
+    await sleep(50);
+    const stopping = agent.agent.shutdown(5000);
+    await sleep(50);
+    await expect(hub.hub.request({ ...req, op: 'test' })).rejects.toMatchObject({ code: 'BUSY', retryable: true });
+    await expect(inFlight).resolves.toEqual({ ok: true, items: 1000 });
+    await expect(stopping).resolves.toBe(true);
+    await expect.poll(() => hub.hub.registry.agents('1')).toHaveLength(0);
+    expect(hub.logs.text()).toMatch(/"msg":"agent disconnected"/);
+  });
+
+  it('abandons what is still running when the grace period is over', async () => {
+    const { hub, agent } = await setupBoth(memoryAdapter({ testDelayMs: 10_000 }));
+    const inFlight = hub.hub.request({ ...req, op: 'test' });
+    await sleep(50);
+    await expect(agent.agent.shutdown(200)).resolves.toBe(false);
+    await expect(inFlight).rejects.toMatchObject({ code: 'AGENT_DISCONNECTED' });
   });
 });

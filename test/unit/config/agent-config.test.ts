@@ -148,6 +148,7 @@ describe('agent configuration', () => {
       maxQueuedRequests: 64,
       maxRequestTimeout: 3600000,
       streamWindow: 4,
+      shutdownGracePeriod: 30000,
       dataSources: {},
     });
     expect(Object.keys(cfg.agent)).toEqual(['id', 'urls', 'tenantId']);
