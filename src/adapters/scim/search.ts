@@ -1,0 +1,125 @@
+/**
+ * `search`: RFC 7644 §3.4.2 query with index-based pagination (§3.4.2.4) exposed as a
+ * `PageSource` (DESIGN §6). Each `pull()` makes exactly one `GET /Endpoint?startIndex=…&count=…`
+ * (1-based `startIndex`); nothing is requested before the first pull or after the last page.
+ *
+ * The last page is known without another request when `startIndex + received - 1 >=
+ * totalResults`, or when a page is empty. Providers are not trusted to honour `count`:
+ * - a page with more resources than asked is delivered whole (it is already in memory; the
+ *   pipeline chunks it to the frame size) and `startIndex` advances by what was received;
+ * - a short page is not taken as the end while `totalResults` says more follow;
+ * - an empty page before `totalResults` is reached ends the stream marked `truncated`.
+ *
+ * The caller's `count` caps the total (RFC 7644 `count` is per page; ours is for the stream):
+ * the last page asks only for what is left, and the stream is `truncated` when the provider
+ * had more. Every page carries the provider's latest `totalResults`.
+ *
+ * Index-based paging is not a snapshot (RFC 7644 §3.4.2.4): resources added or deleted while a
+ * search runs can shift pages. Use a `sortBy` the provider supports for a stable order.
+ */
+import { concatMap, defer, map, of, throwError, type Observable } from 'rxjs';
+import { ProtocolError, type ProtocolErrorContext } from '../../protocol/errors.js';
+import type { OperationContext, Page, PageSource } from '../adapter.js';
+import { decodeBody, ListResponse, type JsonObject } from './codecs.js';
+import type { ScimDeps } from './deps.js';
+import { toProtocolError } from './errors.js';
+import { attributeQuery, decodeOrThrow, SearchParams } from './params.js';
+
+/** A page of resources with the provider's `totalResults` (for a progress display). */
+export interface ScimPage extends Page<JsonObject> {
+  readonly totalResults: number;
+}
+
+/** A decoded, checked search. */
+export interface SearchPlan {
+  readonly resourceType: string;
+  /** Query parameters other than `startIndex`/`count`. */
+  readonly query: Readonly<Record<string, string>>;
+  /** Resources per request. */
+  readonly pageSize: number;
+  /** Most resources in total; `undefined` = all. */
+  readonly limit: number | undefined;
+}
+
+/** Decodes and checks search params (BAD_REQUEST). */
+export function planSearch(params: unknown, pageSizeCap: number, context: ProtocolErrorContext = {}): SearchPlan {
+  const p = decodeOrThrow(SearchParams, params, 'search parameters', context);
+  return {
+    resourceType: p.resourceType,
+    query: {
+      ...(p.filter === undefined ? {} : { filter: p.filter }),
+      ...attributeQuery(p),
+      ...(p.sortBy === undefined ? {} : { sortBy: p.sortBy }),
+      ...(p.sortOrder === undefined ? {} : { sortOrder: p.sortOrder }),
+    },
+    // The config's pageSize caps what a caller may ask for.
+    pageSize: Math.min(p.pageSize ?? pageSizeCap, pageSizeCap),
+    limit: p.count,
+  };
+}
+
+export function searchSource(deps: ScimDeps, params: unknown, ctx: OperationContext): PageSource<JsonObject> {
+  const context: ProtocolErrorContext = { requestId: ctx.requestId, dataSource: ctx.dataSource };
+  let plan: SearchPlan | ProtocolError;
+  try {
+    plan = planSearch(params, deps.config.pageSize, context);
+  } catch (err) {
+    plan = toProtocolError(err, context);
+  }
+
+  let startIndex = 1;
+  let delivered = 0;
+  let finished = false;
+  let closed = false;
+
+  const nextPage = (p: SearchPlan, endpoint: string): Observable<ScimPage> => {
+    const left = p.limit === undefined ? Infinity : p.limit - delivered;
+    const ask = Math.min(p.pageSize, left);
+    return deps.client.request({ method: 'GET', path: endpoint, query: { ...p.query, startIndex, count: ask } }, context).pipe(
+      map((res): ScimPage => {
+        const list = decodeBody(ListResponse, res.body, `${endpoint} list response`, context);
+        const received = list.Resources ?? [];
+        const total = list.totalResults;
+        // Progress is counted from what we asked for, not the provider's `startIndex` echo: a
+        // provider that ignores startIndex (always answering from 1) must not loop forever.
+        const pageStart = startIndex;
+        const items = received.length > left ? received.slice(0, left) : received;
+        delivered += items.length;
+        startIndex = pageStart + received.length;
+        const providerHasMore = pageStart + received.length - 1 < total;
+        let last: boolean;
+        let truncated = false;
+        if (items.length < received.length || delivered >= (p.limit ?? Infinity)) {
+          last = true;
+          truncated = items.length < received.length || providerHasMore;
+        } else if (received.length === 0) {
+          last = true;
+          // Nothing came although totalResults says there is more: say so, never end silently.
+          truncated = providerHasMore;
+          if (truncated) ctx.log.warn({ endpoint, startIndex: pageStart, totalResults: total }, 'SCIM provider returned an empty page before totalResults');
+        } else {
+          last = !providerHasMore;
+        }
+        if (last) finished = true;
+        return { items, last, ...(truncated ? { truncated } : {}), totalResults: total };
+      }),
+    );
+  };
+
+  const pull = (): Observable<ScimPage> =>
+    defer(() => {
+      if (plan instanceof ProtocolError) return throwError(() => plan);
+      if (closed) return throwError(() => new ProtocolError('CANCELLED', 'search was closed', context));
+      if (finished) return of<ScimPage>({ items: [], last: true, totalResults: delivered });
+      const p = plan;
+      return deps.directory.endpoint(p.resourceType, ctx).pipe(concatMap((endpoint) => nextPage(p, endpoint)));
+    });
+
+  // Index-based paging holds no cursor on the provider: closing only stops further pulls (an
+  // in-flight pull is unsubscribed by the pipeline first, which aborts its request).
+  const close = (): void => {
+    closed = true;
+  };
+
+  return { pull, close };
+}
