@@ -29,6 +29,8 @@ export interface Page<T> {
   readonly last: boolean;
   /** The upstream stopped early (e.g. LDAP sizeLimit): the stream ends with `truncated: true`. */
   readonly truncated?: boolean;
+  /** The upstream's count of all matching items, where it tells (SCIM `totalResults`); reported in `end`. */
+  readonly total?: number;
 }
 
 /**

@@ -148,7 +148,7 @@ export function resultRequest(port: LinkPort, spec: RequestSpec): Observable<unk
 
 export type StreamEvent =
   | { readonly type: 'items'; readonly items: readonly unknown[] }
-  | { readonly type: 'end'; readonly count: number; readonly truncated: boolean };
+  | { readonly type: 'end'; readonly count: number; readonly truncated: boolean; readonly total?: number };
 
 export interface StreamOptions {
   /** Chunks granted up front (default 8). */
@@ -184,7 +184,7 @@ export function streamRequest(port: LinkPort, spec: RequestSpec, options: Stream
           if (frame.count !== received) {
             return sub.error(new ProtocolError('INTERNAL', `stream ended with count ${frame.count} but ${received} items arrived`));
           }
-          sub.next({ type: 'end', count: frame.count, truncated: frame.truncated ?? false });
+          sub.next({ type: 'end', count: frame.count, truncated: frame.truncated ?? false, ...(frame.total === undefined ? {} : { total: frame.total }) });
           return sub.complete();
         }
         sub.error(unexpected(frame, spec.op));

@@ -8,6 +8,8 @@ export interface PulledPage<T> {
   readonly last: boolean;
   /** The upstream cut the result short (size limit, …); reported in `end`. Default `false`. */
   readonly truncated?: boolean;
+  /** The upstream's total of matching items, if it reports one (the latest wins). */
+  readonly total?: number;
 }
 
 /** Options of {@link creditStream}. */
@@ -47,7 +49,7 @@ export interface CreditStreamOptions<T> {
 /** What {@link creditStream} emits: the payloads of `chunk` frames, then one `end`. */
 export type CreditStreamEvent<T> =
   | { readonly type: 'chunk'; readonly seq: number; readonly items: T[] }
-  | { readonly type: 'end'; readonly count: number; readonly truncated: boolean };
+  | { readonly type: 'end'; readonly count: number; readonly truncated: boolean; readonly total?: number };
 
 /**
  * A pulled stream sent only under credit (DESIGN §6, like RSocket REQUEST_N): one credit = one
@@ -82,12 +84,14 @@ export function creditStream<T>(options: CreditStreamOptions<T>): Observable<Cre
     let pullSub: Subscription | undefined;
     let lastSeen = false;
     let truncated = false;
+    let total: number | undefined;
     let seq = 0;
     let count = 0;
     let draining = false;
 
     const accept = (page: PulledPage<T>): void => {
       if (page.truncated === true) truncated = true;
+      if (page.total !== undefined) total = page.total;
       lastSeen = page.last;
       try {
         // Appended: with prefetch, the previous page's chunks may still be going out.
@@ -135,7 +139,7 @@ export function creditStream<T>(options: CreditStreamOptions<T>): Observable<Cre
             count += items.length;
             subscriber.next({ type: 'chunk', seq: seq++, items });
           } else if (lastSeen) {
-            subscriber.next({ type: 'end', count, truncated });
+            subscriber.next(total === undefined ? { type: 'end', count, truncated } : { type: 'end', count, truncated, total });
             subscriber.complete();
           } else if (credit > 0 && !pulling) {
             startPull();

@@ -33,7 +33,13 @@ export function searchFrames(
     map((event): OutgoingFrame =>
       event.type === 'chunk'
         ? encodeChunk(id, event.seq, event.items)
-        : { type: 'end', id, count: nonNegativeInt(event.count), ...(event.truncated ? { truncated: true } : {}) },
+        : {
+            type: 'end',
+            id,
+            count: nonNegativeInt(event.count),
+            ...(event.truncated ? { truncated: true } : {}),
+            ...(event.total === undefined ? {} : { total: nonNegativeInt(event.total) }),
+          },
     ),
   );
 }

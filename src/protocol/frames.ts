@@ -95,7 +95,7 @@ export const Chunk = t.type(
 export const Credit = t.type({ type: t.literal('credit'), id: RequestId, n: PositiveInt }, 'credit');
 
 export const End = t.intersection(
-  [t.type({ type: t.literal('end'), id: RequestId, count: NonNegativeInt }), t.partial({ truncated: t.boolean })],
+  [t.type({ type: t.literal('end'), id: RequestId, count: NonNegativeInt }), t.partial({ truncated: t.boolean, total: NonNegativeInt })],
   'end',
 );
 

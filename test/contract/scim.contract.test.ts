@@ -24,6 +24,7 @@ dataSourceContract('scim (scimmy test server)', async () => {
             : entry(server.url, server.token, '[test, schema, attributes, resourceTypes, get, search]'),
     searchParams: { resourceType: 'User' },
     searchCount: 1200,
+    searchTotal: 1200,
     getParams: { resourceType: 'User', id: target.id },
     isGetResult: (r) => typeof r === 'object' && r !== null && (r as { userName?: string }).userName === 'user00042',
     exportRecords: () => [

@@ -14,6 +14,8 @@ export interface ContractBackend {
   /** Params of a search that matches exactly `searchCount` entries (enough for several pages). */
   readonly searchParams: Record<string, unknown>;
   readonly searchCount: number;
+  /** The total the upstream reports for that search (`end.total`), if it reports one. */
+  readonly searchTotal?: number;
   /** Params of a `get` that finds one entry, and a predicate recognising it. */
   readonly getParams: Record<string, unknown>;
   isGetResult(result: unknown): boolean;
@@ -96,6 +98,8 @@ ${backend.dataSource('readOnly')}
       const items = events.flatMap((e) => (e.type === 'items' ? e.items : []));
       expect(items).toHaveLength(backend.searchCount);
       expect(events.at(-1)).toMatchObject({ type: 'end', count: backend.searchCount });
+      const end = events.at(-1);
+      expect(end?.type === 'end' ? end.total : undefined).toBe(backend.searchTotal);
       expect(events.filter((e) => e.type === 'items').length).toBeGreaterThan(1);
     });
 

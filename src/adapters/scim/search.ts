@@ -101,7 +101,7 @@ export function searchSource(deps: ScimDeps, params: unknown, ctx: OperationCont
           last = !providerHasMore;
         }
         if (last) finished = true;
-        return { items, last, ...(truncated ? { truncated } : {}), totalResults: total };
+        return { items, last, ...(truncated ? { truncated } : {}), totalResults: total, total };
       }),
     );
   };
