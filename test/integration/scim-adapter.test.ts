@@ -309,7 +309,7 @@ describe('search', () => {
     expect(pages[0]?.items.map((i) => (i as { userName: string }).userName).sort()).toEqual(Array.from({ length: 10 }, (_, i) => `user0001${i}`));
     expect(pages[0]?.truncated).toBeUndefined();
     const zero = await drain(a.search!({ resourceType: 'User', count: 0 }, ctx));
-    expect(zero).toEqual([{ items: [], last: true, truncated: true, totalResults: USERS }]);
+    expect(zero).toEqual([{ items: [], last: true, truncated: true, totalResults: USERS, total: USERS }]);
   });
 
   it('filters, projection and sort order reach the provider', async () => {
