@@ -1,0 +1,201 @@
+/**
+ * Benchmark (not a test): SCIM search throughput direct vs. through the relay. Run with
+ * `npm run bench:scim`. Everything on 127.0.0.1, plain HTTP and plain ws.
+ *
+ *   (a) GET {url}/Users?startIndex=…&count=100 with undici, page after page, directly → users/s
+ *   (b) the same users as a `search` stream hub ← agent ← SCIM server → users/s, ratio to (a),
+ *       agent peak RSS (the agent runs as its own process, as in production)
+ *
+ * The SCIM server is the scimmy-based test server, which spends ~1 ms of schema coercion per
+ * returned resource: both (a) and (b) are bounded by it, so the ratio shows the relay's overhead
+ * on top of a slow provider rather than the relay's own ceiling.
+ *
+ * Medians of RUNS runs each, (a) and (b) interleaved so machine noise hits both alike.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { count, filter, lastValueFrom } from 'rxjs';
+import { request } from 'undici';
+import { hashPassword, loadHubConfig } from '../src/config/index.js';
+import { Hub } from '../src/hub/hub.js';
+import { createLogger } from '../src/log/logger.js';
+import { startScimServer } from '../test/helpers/scim-server.js';
+
+const USERS = Number(process.env['BENCH_USERS'] ?? 2_000);
+const RUNS = Number(process.env['BENCH_RUNS'] ?? 3);
+const PAGE = 100;
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+
+function rssKb(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+}
+
+/** Samples a process's RSS every 20 ms while `work` runs; returns the peak in MB. */
+async function peakRss<T>(pid: number, work: () => Promise<T>): Promise<{ result: T; peakMb: number }> {
+  let peak = rssKb(pid);
+  const timer = setInterval(() => (peak = Math.max(peak, rssKb(pid))), 20);
+  try {
+    const result = await work();
+    return { result, peakMb: Math.max(peak, rssKb(pid)) / 1024 };
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+interface ListBody {
+  totalResults?: number;
+  Resources?: unknown[];
+}
+
+async function main(): Promise<void> {
+  if (!Number.isInteger(USERS) || USERS < 1) throw new Error(`BENCH_USERS must be a positive integer, got ${process.env['BENCH_USERS']}`);
+  if (!Number.isInteger(RUNS) || RUNS < 1) throw new Error(`BENCH_RUNS must be a positive integer, got ${process.env['BENCH_RUNS']}`);
+  const dir = mkdtempSync(join(tmpdir(), 'datasync-bench-scim-'));
+  console.error(`starting the SCIM server with ${USERS} users…`);
+  const scim = await startScimServer({ users: USERS });
+  let hub: Hub | undefined;
+  let agent: ReturnType<typeof spawn> | undefined;
+  try {
+    const hubFile = join(dir, 'hub.yaml');
+    writeFileSync(
+      hubFile,
+      `logging: { level: warn }
+listen: { host: 127.0.0.1, port: 0, path: /agent }
+tenants:
+  bench:
+    agents:
+      - userName: bench
+        passwordHash: ${await hashPassword('bench-pw')}
+`,
+    );
+    hub = new Hub(loadHubConfig(hubFile, {}), createLogger({ level: 'warn' }));
+    const { port } = await hub.listen();
+    const agentFile = join(dir, 'agent.yaml');
+    writeFileSync(
+      agentFile,
+      `logging: { level: warn }
+agent:
+  id: bench-agent
+  urls: [ws://127.0.0.1:${port}/agent]
+  tenantId: bench
+  userName: bench
+  password: bench-pw
+dataSources:
+  hr:
+    type: scim
+    baseUrl: ${scim.url}
+    bearerToken: ${JSON.stringify(scim.token)}
+    pageSize: ${PAGE}
+`,
+    );
+    const registered = new Promise<void>((resolve) => {
+      const sub = hub!.registry.events$.pipe(filter((e) => e.type === 'registered')).subscribe(() => {
+        sub.unsubscribe();
+        resolve();
+      });
+    });
+    const nodeFlags = (process.env['BENCH_AGENT_NODE_FLAGS'] ?? '').split(' ').filter(Boolean);
+    const proc = spawn(process.execPath, [...nodeFlags, join(import.meta.dirname, '..', 'src', 'cli', 'agent.js'), '--config', agentFile], {
+      stdio: ['ignore', 'inherit', 'inherit'],
+    });
+    agent = proc;
+    const exited = new Promise<never>((_, reject) =>
+      proc.once('exit', (code, signal) => reject(new Error(`agent exited early (code ${code}, signal ${signal})`))),
+    );
+    exited.catch(() => undefined);
+    await Promise.race([registered, exited]);
+    const pid = proc.pid!;
+    const req = { tenantId: 'bench', dataSource: 'hr', params: { resourceType: 'User' } };
+
+    /** GET requests to /Users made since `from` (list pages only). */
+    const listRequests = (from: number): number =>
+      scim.requests.slice(from).filter((r) => r.method === 'GET' && r.path.endsWith('/Users')).length;
+
+    const direct = async (): Promise<number> => {
+      const from = scim.requests.length;
+      let n = 0;
+      let total = Infinity;
+      const t0 = performance.now();
+      for (let startIndex = 1; startIndex <= total; ) {
+        const res = await request(`${scim.url}/Users?startIndex=${startIndex}&count=${PAGE}`, {
+          headers: { authorization: `Bearer ${scim.token}`, accept: 'application/scim+json' },
+        });
+        if (res.statusCode !== 200) throw new Error(`direct GET /Users?startIndex=${startIndex} answered ${res.statusCode}: ${await res.body.text()}`);
+        const body = (await res.body.json()) as ListBody;
+        const got = body.Resources?.length ?? 0;
+        total = body.totalResults ?? 0;
+        if (got === 0) break;
+        n += got;
+        startIndex += got;
+      }
+      const s = (performance.now() - t0) / 1000;
+      if (n !== USERS) throw new Error(`direct paging returned ${n} users, expected ${USERS}`);
+      const pages = listRequests(from);
+      if (pages !== Math.ceil(USERS / PAGE)) throw new Error(`direct paging made ${pages} list requests, expected ${Math.ceil(USERS / PAGE)}`);
+      return n / s;
+    };
+    let relayedPages = 0;
+    const relayed = async (): Promise<number> => {
+      const from = scim.requests.length;
+      const t0 = performance.now();
+      const n = await lastValueFrom(hub!.search$(req).pipe(count()));
+      const s = (performance.now() - t0) / 1000;
+      if (n !== USERS) throw new Error(`relayed search returned ${n} users, expected ${USERS}`);
+      relayedPages = listRequests(from);
+      return n / s;
+    };
+
+    await relayed(); // warm-up: JIT, HTTP keep-alive connections, SCIM discovery in the agent
+    await direct();
+    const a: number[] = [];
+    const b: number[] = [];
+    let peakB = 0;
+    for (let i = 0; i < RUNS; i++) {
+      a.push(await direct());
+      const r = await peakRss(pid, relayed);
+      b.push(r.result);
+      peakB = Math.max(peakB, r.peakMb);
+      console.error(
+        `run ${i + 1}: direct ${a.at(-1)!.toFixed(0)}/s, relayed ${b.at(-1)!.toFixed(0)}/s (${relayedPages} list requests), agent peak ${r.peakMb.toFixed(1)} MB`,
+      );
+    }
+
+    const ma = median(a);
+    const mb = median(b);
+    const table = [
+      `| measurement (${USERS.toLocaleString('en')} users, page ${PAGE}, median of ${RUNS}) | value |`,
+      '|---|---|',
+      `| (a) direct undici GET /Users?startIndex=…&count=${PAGE} | ${ma.toFixed(0)} users/s |`,
+      `| (b) hub ← agent ← SCIM server over ws | ${mb.toFixed(0)} users/s |`,
+      `| ratio (b)/(a) | ${(mb / ma).toFixed(2)} |`,
+      `| agent peak RSS during (b) | ${peakB.toFixed(1)} MB |`,
+    ].join('\n');
+    console.log(table);
+    // Only the full, documented configuration updates the published results.
+    if (USERS === 2_000 && RUNS >= 3) {
+      writeFileSync(join(import.meta.dirname, '..', '..', 'bench', 'scim-search.results.md'), `${table}\n`);
+    }
+  } finally {
+    if (agent && agent.exitCode === null && agent.signalCode === null) {
+      const gone = new Promise((r) => agent!.once('exit', r));
+      agent.kill('SIGTERM');
+      await gone;
+    }
+    await hub?.close();
+    await scim.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exitCode = 1;
+});
