@@ -13,13 +13,14 @@
  * Medians of RUNS runs each, (a) and (b) interleaved so machine noise hits both alike.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { count, filter, lastValueFrom } from 'rxjs';
 import { request } from 'undici';
 import { hashPassword, loadHubConfig } from '../src/config/index.js';
 import { Hub } from '../src/hub/hub.js';
+import { median, peakRss } from './measure.js';
 import { createLogger } from '../src/log/logger.js';
 import { startScimServer } from '../test/helpers/scim-server.js';
 
@@ -27,28 +28,6 @@ const USERS = Number(process.env['BENCH_USERS'] ?? 2_000);
 const RUNS = Number(process.env['BENCH_RUNS'] ?? 3);
 const PAGE = 100;
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
-
-function rssKb(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
-}
-
-/** Samples a process's RSS every 20 ms while `work` runs; returns the peak in MB. */
-async function peakRss<T>(pid: number, work: () => Promise<T>): Promise<{ result: T; peakMb: number }> {
-  let peak = rssKb(pid);
-  const timer = setInterval(() => (peak = Math.max(peak, rssKb(pid))), 20);
-  try {
-    const result = await work();
-    return { result, peakMb: Math.max(peak, rssKb(pid)) / 1024 };
-  } finally {
-    clearInterval(timer);
-  }
-}
 
 interface ListBody {
   totalResults?: number;
