@@ -5,7 +5,9 @@
  * authentication methods with OAuth token caching and renewal, retries (Retry-After) for
  * idempotent requests only, TLS, a CONNECT proxy, and failures (unreachable, bad credentials,
  * timeouts, oversized responses, cancelled requests). A few provider misbehaviours that scimmy
- * cannot produce (ignoring `count`, empty pages early) come from a small node:http server.
+ * cannot produce (ignoring `count`, empty pages early) come from a small node:http server, and
+ * so does RFC 9865 cursor paging (scimmy has none): a provider advertising it in its
+ * ServiceProviderConfig, its request sequence, cap, and invalid/expired cursors.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -272,6 +274,23 @@ describe('search', () => {
     s.close();
   });
 
+  it('index paging against scimmy (it advertises cursor: false): ServiceProviderConfig read once per adapter, no cursor sent', async () => {
+    const a = adapter();
+    const from0 = server.requests.length;
+    await drain(a.search!({ resourceType: '/Users', pageSize: 100 }, ctx));
+    await drain(a.search!({ resourceType: '/Users', pageSize: 100, count: 150 }, ctx));
+    expect(requestsSince(from0, '/ServiceProviderConfig')).toHaveLength(1);
+    const gets = requestsSince(from0, '/Users');
+    expect(gets.map((g) => [g.query['startIndex'], g.query['count']])).toEqual([
+      ['1', '100'],
+      ['101', '100'],
+      ['201', '100'],
+      ['1', '100'],
+      ['101', '50'],
+    ]);
+    expect(gets.some((g) => 'cursor' in g.query)).toBe(false);
+  });
+
   it('N a multiple of pageSize: the last full page is known to be last without another GET', async () => {
     const a = adapter();
     const from0 = server.requests.length;
@@ -350,6 +369,7 @@ describe('search', () => {
 
   it('unsubscribing a pull aborts its HTTP request', async () => {
     const a = adapter();
+    await drain(a.search!({ resourceType: '/Users', count: 0 }, ctx)); // read ServiceProviderConfig before the latency
     server.setLatency(300);
     try {
       const from0 = server.requests.length;
@@ -746,11 +766,13 @@ describe('providers that misbehave (node:http)', () => {
     const a = adapter({ baseUrl: fakeUrl });
     const pages = await drain(a.search!({ resourceType: '/Users', pageSize: 10 }, ctx));
     expect(pages.map((p) => [p.items.length, p.last])).toEqual([[25, true]]);
-    expect(seen).toHaveLength(1);
+    // (Each adapter reads /ServiceProviderConfig once; this one decodes as "no pagination": index.)
+    const users = (): URL[] => seen.filter((u) => u.pathname.endsWith('/Users'));
+    expect(users()).toHaveLength(1);
     // …and with a count cap, the surplus is cut and the stream marked truncated.
     const capped = await drain(adapter({ baseUrl: fakeUrl }).search!({ resourceType: '/Users', pageSize: 10, count: 12 }, ctx));
     expect(capped.map((p) => [p.items.length, p.last, p.truncated])).toEqual([[12, true, true]]);
-    expect(seen).toHaveLength(2);
+    expect(users()).toHaveLength(2);
   });
 
   it('an empty page before totalResults → last page marked truncated', async () => {
@@ -813,6 +835,171 @@ describe('providers that misbehave (node:http)', () => {
     expect(ok(r)).toEqual({ id: 'p1', version: 'W/"9"' });
     expect(headers[0]).toMatchObject({ accept: 'application/scim+json', 'content-type': 'application/scim+json', 'if-match': 'W/"8"', authorization: `Bearer ${TOKEN}` });
     expect(JSON.parse(bodies[0]!)).toEqual({ schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'], Operations: [{ op: 'replace', path: 'active', value: false }] });
+  });
+});
+
+describe('cursor paging (RFC 9865, node:http provider)', () => {
+  // scimmy has no cursor paging: this provider advertises it and serves 250 users by opaque
+  // cursors (base64, so `+`, `/`, `=` must survive the query string), honouring `count` up to
+  // its maxPageSize 100. Unknown cursors → 400 invalidCursor; `expire` makes the next
+  // continuation 400 expiredCursor.
+  const TOTAL = 250;
+  let fake: Server;
+  let fakeUrl: string;
+  let pagination: Record<string, unknown> = {};
+  let expire = false;
+  let stuck = false;
+  /** Every request's path and raw query, as received. */
+  const seen: string[] = [];
+  const issued = new Map<string, number>();
+  const token = (offset: number): string => Buffer.from(`>>offset ${offset}??`).toString('base64');
+  const json = (res: ServerResponse, status: number, body: unknown): void => {
+    res.writeHead(status, { 'content-type': 'application/scim+json' }).end(JSON.stringify(body));
+  };
+  const error = (res: ServerResponse, scimType: string): void =>
+    json(res, 400, { schemas: ['urn:ietf:params:scim:api:messages:2.0:Error'], status: '400', scimType, detail: `cursor refused (${scimType})` });
+
+  beforeAll(async () => {
+    fake = createServer((req, res) => {
+      seen.push(req.url ?? '');
+      const url = new URL(req.url ?? '/', 'http://x');
+      if (url.pathname.endsWith('/ServiceProviderConfig')) return json(res, 200, { schemas: ['urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig'], pagination });
+      if (!url.pathname.endsWith('/Users')) return json(res, 404, { status: '404', detail: 'not here' });
+      const cursor = url.searchParams.get('cursor');
+      if (cursor === null) return json(res, 400, { status: '400', scimType: 'invalidValue', detail: 'this provider pages by cursor only' });
+      let offset = 0;
+      if (cursor !== '') {
+        if (expire) return error(res, 'expiredCursor');
+        const known = issued.get(cursor);
+        if (known === undefined) return error(res, 'invalidCursor');
+        offset = known;
+      }
+      const count = Math.min(Number(url.searchParams.get('count') ?? 100), 100);
+      const n = Math.max(0, Math.min(count, TOTAL - offset));
+      const next = stuck ? cursor : offset + n < TOTAL ? token(offset + n) : undefined;
+      if (next !== undefined && next !== '') issued.set(next, offset + n);
+      json(res, 200, {
+        schemas: ['urn:ietf:params:scim:api:messages:2.0:ListResponse'],
+        totalResults: TOTAL,
+        itemsPerPage: n,
+        ...(offset > 0 ? { previousCursor: 'ignored-previous' } : {}),
+        ...(next === undefined ? {} : { nextCursor: next }),
+        Resources: Array.from({ length: n }, (_, i) => ({ id: String(offset + i + 1), userName: `c${offset + i + 1}` })),
+      });
+    });
+    await new Promise<void>((resolve) => fake.listen(0, '127.0.0.1', resolve));
+    fakeUrl = `http://127.0.0.1:${(fake.address() as AddressInfo).port}/scim/v2`;
+  });
+  afterAll(async () => {
+    fake.closeAllConnections();
+    await new Promise<void>((resolve) => fake.close(() => resolve()));
+  });
+  afterEach(() => {
+    seen.length = 0;
+    pagination = {};
+    expire = false;
+    stuck = false;
+  });
+
+  const usersSeen = (): string[] => seen.filter((u) => u.startsWith('/scim/v2/Users'));
+  const q = (cursor: string, count: number): string => `/scim/v2/Users?cursor=${encodeURIComponent(cursor)}&count=${count}`;
+
+  it('cursor preferred: cursor= first, then each nextCursor; one GET per pull; total reported', async () => {
+    pagination = { cursor: true, index: true, defaultPaginationMethod: 'cursor', maxPageSize: 100 };
+    const a = adapter({ baseUrl: fakeUrl });
+    const s = a.search!({ resourceType: '/Users', pageSize: 100 }, ctx);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(seen).toHaveLength(0); // nothing before the first pull, not even discovery
+
+    const first = await pull(s);
+    expect(seen).toEqual(['/scim/v2/ServiceProviderConfig', '/scim/v2/Users?cursor=&count=100']);
+    expect(first).toMatchObject({ last: false, totalResults: TOTAL, total: TOTAL });
+    await new Promise((r) => setTimeout(r, 50));
+    expect(usersSeen()).toHaveLength(1); // nothing read ahead
+
+    const pages = [first, ...(await drain(s, false))];
+    expect(usersSeen()).toEqual([q('', 100), q(token(100), 100), q(token(200), 100)]);
+    expect(token(100)).toMatch(/[+/=]/); // the opaque cursor needed URL encoding
+    expect(pages.map((p) => [p.items.length, p.last, p.truncated, p.total])).toEqual([
+      [100, false, undefined, TOTAL],
+      [100, false, undefined, TOTAL],
+      [50, true, undefined, TOTAL],
+    ]);
+    const ids = pages.flatMap((p) => p.items.map((i) => (i as { id: string }).id));
+    expect(ids).toEqual(Array.from({ length: TOTAL }, (_, i) => String(i + 1)));
+    // After the last page: no request.
+    expect(await pull(s)).toMatchObject({ items: [], last: true });
+    expect(usersSeen()).toHaveLength(3);
+    s.close();
+
+    // The ServiceProviderConfig is read once per adapter.
+    await drain(a.search!({ resourceType: '/Users', pageSize: 100, filter: 'userName sw "c"' }, ctx));
+    expect(seen.filter((u) => u.endsWith('/ServiceProviderConfig'))).toHaveLength(1);
+    expect(usersSeen().at(3)).toBe(`/scim/v2/Users?filter=${encodeURIComponent('userName sw "c"')}&cursor=&count=100`);
+  });
+
+  it('index: false → cursor even when defaultPaginationMethod says index; count cap truncates', async () => {
+    pagination = { cursor: true, index: false, defaultPaginationMethod: 'index' };
+    const pages = await drain(adapter({ baseUrl: fakeUrl }).search!({ resourceType: '/Users', pageSize: 100, count: 130 }, ctx));
+    expect(usersSeen()).toEqual([q('', 100), q(token(100), 30)]);
+    expect(pages.map((p) => [p.items.length, p.last, p.truncated])).toEqual([
+      [100, false, undefined],
+      [30, true, true],
+    ]);
+    expect(pages.at(-1)).toMatchObject({ totalResults: TOTAL, total: TOTAL });
+  });
+
+  it('count 0 reports totalResults only; count ≥ matches is not truncated', async () => {
+    pagination = { cursor: true, index: false };
+    const a = adapter({ baseUrl: fakeUrl });
+    expect(await drain(a.search!({ resourceType: '/Users', count: 0 }, ctx))).toEqual([{ items: [], last: true, truncated: true, totalResults: TOTAL, total: TOTAL }]);
+    const all = await drain(a.search!({ resourceType: '/Users', pageSize: 100, count: 500 }, ctx));
+    expect(all.map((p) => [p.items.length, p.truncated])).toEqual([
+      [100, undefined],
+      [100, undefined],
+      [50, undefined],
+    ]);
+  });
+
+  it('cursor advertised but index preferred (or no preference) → index paging', async () => {
+    pagination = { cursor: true, index: true, defaultPaginationMethod: 'index' };
+    // This provider refuses startIndex paging: the 400 shows index paging was used.
+    const e = await failure(pull(adapter({ baseUrl: fakeUrl }).search!({ resourceType: '/Users', pageSize: 10 }, ctx)));
+    expect(e.code).toBe('BAD_REQUEST');
+    expect(usersSeen()).toEqual(['/scim/v2/Users?startIndex=1&count=10']);
+  });
+
+  it('400 invalidCursor → BAD_REQUEST; 400 expiredCursor → UPSTREAM_ERROR, retryable, not re-sent', async () => {
+    pagination = { cursor: true, defaultPaginationMethod: 'cursor' };
+    const a = adapter({ baseUrl: fakeUrl });
+    const s = a.search!({ resourceType: '/Users', pageSize: 100 }, ctx);
+    await pull(s);
+    issued.clear(); // the provider forgets its cursors
+    const invalid = await failure(pull(s));
+    expect(invalid.code).toBe('BAD_REQUEST');
+    expect(invalid.retryable).toBe(false);
+    expect(invalid.context.details).toMatchObject({ httpStatus: 400, scimType: 'invalidCursor' });
+    expect(invalid.message).toContain('cursor refused (invalidCursor)');
+
+    const s2 = a.search!({ resourceType: '/Users', pageSize: 100 }, ctx);
+    await pull(s2);
+    expire = true;
+    const before = usersSeen().length;
+    const expired = await failure(pull(s2));
+    expect(expired.code).toBe('UPSTREAM_ERROR');
+    expect(expired.retryable).toBe(true);
+    expect(expired.context.details).toMatchObject({ httpStatus: 400, scimType: 'expiredCursor' });
+    expect(usersSeen()).toHaveLength(before + 1);
+  });
+
+  it('a provider that returns the same nextCursor again ends the stream truncated, no loop', async () => {
+    pagination = { cursor: true, index: false };
+    stuck = true;
+    const pages = await drain(adapter({ baseUrl: fakeUrl }).search!({ resourceType: '/Users', pageSize: 100 }, ctx));
+    // First page: nextCursor '' (the cursor sent) → no progress possible.
+    expect(pages.map((p) => [p.items.length, p.last, p.truncated])).toEqual([[100, true, true]]);
+    expect(usersSeen()).toHaveLength(1);
+    expect(logs.text()).toContain('did not advance its cursor');
   });
 });
 

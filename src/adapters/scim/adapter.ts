@@ -18,6 +18,7 @@ import { ResourceTypeDirectory } from './resource-types.js';
 import { checkRetryPolicy, DEFAULT_RETRY_POLICY, type RetryPolicy } from './retry.js';
 import { readAttributesOp, readResourceTypesOp, readSchemaOp } from './schema.js';
 import { searchSource } from './search.js';
+import { ServiceProviderInfo } from './service-provider.js';
 import { testConnection } from './test.js';
 import { DEFAULT_MAX_RESPONSE_BYTES, Dispatchers, tlsOptions } from './transport.js';
 
@@ -49,7 +50,7 @@ export function createScimAdapter(name: string, config: ScimDataSourceConfig, lo
   // Secrets must never reach a message, even if a server echoes them back.
   const secrets = [config.bearerToken, config.password, config.clientSecret].filter((s): s is string => s !== undefined && s !== '');
   const client = new ScimClient({ baseUrl: config.baseUrl, dispatchers, auth, maxResponseBytes, timeoutMs: config.timeoutMs, retry, scheduler, secrets, log });
-  const deps: ScimDeps = { client, directory: new ResourceTypeDirectory(client), config };
+  const deps: ScimDeps = { client, directory: new ResourceTypeDirectory(client), serviceProvider: new ServiceProviderInfo(client), config };
   log.debug({ dataSource: name, baseUrl: redactUrl(config.baseUrl), proxy: config.proxy === undefined ? undefined : redactUrl(config.proxy) }, 'SCIM adapter created');
   return {
     type: 'scim',

@@ -57,10 +57,21 @@ export type Resource = t.TypeOf<typeof Resource>;
 /** A write response: most providers return the resource; PATCH may return 204 (no body). */
 export const WriteResponse = t.partial({ id: t.string, meta: Meta });
 
-/** RFC 7644 §3.4.2 ListResponse; `Resources` is absent when there are none. */
+/**
+ * RFC 7644 §3.4.2 ListResponse; `Resources` is absent when there are none. `nextCursor` /
+ * `previousCursor` are RFC 9865 §2 (cursor paging): opaque strings, absent on the last
+ * (first) page.
+ */
 export const ListResponse = t.intersection([
   t.type({ totalResults: Count }),
-  t.partial({ schemas: t.array(t.string), Resources: t.array(JsonObject), startIndex: Count, itemsPerPage: Count }),
+  t.partial({
+    schemas: t.array(t.string),
+    Resources: t.array(JsonObject),
+    startIndex: Count,
+    itemsPerPage: Count,
+    nextCursor: t.string,
+    previousCursor: t.string,
+  }),
 ]);
 export type ListResponse = t.TypeOf<typeof ListResponse>;
 

@@ -35,6 +35,11 @@ export interface StatusMapping {
  *   resource changed since `version`) → CONSTRAINT_VIOLATION.
  * - 400 `mutability` / `uniqueness` → CONSTRAINT_VIOLATION: the data is well-formed but the
  *   schema refuses the change; every other 400 is the caller's request → BAD_REQUEST.
+ * - RFC 9865 cursor paging: 400 `invalidCursor` (a cursor the provider does not know) and
+ *   `invalidCount` → BAD_REQUEST. 400 `expiredCursor` (the provider dropped the cursor, e.g.
+ *   after its `cursorTimeout` while the consumer was slow) → UPSTREAM_ERROR, **retryable**:
+ *   the adapter never re-sends the expired cursor (it is a 400, not retried by the client), but
+ *   the caller may run the same search again — it starts a fresh cursor from the beginning.
  * - 413 → SIZE_LIMIT_EXCEEDED (RFC 7644 §3.7.4: payload or operations over the limits).
  * - 429 and 5xx → UPSTREAM_UNAVAILABLE, retryable — except 501 Not Implemented (the provider
  *   does not support e.g. PATCH; retrying cannot help) → OPERATION_NOT_ALLOWED.
@@ -48,6 +53,9 @@ export const STATUS_CODES: Readonly<Record<string, StatusMapping>> = {
   '400:noTarget': { code: 'BAD_REQUEST' },
   '400:invalidValue': { code: 'BAD_REQUEST' },
   '400:invalidVers': { code: 'BAD_REQUEST' },
+  '400:invalidCursor': { code: 'BAD_REQUEST' },
+  '400:invalidCount': { code: 'BAD_REQUEST' },
+  '400:expiredCursor': { code: 'UPSTREAM_ERROR', retryable: true },
   '400:mutability': { code: 'CONSTRAINT_VIOLATION' },
   '400:uniqueness': { code: 'CONSTRAINT_VIOLATION' },
   '401': { code: 'UPSTREAM_AUTH_FAILED' },

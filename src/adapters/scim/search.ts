@@ -16,6 +16,15 @@
  *
  * Index-based paging is not a snapshot (RFC 7644 §3.4.2.4): resources added or deleted while a
  * search runs can shift pages. Use a `sortBy` the provider supports for a stable order.
+ *
+ * Cursor paging (RFC 9865) is used instead when the provider's `/ServiceProviderConfig`
+ * (read once per adapter, `service-provider.ts`) advertises `pagination.cursor: true` and
+ * prefers it (`defaultPaginationMethod: cursor`) or has no index paging (`index: false`); the
+ * method is fixed at the first pull. Then the first request is `GET /Endpoint?cursor=&count=…`
+ * (an empty cursor starts), each next one sends the previous page's `nextCursor`, and a page
+ * without `nextCursor` is the last (`previousCursor` is ignored). The same contract holds:
+ * one GET per pull, the `count` cap, `totalResults`, and a provider that does not advance
+ * (empty page or unchanged `nextCursor`) ends the stream `truncated` — see `pagination.ts`.
  */
 import { concatMap, defer, map, of, throwError, type Observable } from 'rxjs';
 import { ProtocolError, type ProtocolErrorContext } from '../../protocol/errors.js';
@@ -23,6 +32,7 @@ import type { OperationContext, Page, PageSource } from '../adapter.js';
 import { decodeBody, ListResponse, type JsonObject } from './codecs.js';
 import type { ScimDeps } from './deps.js';
 import { toProtocolError } from './errors.js';
+import { cursorAsk, cursorStep, type CursorState, type PagingMethod } from './pagination.js';
 import { attributeQuery, decodeOrThrow, SearchParams } from './params.js';
 
 /** A page of resources with the provider's `totalResults` (for a progress display). */
@@ -33,7 +43,7 @@ export interface ScimPage extends Page<JsonObject> {
 /** A decoded, checked search. */
 export interface SearchPlan {
   readonly resourceType: string;
-  /** Query parameters other than `startIndex`/`count`. */
+  /** Query parameters other than `startIndex`/`cursor`/`count`. */
   readonly query: Readonly<Record<string, string>>;
   /** Resources per request. */
   readonly pageSize: number;
@@ -67,12 +77,31 @@ export function searchSource(deps: ScimDeps, params: unknown, ctx: OperationCont
     plan = toProtocolError(err, context);
   }
 
+  let method: PagingMethod | undefined;
   let startIndex = 1;
   let delivered = 0;
+  let cursorState: CursorState | undefined;
   let finished = false;
   let closed = false;
 
-  const nextPage = (p: SearchPlan, endpoint: string): Observable<ScimPage> => {
+  const nextCursorPage = (p: SearchPlan, endpoint: string): Observable<ScimPage> => {
+    const state: CursorState = cursorState ?? { cursor: '', delivered: 0, received: 0, limit: p.limit };
+    const ask = cursorAsk(state, p.pageSize);
+    return deps.client.request({ method: 'GET', path: endpoint, query: { ...p.query, cursor: state.cursor, count: ask } }, context).pipe(
+      map((res): ScimPage => {
+        const list = decodeBody(ListResponse, res.body, `${endpoint} list response`, context);
+        const total = list.totalResults;
+        const step = cursorStep(state, list.Resources ?? [], total, list.nextCursor);
+        cursorState = step.next;
+        delivered = step.next.delivered;
+        if (step.stalled !== undefined) ctx.log.warn({ endpoint, reason: step.stalled, received: step.next.received, totalResults: total }, 'SCIM provider did not advance its cursor');
+        if (step.last) finished = true;
+        return { items: [...step.items], last: step.last, ...(step.truncated ? { truncated: true } : {}), totalResults: total, total };
+      }),
+    );
+  };
+
+  const nextIndexPage = (p: SearchPlan, endpoint: string): Observable<ScimPage> => {
     const left = p.limit === undefined ? Infinity : p.limit - delivered;
     const ask = Math.min(p.pageSize, left);
     return deps.client.request({ method: 'GET', path: endpoint, query: { ...p.query, startIndex, count: ask } }, context).pipe(
@@ -112,11 +141,19 @@ export function searchSource(deps: ScimDeps, params: unknown, ctx: OperationCont
       if (closed) return throwError(() => new ProtocolError('CANCELLED', 'search was closed', context));
       if (finished) return of<ScimPage>({ items: [], last: true, totalResults: delivered });
       const p = plan;
-      return deps.directory.endpoint(p.resourceType, ctx).pipe(concatMap((endpoint) => nextPage(p, endpoint)));
+      const method$ = method === undefined ? deps.serviceProvider.paging(ctx) : of(method);
+      return method$.pipe(
+        concatMap((m) => {
+          method = m;
+          return deps.directory.endpoint(p.resourceType, ctx);
+        }),
+        concatMap((endpoint) => (method === 'cursor' ? nextCursorPage(p, endpoint) : nextIndexPage(p, endpoint))),
+      );
     });
 
-  // Index-based paging holds no cursor on the provider: closing only stops further pulls (an
-  // in-flight pull is unsubscribed by the pipeline first, which aborts its request).
+  // Neither method holds anything to release on the provider (RFC 9865 has no cursor close;
+  // an unused cursor expires after the provider's cursorTimeout): closing only stops further
+  // pulls (an in-flight pull is unsubscribed by the pipeline first, which aborts its request).
   const close = (): void => {
     closed = true;
   };
