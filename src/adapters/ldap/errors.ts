@@ -9,6 +9,7 @@
 import { ResultCodeError } from 'ldapts';
 import { ProtocolError, type ProtocolErrorContext } from '../../protocol/errors.js';
 import type { ErrorCode } from '../../protocol/error-codes.js';
+import { SOCKET_ERROR_CODES } from '../decode.js';
 
 export interface ResultCodeMapping {
   /** RFC 4511 name of the result code. */
@@ -75,21 +76,7 @@ export const RESULT_CODES: Readonly<Record<number, ResultCodeMapping>> = {
 };
 
 /** Node socket error codes meaning "could not reach / lost the server". */
-const TRANSPORT_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ECONNABORTED',
-  'EHOSTUNREACH',
-  'EHOSTDOWN',
-  'ENETUNREACH',
-  'ENETDOWN',
-  'ETIMEDOUT',
-  'EPIPE',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EADDRNOTAVAIL',
-  'ERR_SOCKET_CLOSED',
-]);
+const TRANSPORT_CODES = new Set(SOCKET_ERROR_CODES);
 
 /** ldapts' own transport failures are plain Errors; these are their messages (8.2.0). */
 const TRANSPORT_MESSAGES =

@@ -17,7 +17,8 @@ import { encodeValues, isBase64 } from './entry.js';
 import { ldapResultCode, toProtocolError } from './errors.js';
 import { renameEntry } from './modify-dn.js';
 import { parseDn } from './dn.js';
-import { badRequest, decodeOrThrow, DnString, requireWithin } from './params.js';
+import { badRequest, DnString, requireWithin } from './params.js';
+import { recordDecoder } from '../decode.js';
 
 const ATTRIBUTE_TYPE = /^([A-Za-z][A-Za-z0-9-]*|\d+(\.\d+)+)(;[A-Za-z0-9-]+)*$/;
 const BINARY_OPTION = /;binary$/i;
@@ -86,15 +87,8 @@ const RECORDS = { add: AddRecord, modify: ModifyRecord, delete: DeleteRecord, re
 type RecordOp = keyof typeof RECORDS;
 export type ExportRecord = { [K in RecordOp]: t.TypeOf<(typeof RECORDS)[K]> }[RecordOp];
 
-const isOp = (u: unknown): u is RecordOp => typeof u === 'string' && Object.hasOwn(RECORDS, u);
-
 /** Decodes one record (discriminated on `op`) or throws BAD_REQUEST. */
-export function decodeRecord(input: unknown, context: ProtocolErrorContext = {}): ExportRecord {
-  const op = isRecord(input) ? input['op'] : undefined;
-  if (!isOp(op)) return badRequest(`invalid export record: op: expected one of ${Object.keys(RECORDS).join(' | ')}, got ${JSON.stringify(op) ?? 'nothing'}`, context);
-  const codec: t.Decoder<unknown, ExportRecord> = RECORDS[op];
-  return decodeOrThrow(codec, input, `${op} record`, context);
-}
+export const decodeRecord: (input: unknown, context?: ProtocolErrorContext) => ExportRecord = recordDecoder<ExportRecord>(RECORDS);
 
 function attributesOf(map: Record<string, string[]>): Attribute[] {
   return Object.entries(map).map(([name, list]) => {

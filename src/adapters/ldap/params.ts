@@ -4,12 +4,13 @@
  * in one BAD_REQUEST message.
  */
 import * as t from 'io-ts';
-import { isLeft } from 'fp-ts/lib/Either.js';
 import { FilterParser } from 'ldapts';
 import { decoder, listOf, NonNegativeInt, PositiveInt, strictObject } from '../../config/codecs.js';
-import { reportErrors } from '../../config/report.js';
 import { ProtocolError, type ProtocolErrorContext } from '../../protocol/errors.js';
 import { DnSyntaxError, isWithin, parseDn, type Rdn } from './dn.js';
+import { badRequest, decodeOrThrow } from '../decode.js';
+
+export { badRequest, decodeOrThrow };
 
 /** An attribute description (RFC 4512 §2.5): type or OID plus `;options`, or `*`, `+`, `1.1`. */
 export const AttributeName = decoder<string>('attribute name', (u, c) =>
@@ -52,16 +53,7 @@ export const GetParams = strictObject(
 export type GetParams = t.TypeOf<typeof GetParams>;
 
 /** Decodes `input` or throws BAD_REQUEST listing every problem as `path: message`. */
-export function decodeOrThrow<A>(codec: t.Decoder<unknown, A>, input: unknown, what: string, context: ProtocolErrorContext = {}): A {
-  const r = codec.validate(input, [{ key: '', type: codec, actual: input }]);
-  if (!isLeft(r)) return r.right;
-  const problems = reportErrors(r.left).map((p) => (p.path.length === 0 ? p.message : `${p.path.join('.')}: ${p.message}`));
-  return badRequest(`invalid ${what}: ${problems.join('; ')}`, context, problems);
-}
 
-export function badRequest(message: string, context: ProtocolErrorContext = {}, problems?: string[]): never {
-  throw new ProtocolError('BAD_REQUEST', message, problems === undefined ? context : { ...context, details: { ...context.details, problems } });
-}
 
 /** Parses `dn` and refuses it (OPERATION_NOT_ALLOWED) unless it lies inside `baseDN`. */
 export function requireWithin(dn: string, baseDN: string, what: string, context: ProtocolErrorContext = {}): Rdn[] {

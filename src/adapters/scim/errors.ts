@@ -16,6 +16,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { ProtocolError, type ProtocolErrorContext } from '../../protocol/errors.js';
 import type { ErrorCode } from '../../protocol/error-codes.js';
 import { ScimErrorBody, isValid } from './codecs.js';
+import { SOCKET_ERROR_CODES } from '../decode.js';
 
 export interface StatusMapping {
   readonly code: ErrorCode;
@@ -118,19 +119,7 @@ export class ResponseTooLargeError extends Error {
 
 /** Node / undici error codes meaning "could not reach, or lost, the server". */
 const TRANSPORT_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ECONNABORTED',
-  'EHOSTUNREACH',
-  'EHOSTDOWN',
-  'ENETUNREACH',
-  'ENETDOWN',
-  'ETIMEDOUT',
-  'EPIPE',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EADDRNOTAVAIL',
-  'ERR_SOCKET_CLOSED',
+  ...SOCKET_ERROR_CODES,
   'UND_ERR_SOCKET',
   'UND_ERR_CLOSED',
   'UND_ERR_DESTROYED',

@@ -4,11 +4,11 @@
  * in one BAD_REQUEST message.
  */
 import * as t from 'io-ts';
-import { isLeft } from 'fp-ts/lib/Either.js';
 import { decoder, listOf, NonNegativeInt, PositiveInt, strictObject } from '../../config/codecs.js';
-import { reportErrors } from '../../config/report.js';
-import { ProtocolError, type ProtocolErrorContext } from '../../protocol/errors.js';
 import { isAttributePath } from './filter.js';
+import { badRequest, decodeOrThrow } from '../decode.js';
+
+export { badRequest, decodeOrThrow };
 
 /** C0 control characters (U+0000–U+001F, optionally except TAB) and DEL. */
 export function hasControlCharacters(s: string, allowTab = false): boolean {
@@ -90,16 +90,7 @@ function onlyOneOfAttributes(_v: unknown, input: Record<string, unknown>): Array
 }
 
 /** Decodes `input` or throws BAD_REQUEST listing every problem as `path: message`. */
-export function decodeOrThrow<A>(codec: t.Decoder<unknown, A>, input: unknown, what: string, context: ProtocolErrorContext = {}): A {
-  const r = codec.validate(input, [{ key: '', type: codec, actual: input }]);
-  if (!isLeft(r)) return r.right;
-  const problems = reportErrors(r.left).map((p) => (p.path.length === 0 ? p.message : `${p.path.join('.')}: ${p.message}`));
-  return badRequest(`invalid ${what}: ${problems.join('; ')}`, context, problems);
-}
 
-export function badRequest(message: string, context: ProtocolErrorContext = {}, problems?: string[]): never {
-  throw new ProtocolError('BAD_REQUEST', message, problems === undefined ? context : { ...context, details: { ...context.details, problems } });
-}
 
 /** `attributes` / `excludedAttributes` as query parameters (comma-separated, RFC 7644 §3.4.2.5). */
 export function attributeQuery(p: { attributes?: string[]; excludedAttributes?: string[] }): Record<string, string> {

@@ -16,7 +16,8 @@ import { decoder, isRecord, listOf, strictObject } from '../../config/codecs.js'
 import type { ProtocolErrorContext } from '../../protocol/errors.js';
 import { JsonObject } from './codecs.js';
 import type { CompValue } from './filter.js';
-import { AttributePath, badRequest, decodeOrThrow, hasControlCharacters, ResourceId, ResourceTypeRef, Version } from './params.js';
+import { AttributePath, hasControlCharacters, ResourceId, ResourceTypeRef, Version } from './params.js';
+import { recordDecoder } from '../decode.js';
 
 /** RFC 7644 §3.5.2 operation names. Providers must accept any case; we send them lower-case. */
 const PatchOpName = decoder<'add' | 'remove' | 'replace'>("'add' | 'remove' | 'replace'", (u, c) => {
@@ -91,12 +92,5 @@ const RECORDS = { create: CreateRecord, replace: ReplaceRecord, patch: PatchReco
 type RecordOp = keyof typeof RECORDS;
 export type ExportRecord = { [K in RecordOp]: t.TypeOf<(typeof RECORDS)[K]> }[RecordOp];
 
-const isOp = (u: unknown): u is RecordOp => typeof u === 'string' && Object.hasOwn(RECORDS, u);
-
 /** Decodes one record (discriminated on `op`) or throws BAD_REQUEST. */
-export function decodeRecord(input: unknown, context: ProtocolErrorContext = {}): ExportRecord {
-  const op = isRecord(input) ? input['op'] : undefined;
-  if (!isOp(op)) return badRequest(`invalid export record: op: expected one of ${Object.keys(RECORDS).join(' | ')}, got ${JSON.stringify(op) ?? 'nothing'}`, context);
-  const codec: t.Decoder<unknown, ExportRecord> = RECORDS[op];
-  return decodeOrThrow(codec, input, `${op} record`, context);
-}
+export const decodeRecord: (input: unknown, context?: ProtocolErrorContext) => ExportRecord = recordDecoder<ExportRecord>(RECORDS);
