@@ -60,7 +60,10 @@ export class Hub {
       ? createHttpsServer({
           cert: readFileSync(config.tls.cert),
           key: readFileSync(config.tls.key),
-          // Client certificates are requested but not required: agents may use Basic auth instead.
+          // Client certificates are optional (agents may use Basic auth), and Node cannot make a
+          // certificate optional *and* enforced in the handshake. So the handshake still verifies
+          // any certificate against clientCa, and `authenticateAgent` refuses the upgrade (401)
+          // unless `socket.authorized` — an untrusted certificate never gets a session.
           ...(config.tls.clientCa ? { ca: readFileSync(config.tls.clientCa), requestCert: true, rejectUnauthorized: false } : {}),
         })
       : createHttpServer();

@@ -96,6 +96,27 @@ describe('registration', () => {
     expect(hub.hub.registry.agents('1')[0]!.principal.kind).toBe('certificate');
   });
 
+  it('a client certificate the hub does not trust (expired) is refused with 401, even with valid Basic credentials', async () => {
+    const hub = later(await startHub(env));
+    const a = later(
+      startAgent(
+        env,
+        `  urls: [${hub.url}]
+  tenantId: 1
+  userName: agent
+  password: agent-secret-123
+  keyStore: ${env.pki.expiredClient.certFile}
+  privateKey: ${env.pki.expiredClient.keyFile}
+  trustStore: ${env.pki.ca.file}
+`,
+      ),
+    );
+    const refused = await a.statuses.next(isState('rejected'));
+    expect(refused.status).toMatchObject({ code: 'HTTP_401' });
+    expect(hub.logs.text()).toMatch(/client certificate not trusted: CERT_HAS_EXPIRED/);
+    expect(hub.hub.registry.agents('1')).toHaveLength(0);
+  });
+
   it('a wrong password is `rejected` with the reason and retried at backoff pace, not in a hot loop', async () => {
     const hub = later(await startHub(env));
     const yaml = basicAgentYaml(env, [hub.url]).replace('agent-secret-123', 'not-the-password');
