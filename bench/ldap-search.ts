@@ -14,12 +14,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Subject, firstValueFrom, lastValueFrom, tap, count, filter } from 'rxjs';
 import { Client } from 'ldapts';
-import { hashPassword, loadHubConfig } from '../src/config/index.js';
-import { Hub } from '../src/hub/hub.js';
 import { median, peakRss } from './measure.js';
-import { createLogger } from '../src/log/logger.js';
+import { startBenchRelay } from './relay.js';
 import { makeTestPki } from '../test/helpers/certs.js';
-import { spawn } from 'node:child_process';
 import { startSlapd } from '../test/helpers/slapd.js';
 
 const ENTRIES = Number(process.env['BENCH_ENTRIES'] ?? 100_000);
@@ -35,53 +32,18 @@ async function main(): Promise<void> {
   const pki = makeTestPki(join(dir, 'pki'));
   const base = `ou=people,${slapd.baseDN}`;
   try {
-    const hubFile = join(dir, 'hub.yaml');
-    writeFileSync(
-      hubFile,
-      `logging: { level: warn }
-listen: { host: 127.0.0.1, port: 0, path: /agent }
-tls: { cert: ${pki.server.certFile}, key: ${pki.server.keyFile} }
-tenants:
-  bench:
-    agents:
-      - userName: bench
-        passwordHash: ${await hashPassword('bench-pw')}
-`,
-    );
-    const hub = new Hub(loadHubConfig(hubFile, {}), createLogger({ level: 'warn' }));
-    const { port } = await hub.listen();
-    const agentFile = join(dir, 'agent.yaml');
-    writeFileSync(
-      agentFile,
-      `logging: { level: warn }
-agent:
-  id: bench-agent
-  urls: [wss://127.0.0.1:${port}/agent]
-  tenantId: bench
-  userName: bench
-  password: bench-pw
-  trustStore: ${pki.ca.file}
-dataSources:
-  corp:
+    const relay = await startBenchRelay({
+      dir,
+      tls: { certFile: pki.server.certFile, keyFile: pki.server.keyFile, caFile: pki.ca.file },
+      dataSources: `  corp:
     type: ldap
     url: ${slapd.url}
     bindDN: ${slapd.adminDN}
     bindPassword: ${slapd.adminPassword}
     baseDN: ${slapd.baseDN}
-    pageSize: ${PAGE}
-`,
-    );
-    const nodeFlags = (process.env['BENCH_AGENT_NODE_FLAGS'] ?? '').split(' ').filter(Boolean);
-    const agent = spawn(process.execPath, [...nodeFlags, join(import.meta.dirname, '..', 'src', 'cli', 'agent.js'), '--config', agentFile], {
-      stdio: ['ignore', 'inherit', 'inherit'],
+    pageSize: ${PAGE}`,
     });
-    const pid = agent.pid!;
-    await new Promise<void>((resolve) => {
-      const sub = hub.registry.events$.pipe(filter((e) => e.type === 'registered')).subscribe(() => {
-        sub.unsubscribe();
-        resolve();
-      });
-    });
+    const { hub, pid } = relay;
     const req = { tenantId: 'bench', dataSource: 'corp', params: { base, filter: '(objectClass=inetOrgPerson)' } };
 
     const direct = async (): Promise<number> => {
@@ -156,9 +118,7 @@ dataSources:
     if (ENTRIES === 100_000 && RUNS >= 3 && STALL_MS === 10_000) {
       writeFileSync(join(import.meta.dirname, '..', '..', 'bench', 'ldap-search.results.md'), `${table}\n`);
     }
-    agent.kill('SIGTERM');
-    await new Promise((r) => agent.once('exit', r));
-    await hub.close();
+    await relay.close();
   } finally {
     await slapd.dispose();
     rmSync(dir, { recursive: true, force: true });

@@ -12,16 +12,13 @@
  *
  * Medians of RUNS runs each, (a) and (b) interleaved so machine noise hits both alike.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { count, filter, lastValueFrom } from 'rxjs';
+import { count, lastValueFrom } from 'rxjs';
 import { request } from 'undici';
-import { hashPassword, loadHubConfig } from '../src/config/index.js';
-import { Hub } from '../src/hub/hub.js';
 import { median, peakRss } from './measure.js';
-import { createLogger } from '../src/log/logger.js';
+import { startBenchRelay, type BenchRelay } from './relay.js';
 import { startScimServer } from '../test/helpers/scim-server.js';
 
 const USERS = Number(process.env['BENCH_USERS'] ?? 2_000);
@@ -40,58 +37,17 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'datasync-bench-scim-'));
   console.error(`starting the SCIM server with ${USERS} users…`);
   const scim = await startScimServer({ users: USERS });
-  let hub: Hub | undefined;
-  let agent: ReturnType<typeof spawn> | undefined;
+  let relay: BenchRelay | undefined;
   try {
-    const hubFile = join(dir, 'hub.yaml');
-    writeFileSync(
-      hubFile,
-      `logging: { level: warn }
-listen: { host: 127.0.0.1, port: 0, path: /agent }
-tenants:
-  bench:
-    agents:
-      - userName: bench
-        passwordHash: ${await hashPassword('bench-pw')}
-`,
-    );
-    hub = new Hub(loadHubConfig(hubFile, {}), createLogger({ level: 'warn' }));
-    const { port } = await hub.listen();
-    const agentFile = join(dir, 'agent.yaml');
-    writeFileSync(
-      agentFile,
-      `logging: { level: warn }
-agent:
-  id: bench-agent
-  urls: [ws://127.0.0.1:${port}/agent]
-  tenantId: bench
-  userName: bench
-  password: bench-pw
-dataSources:
-  hr:
+    relay = await startBenchRelay({
+      dir,
+      dataSources: `  hr:
     type: scim
     baseUrl: ${scim.url}
     bearerToken: ${JSON.stringify(scim.token)}
-    pageSize: ${PAGE}
-`,
-    );
-    const registered = new Promise<void>((resolve) => {
-      const sub = hub!.registry.events$.pipe(filter((e) => e.type === 'registered')).subscribe(() => {
-        sub.unsubscribe();
-        resolve();
-      });
+    pageSize: ${PAGE}`,
     });
-    const nodeFlags = (process.env['BENCH_AGENT_NODE_FLAGS'] ?? '').split(' ').filter(Boolean);
-    const proc = spawn(process.execPath, [...nodeFlags, join(import.meta.dirname, '..', 'src', 'cli', 'agent.js'), '--config', agentFile], {
-      stdio: ['ignore', 'inherit', 'inherit'],
-    });
-    agent = proc;
-    const exited = new Promise<never>((_, reject) =>
-      proc.once('exit', (code, signal) => reject(new Error(`agent exited early (code ${code}, signal ${signal})`))),
-    );
-    exited.catch(() => undefined);
-    await Promise.race([registered, exited]);
-    const pid = proc.pid!;
+    const { hub, pid } = relay;
     const req = { tenantId: 'bench', dataSource: 'hr', params: { resourceType: 'User' } };
 
     /** GET requests to /Users made since `from` (list pages only). */
@@ -125,7 +81,7 @@ dataSources:
     const relayed = async (): Promise<number> => {
       const from = scim.requests.length;
       const t0 = performance.now();
-      const n = await lastValueFrom(hub!.search$(req).pipe(count()));
+      const n = await lastValueFrom(hub.search$(req).pipe(count()));
       const s = (performance.now() - t0) / 1000;
       if (n !== USERS) throw new Error(`relayed search returned ${n} users, expected ${USERS}`);
       relayedPages = listRequests(from);
@@ -163,12 +119,7 @@ dataSources:
       writeFileSync(join(import.meta.dirname, '..', '..', 'bench', 'scim-search.results.md'), `${table}\n`);
     }
   } finally {
-    if (agent && agent.exitCode === null && agent.signalCode === null) {
-      const gone = new Promise((r) => agent!.once('exit', r));
-      agent.kill('SIGTERM');
-      await gone;
-    }
-    await hub?.close();
+    await relay?.close();
     await scim.close();
     rmSync(dir, { recursive: true, force: true });
   }
