@@ -3,9 +3,8 @@
 import { loadAgentConfig, summarizeAgentConfig } from '../config/index.js';
 import { TlsStoreError } from '../connection/tls-stores.js';
 import { Agent } from '../agent/agent.js';
-import { createLogger } from '../log/logger.js';
 import { VERSION } from '../version.js';
-import { answerMeta, loadOrReport, onShutdownSignal, parseCliArgs } from './args.js';
+import { answerMeta, loadOrReport, loggerFor, onShutdownSignal, parseCliArgs } from './args.js';
 
 const USAGE = `Usage: datasync-agent [run|check] --config FILE
 
@@ -37,7 +36,7 @@ function main(argv: readonly string[]): number | undefined {
     process.stdout.write(`${file}: OK\n${summarizeAgentConfig(config)}\n`);
     return 0;
   }
-  const logger = createLogger({ level: config.logging.level, ...(config.logging.file ? { file: config.logging.file } : {}), name: 'datasync-agent' });
+  const logger = loggerFor(config.logging, 'datasync-agent');
   let agent: Agent;
   try {
     agent = new Agent(config, logger);

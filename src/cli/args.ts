@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
-import { ConfigError } from '../config/index.js';
+import { ConfigError, type LoggingConfig } from '../config/index.js';
+import { createLogger, type Logger } from '../log/logger.js';
 
 export interface CliArgs {
   readonly command: string;
@@ -72,4 +73,9 @@ export function answerMeta(args: CliArgs, usage: string, version: string, comman
     return 2;
   }
   return undefined;
+}
+
+/** The process logger from a config's `logging` section (stdout, or a rolling file). */
+export function loggerFor(logging: LoggingConfig, name: string): Logger {
+  return createLogger({ level: logging.level, ...(logging.file ? { file: logging.file } : {}), name });
 }

@@ -2,9 +2,8 @@
 /** `datasync-hub` — run the hub, check its configuration, or hash a password for hub.yaml. */
 import { hashPassword, loadHubConfig, summarizeHubConfig } from '../config/index.js';
 import { Hub } from '../hub/hub.js';
-import { createLogger } from '../log/logger.js';
 import { VERSION } from '../version.js';
-import { answerMeta, loadOrReport, onShutdownSignal, parseCliArgs } from './args.js';
+import { answerMeta, loadOrReport, loggerFor, onShutdownSignal, parseCliArgs } from './args.js';
 
 const USAGE = `Usage: datasync-hub [run|check|hash-password] --config FILE
 
@@ -52,7 +51,7 @@ async function main(argv: readonly string[]): Promise<number | undefined> {
     process.stdout.write(`${file}: OK\n${summarizeHubConfig(config)}\n`);
     return 0;
   }
-  const logger = createLogger({ level: config.logging.level, ...(config.logging.file ? { file: config.logging.file } : {}), name: 'datasync-hub' });
+  const logger = loggerFor(config.logging, 'datasync-hub');
   const hub = new Hub(config, logger);
   try {
     await hub.listen();
