@@ -5,6 +5,7 @@
 import { isUtf8 } from 'node:buffer';
 import { isLeft } from 'fp-ts/lib/Either.js';
 import type * as t from 'io-ts';
+import { reportErrors } from '../config/report.js';
 import { DEFAULT_MAX_FRAME_BYTES } from './version.js';
 import { FRAME_CODECS, type Frame, type FrameType } from './frames.js';
 
@@ -33,24 +34,11 @@ function salvageId(value: unknown): string | undefined {
   return typeof id === 'string' && id.length > 0 && id.length <= 128 ? id : undefined;
 }
 
-/** Short, single-line description of io-ts errors: `path: expected X, got Y`. */
+/** Short, single-line description of io-ts errors: `path: expected X, got Y` (the config reporter's wording). */
 export function describeErrors(errors: t.Errors, max = 3): string {
-  const lines = errors.slice(0, max).map((e) => {
-    const path = e.context
-      .map((c) => c.key)
-      .filter((k) => k !== '' && !/^\d+$/.test(k))
-      .join('.');
-    const last = e.context[e.context.length - 1];
-    const expected = last?.type.name ?? 'value';
-    let got: string;
-    try {
-      got = e.value === undefined ? 'undefined' : JSON.stringify(e.value).slice(0, 60);
-    } catch {
-      got = typeof e.value;
-    }
-    return `${path || '(frame)'}: expected ${expected}, got ${got}`;
-  });
-  const more = errors.length > max ? ` (+${errors.length - max} more)` : '';
+  const problems = reportErrors(errors);
+  const lines = problems.slice(0, max).map((p) => `${p.path.length === 0 ? '(frame)' : p.path.join('.')}: ${p.message}`);
+  const more = problems.length > max ? ` (+${problems.length - max} more)` : '';
   return lines.join('; ') + more;
 }
 
