@@ -10,6 +10,7 @@ import {
   HttpUrl,
   LoggingConfig,
   NonEmptyString,
+  StatusConfig,
   oneOrMany,
   orEmpty,
   NonNegativeInt,
@@ -108,7 +109,10 @@ export const AgentConfigCodec = strictObject(
     shutdownGracePeriod: withDefault(DurationMs, ms(DEFAULTS.shutdownGracePeriod)),
     dataSources: orEmpty(recordOf(DataSourceConfigCodec, 'mapping of data source names to data sources')),
   },
-  {},
+  {
+    /** Local listener for /healthz, /readyz and /metrics; off unless set. */
+    status: StatusConfig,
+  },
   { name: 'agent configuration mapping', check: checkBackoff },
 );
 

@@ -272,3 +272,21 @@ export const LoggingConfig = strictObject(
   { name: 'logging mapping (level, file)' },
 );
 export type LoggingConfig = t.TypeOf<typeof LoggingConfig>;
+
+export interface ListenAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
+/** `host:port` (IPv6 as `[::1]:9464`) of a local listener. */
+export const ListenAddressText = decoder<ListenAddress>('listen address host:port', (u, c) => {
+  if (typeof u !== 'string') return t.failure(u, c);
+  const match = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(u.trim());
+  const port = match ? Number(match[3]) : NaN;
+  if (!match || port > 65535) return t.failure(u, c, `expected host:port (e.g. 127.0.0.1:9464), got ${JSON.stringify(u)}`);
+  return t.success({ host: (match[1] ?? match[2]) as string, port });
+});
+
+/** The optional local status listener (`/healthz`, `/readyz`, `/metrics`) of the agent and the hub. */
+export const StatusConfig = strictObject({ listen: ListenAddressText }, {}, { name: 'status mapping (listen)' });
+export type StatusConfig = t.TypeOf<typeof StatusConfig>;

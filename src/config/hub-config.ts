@@ -14,6 +14,7 @@ import {
   Port,
   PositiveInt,
   recordOf,
+  StatusConfig,
   strictObject,
   withDefault,
 } from './codecs.js';
@@ -104,6 +105,23 @@ export const HubTimeouts = strictObject(
   { name: 'timeouts mapping (test, schema, get, search, export)' },
 );
 
+/** Limits of the HTTP API for cloud applications (docs/http-api.md). */
+export const HubApiConfig = strictObject(
+  {
+    /** Largest JSON request body (test, get, search parameters); more is 413. */
+    maxBodyBytes: withDefault(PositiveInt, 1_048_576 as PositiveInt),
+    /** Largest single NDJSON line of an export body; a longer line is 413. */
+    maxLineBytes: withDefault(PositiveInt, 1_048_576 as PositiveInt),
+    /** Largest whole export body, streamed (never held in memory); more is 413. */
+    maxExportBytes: withDefault(PositiveInt, 10_737_418_240 as PositiveInt),
+    /** Requests (of any kind) one tenant may have in flight through the API; more is 429. */
+    maxInFlightPerTenant: withDefault(PositiveInt, 256 as PositiveInt),
+  },
+  {},
+  { name: 'api mapping (maxBodyBytes, maxLineBytes, maxExportBytes, maxInFlightPerTenant)' },
+);
+export type HubApiConfig = t.TypeOf<typeof HubApiConfig>;
+
 export const HubConfigCodec = strictObject(
   {
     logging: orEmpty(LoggingConfig),
@@ -114,9 +132,14 @@ export const HubConfigCodec = strictObject(
     /** Time an upgraded socket has to send `hello`. */
     registrationTimeout: withDefault(DurationMs, ms(10_000)),
     timeouts: orEmpty(HubTimeouts),
+    api: orEmpty(HubApiConfig),
     tenants: recordOf(TenantConfig, 'mapping of tenant ids to tenants (at least one)', 1),
   },
-  { tls: HubTlsConfig },
+  {
+    tls: HubTlsConfig,
+    /** Local listener for /healthz, /readyz and /metrics; off unless set. */
+    status: StatusConfig,
+  },
   { name: 'hub configuration mapping', check: checkClientCa },
 );
 export type HubConfig = t.TypeOf<typeof HubConfigCodec>;
