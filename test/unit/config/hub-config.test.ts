@@ -34,9 +34,20 @@ describe('hub configuration', () => {
       maxFrameBytes: 1048576,
       registrationTimeout: 10000,
       timeouts: { test: 30000, schema: 60000, get: 30000, search: 600000, export: 3600000 },
+      api: { maxBodyBytes: 1048576, maxLineBytes: 1048576, maxExportBytes: 10737418240, maxInFlightPerTenant: 256 },
       tenants: { '1': { agents: [], apiTokens: [] } },
     });
     expect(cfg).not.toHaveProperty('tls');
+    expect(cfg).not.toHaveProperty('status');
+  });
+
+  it('reads the status listener as host:port, IPv6 in brackets, and names a bad one', () => {
+    const base = 'tenants: {t: {agents: []}}\n';
+    expect(decodeHubConfig(`${base}status: {listen: '127.0.0.1:9465'}\n`, 'hub.yaml', {}).status).toEqual({ listen: { host: '127.0.0.1', port: 9465 } });
+    expect(decodeHubConfig(`${base}status: {listen: '[::1]:9465'}\n`, 'hub.yaml', {}).status).toEqual({ listen: { host: '::1', port: 9465 } });
+    expect(() => decodeHubConfig(`${base}status: {listen: '127.0.0.1'}\n`, 'hub.yaml', {})).toThrow(
+      'hub.yaml:2:18: status.listen: expected host:port (e.g. 127.0.0.1:9464), got "127.0.0.1"',
+    );
   });
 
   it('requires at least one tenant', () => {
