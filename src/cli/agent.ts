@@ -1,40 +1,55 @@
 #!/usr/bin/env node
-/** `datasync-agent` — run the agent, or check its configuration. */
+/** `datasync-agent` — run the agent, or check its configuration and what it connects to. */
 import { loadAgentConfig, summarizeAgentConfig } from '../config/index.js';
 import { TlsStoreError } from '../connection/tls-stores.js';
 import { Agent } from '../agent/agent.js';
 import { VERSION } from '../version.js';
 import { answerMeta, loadOrReport, loggerFor, onShutdownSignal, parseCliArgs } from './args.js';
+import { DEFAULT_CHECK_TIMEOUT_MS, checkExitCode, formatCheckTable, runChecks } from './check.js';
 
-const USAGE = `Usage: datasync-agent [run|check] --config FILE
+const USAGE = `Usage: datasync-agent [run|check] --config FILE [--offline] [--timeout MS]
 
 Commands:
   run     connect to every hub URL in the config and serve requests (default)
-  check   decode the config file and print what would run, or every problem found
+  check   decode the config file and print what would run (or every problem found), then
+          test it live: each data source (connect, bind/authenticate, read) and each hub URL
+          (DNS, TCP, proxy, TLS, path and credentials up to the WebSocket upgrade; it closes
+          right after, without registering, so a running agent is not disturbed); prints
+          CHECK | TARGET | RESULT | DETAIL
 
 Options:
-  -c, --config FILE   agent configuration (application.yaml)
+  -c, --config FILE   agent configuration (default config/application.yaml)
+      --offline       check: only decode the config, test nothing
+      --timeout MS    check: deadline of each live test (default ${DEFAULT_CHECK_TIMEOUT_MS})
   -h, --help          show this help
   -v, --version       print the version
 
-Exit codes: 0 ok, 1 runtime failure, 2 invalid configuration or usage.`;
+Exit codes: 0 ok (check: every test passed), 1 runtime failure (check: a live test failed),
+2 invalid configuration or usage.`;
 
-function main(argv: readonly string[]): number | undefined {
+async function main(argv: readonly string[]): Promise<number | undefined> {
   let args;
   try {
-    args = parseCliArgs(argv, 'run');
+    args = parseCliArgs(argv, 'run', { offline: true, timeout: true });
   } catch (err) {
     process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n\n${USAGE}\n`);
     return 2;
   }
   const answered = answerMeta(args, USAGE, VERSION, ['run', 'check']);
   if (answered !== undefined) return answered;
+  if (args.command !== 'check' && (args.offline || args.timeoutMs !== undefined)) {
+    process.stderr.write(`--offline and --timeout go with check\n\n${USAGE}\n`);
+    return 2;
+  }
   const file = args.config ?? 'config/application.yaml';
   const config = loadOrReport(loadAgentConfig, file);
   if (!config) return 2;
   if (args.command === 'check') {
     process.stdout.write(`${file}: OK\n${summarizeAgentConfig(config)}\n`);
-    return 0;
+    if (args.offline) return 0;
+    const rows = await runChecks(config, { timeoutMs: args.timeoutMs ?? DEFAULT_CHECK_TIMEOUT_MS });
+    process.stdout.write(`\n${formatCheckTable(rows)}\n`);
+    return checkExitCode(rows);
   }
   const logger = loggerFor(config.logging, 'datasync-agent');
   let agent: Agent;
@@ -59,5 +74,12 @@ function main(argv: readonly string[]): number | undefined {
   return undefined;
 }
 
-const code = main(process.argv.slice(2));
-if (code !== undefined) process.exitCode = code;
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code !== undefined) process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exitCode = 1;
+  },
+);

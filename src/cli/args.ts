@@ -7,10 +7,20 @@ export interface CliArgs {
   readonly config: string | undefined;
   readonly help: boolean;
   readonly version: boolean;
+  /** `--offline` (agent `check` only): decode the config, test nothing. */
+  readonly offline: boolean;
+  /** `--timeout MS` (agent `check` only): deadline of each live check. */
+  readonly timeoutMs: number | undefined;
+}
+
+/** Flags only some CLIs take; a CLI that does not accept one rejects it as unknown. */
+export interface ExtraFlags {
+  readonly offline?: boolean;
+  readonly timeout?: boolean;
 }
 
 /** `prog [command] [--config FILE] [--help] [--version]`; unknown flags throw a TypeError. */
-export function parseCliArgs(argv: readonly string[], defaultCommand: string): CliArgs {
+export function parseCliArgs(argv: readonly string[], defaultCommand: string, extra: ExtraFlags = {}): CliArgs {
   const { values, positionals } = parseArgs({
     args: [...argv],
     allowPositionals: true,
@@ -19,14 +29,26 @@ export function parseCliArgs(argv: readonly string[], defaultCommand: string): C
       config: { type: 'string', short: 'c' },
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean', short: 'v' },
+      ...(extra.offline === true ? { offline: { type: 'boolean' } } : {}),
+      ...(extra.timeout === true ? { timeout: { type: 'string' } } : {}),
     },
   });
   if (positionals.length > 1) throw new TypeError(`unexpected argument ${JSON.stringify(positionals[1])}`);
+  const timeout: unknown = values['timeout'];
+  let timeoutMs: number | undefined;
+  if (typeof timeout === 'string') {
+    timeoutMs = /^\d+$/.test(timeout) ? Number(timeout) : NaN;
+    if (!Number.isSafeInteger(timeoutMs) || timeoutMs <= 0) {
+      throw new RangeError(`--timeout expects a positive number of milliseconds, got ${JSON.stringify(timeout)}`);
+    }
+  }
   return {
     command: positionals[0] ?? defaultCommand,
     config: values.config,
     help: values.help ?? false,
     version: values.version ?? false,
+    offline: values['offline'] === true,
+    timeoutMs,
   };
 }
 

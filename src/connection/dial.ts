@@ -47,6 +47,50 @@ export type DialEvent = { readonly type: 'connecting' } | { readonly type: 'regi
 
 const isWelcomeOrReject = (f: Frame): f is Welcome | Reject => f.type === 'welcome' || f.type === 'reject';
 
+/** What opening the socket takes: the transport part of {@link DialOptions}. */
+export interface SocketOptions {
+  readonly maxFrameBytes: number;
+  /** ms allowed for TCP + TLS (+ proxy CONNECT) + the HTTP upgrade. */
+  readonly handshakeTimeoutMs: number;
+  readonly headers?: Record<string, string>;
+  readonly tls?: ClientTlsOptions;
+  readonly agent?: HttpAgent;
+}
+
+/**
+ * Opens the WebSocket to a hub exactly as the agent does (subprotocol, TLS options, auth
+ * headers, proxy agent) and nothing more: no listeners, no `hello`. `dial` builds on it, and
+ * `datasync-agent check` uses it to prove reachability and credentials without registering.
+ */
+export function openSocket(url: string, options: SocketOptions): WebSocket {
+  // Oversized frames up to 2× the limit are refused with an `error` frame and the session
+  // stays up; anything larger is cut by ws with close 1009 before it is buffered whole.
+  return new WebSocket(url, SUBPROTOCOL, {
+    perMessageDeflate: false,
+    maxPayload: options.maxFrameBytes * 2,
+    handshakeTimeout: options.handshakeTimeoutMs,
+    ...(options.headers ? { headers: options.headers } : {}),
+    ...(options.agent ? { agent: options.agent } : {}),
+    ...(options.tls ?? {}),
+  });
+}
+
+/** The error for an HTTP answer other than 101 to the upgrade (ws `unexpected-response`). */
+export function upgradeRefusedError(status: number, statusMessage: string | undefined, url: string): ConnectionError | RegistrationRejectedError {
+  const reason = `${status} ${statusMessage ?? ''}`.trim();
+  if (status === 401 || status === 403) {
+    const why =
+      status === 401
+        ? 'the hub did not accept the credentials: check agent.userName/password or the client certificate'
+        : 'the hub refused this agent (forbidden)';
+    return new RegistrationRejectedError(status === 401 ? 'HTTP_401' : 'HTTP_403', `HTTP ${reason}: ${why}`, url);
+  }
+  if (status === 407) {
+    return new ConnectionError('PROXY_FAILED', `proxy demands authentication (HTTP 407): check the proxy URL's credentials`, url);
+  }
+  return new ConnectionError('HTTP_ERROR', `unexpected HTTP ${reason} on WebSocket upgrade to ${url}`, url);
+}
+
 export function dial(url: string, options: DialOptions): Observable<DialEvent> {
   const scheduler = options.scheduler ?? asyncScheduler;
   return new Observable<DialEvent>((subscriber) => {
@@ -61,33 +105,12 @@ export function dial(url: string, options: DialOptions): Observable<DialEvent> {
     };
 
     subscriber.next({ type: 'connecting' });
-    // Oversized frames up to 2× the limit are refused with an `error` frame and the session
-    // stays up; anything larger is cut by ws with close 1009 before it is buffered whole.
-    const ws = new WebSocket(url, SUBPROTOCOL, {
-      perMessageDeflate: false,
-      maxPayload: options.maxFrameBytes * 2,
-      handshakeTimeout: options.registrationTimeoutMs,
-      ...(options.headers ? { headers: options.headers } : {}),
-      ...(options.agent ? { agent: options.agent } : {}),
-      ...(options.tls ?? {}),
-    });
+    const ws = openSocket(url, { ...options, handshakeTimeoutMs: options.registrationTimeoutMs });
 
     ws.on('unexpected-response', (_req, res) => {
       res.resume();
-      const status = res.statusCode ?? 0;
-      const reason = `${status} ${res.statusMessage ?? ''}`.trim();
       ws.terminate();
-      if (status === 401 || status === 403) {
-        const why =
-          status === 401
-            ? 'the hub did not accept the credentials: check agent.userName/password or the client certificate'
-            : 'the hub refused this agent (forbidden)';
-        fail(new RegistrationRejectedError(status === 401 ? 'HTTP_401' : 'HTTP_403', `HTTP ${reason}: ${why}`, url));
-      } else if (status === 407) {
-        fail(new ConnectionError('PROXY_FAILED', `proxy demands authentication (HTTP 407): check the proxy URL's credentials`, url));
-      } else {
-        fail(new ConnectionError('HTTP_ERROR', `unexpected HTTP ${reason} on WebSocket upgrade to ${url}`, url));
-      }
+      fail(upgradeRefusedError(res.statusCode ?? 0, res.statusMessage, url));
     });
 
     ws.on('open', () => {

@@ -3,6 +3,7 @@ import type { RejectCode } from '../protocol/index.js';
 /** Why a connection attempt or a live connection ended; `code` is stable for logs and metrics. */
 export type ConnectionErrorCode =
   | 'CONNECT_FAILED' // TCP/TLS/proxy could not be established
+  | 'CONNECT_TIMEOUT' // TCP + TLS (+ proxy) + upgrade did not finish in time
   | 'TLS_FAILED' // certificate not trusted, hostname mismatch, expired …
   | 'PROXY_FAILED' // the proxy refused the CONNECT (e.g. 407)
   | 'HTTP_ERROR' // the upgrade got an unexpected HTTP status
