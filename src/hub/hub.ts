@@ -13,11 +13,15 @@ import { EMPTY, concatMap, defer, firstValueFrom, from, type Observable, type Sc
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { HubConfig } from '../config/index.js';
 import { CLOSE_CODES, ProtocolError, SUBPROTOCOL, type Operation } from '../protocol/index.js';
+import type { FastifyInstance } from 'fastify';
 import { AgentLink } from './agent-link.js';
+import { createHttpApi } from './http/api.js';
 import type { ExportEvent, ExportOptions, RecordSource } from './export-request.js';
 import type { RequestSpec, StreamEvent, StreamOptions } from './request-sinks.js';
 import { authenticateAgent, type AgentPrincipal } from './auth.js';
 import { AgentRegistry } from './registry.js';
+import { HubMetrics } from '../metrics/hub-metrics.js';
+import { StatusServer } from '../status/status-server.js';
 
 export interface HubRequest {
   readonly tenantId: string;
@@ -45,9 +49,13 @@ const TIMEOUT_KEY: Record<Operation, keyof HubConfig['timeouts']> = {
 
 export class Hub {
   readonly registry = new AgentRegistry();
+  /** Prometheus metrics (own registry); the HTTP API records its requests here, see hub-metrics.ts. */
+  readonly metrics = new HubMetrics(this.registry);
+  private statusServer: StatusServer | undefined;
   private readonly server: Server;
   private readonly wss: WebSocketServer;
   private readonly log: Logger;
+  private readonly api: FastifyInstance;
   private stopping = false;
 
   constructor(
@@ -74,14 +82,14 @@ export class Hub {
       handleProtocols: (protocols) => (protocols.has(SUBPROTOCOL) ? SUBPROTOCOL : false),
     });
     this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => void this.onUpgrade(req, socket, head));
-    this.server.on('request', (_req, res) => {
-      res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ code: 'NOT_FOUND', message: 'no such endpoint' }));
-    });
+    // Plain requests are the HTTP API's (docs/http-api.md); upgrades stay the agents'.
+    this.api = createHttpApi(this.server, this, config, logger);
     this.server.on('tlsClientError', (err) => this.log.debug({ err }, 'TLS handshake with a client failed'));
   }
 
   async listen(): Promise<AddressInfo> {
     const { host, port } = this.config.listen;
+    await this.api.ready();
     await new Promise<void>((resolve, reject) => {
       this.server.once('error', reject);
       this.server.listen(port, host, () => {
@@ -91,6 +99,17 @@ export class Hub {
     });
     const address = this.address();
     this.log.info({ host: address.address, port: address.port, tls: Boolean(this.config.tls), path: this.config.listen.path }, 'hub listening');
+    this.metrics.declareTenants(Object.keys(this.config.tenants));
+    if (this.config.status) {
+      this.statusServer = await StatusServer.listen(
+        this.config.status.listen,
+        {
+          registry: this.metrics.registry,
+          ready: () => ({ ready: this.server.listening && !this.stopping, detail: { agents: this.metrics.agentsPerTenant() } }),
+        },
+        this.log,
+      );
+    }
     return address;
   }
 
@@ -111,12 +130,17 @@ export class Hub {
     );
   }
 
+  /** The configured deadline of an operation (hub.yaml `timeouts`). */
+  timeoutFor(op: Operation): number {
+    return this.config.timeouts[TIMEOUT_KEY[op]];
+  }
+
   private spec(req: HubRequest): RequestSpec {
     return {
       op: req.op,
       dataSource: req.dataSource,
       params: req.params ?? {},
-      timeoutMs: req.timeoutMs ?? this.config.timeouts[TIMEOUT_KEY[req.op]],
+      timeoutMs: req.timeoutMs ?? this.timeoutFor(req.op),
       ...(req.id === undefined ? {} : { id: req.id }),
     };
   }
@@ -160,7 +184,9 @@ export class Hub {
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
     this.server.closeAllConnections?.();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    await this.api.close();
     this.registry.complete();
+    await this.statusServer?.close();
   }
 
   private async onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {

@@ -27,6 +27,8 @@ export interface MemoryAdapterOptions {
   readonly supports?: readonly Operation[];
   /** `test` answers after this many ms (for deadline tests). */
   readonly testDelayMs?: number;
+  /** Characters of padding in each item (to fill buffers with fewer items). */
+  readonly padChars?: number;
 }
 
 export function memoryAdapter(options: MemoryAdapterOptions = {}): MemoryAdapter {
@@ -63,7 +65,8 @@ export function memoryAdapter(options: MemoryAdapterOptions = {}): MemoryAdapter
             }
             const start = index * pageSize;
             const end = Math.min(start + pageSize, limit);
-            const items = Array.from({ length: Math.max(0, end - start) }, (_, k) => ({ index: start + k, name: `item-${start + k}` }));
+            const pad = options.padChars ? { pad: 'x'.repeat(options.padChars) } : {};
+            const items = Array.from({ length: Math.max(0, end - start) }, (_, k) => ({ index: start + k, name: `item-${start + k}`, ...pad }));
             const result = of({ items, last: end >= limit });
             return options.pullDelayMs ? result.pipe(delay(options.pullDelayMs)) : result;
           }),

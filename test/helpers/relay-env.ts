@@ -35,10 +35,25 @@ export function makeEnv(): Env {
   return { dir, pki, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-let hashes: Promise<{ agent: string; other: string }> | undefined;
-/** scrypt is slow on purpose: hash the fixture passwords once per process. */
-export function fixtureHashes(): Promise<{ agent: string; other: string }> {
-  hashes ??= Promise.all([hashPassword('agent-secret-123'), hashPassword('other-secret-456')]).then(([agent, other]) => ({ agent, other }));
+/** API tokens of the fixture hub's tenants 1 and 2 (hub.yaml holds their scrypt hashes). */
+export const API_TOKENS = { tenant1: 'api-token-tenant-1-0123456789', tenant2: 'api-token-tenant-2-9876543210' } as const;
+
+interface FixtureHashes {
+  readonly agent: string;
+  readonly other: string;
+  readonly token1: string;
+  readonly token2: string;
+}
+
+let hashes: Promise<FixtureHashes> | undefined;
+/** scrypt is slow on purpose: hash the fixture passwords and tokens once per process. */
+export function fixtureHashes(): Promise<FixtureHashes> {
+  hashes ??= Promise.all([
+    hashPassword('agent-secret-123'),
+    hashPassword('other-secret-456'),
+    hashPassword(API_TOKENS.tenant1),
+    hashPassword(API_TOKENS.tenant2),
+  ]).then(([agent, other, token1, token2]) => ({ agent, other, token1, token2 }));
   return hashes;
 }
 
@@ -55,9 +70,14 @@ export interface HubSetup {
   readonly tls?: boolean;
   readonly keepAliveInterval?: number;
   readonly keepAliveTimeout?: number;
+  /** More top-level hub.yaml (e.g. `api:` limits or `timeouts:`). */
+  readonly extra?: string;
 }
 
-/** A TLS hub with two tenants: 1 (Basic `agent` + certificate CN site-a-1) and 2 (Basic `other`). */
+/**
+ * A TLS hub with two tenants: 1 (Basic `agent` + certificate CN site-a-1, API token
+ * `API_TOKENS.tenant1`) and 2 (Basic `other`, API token `API_TOKENS.tenant2`).
+ */
 export async function startHub(env: Env, setup: HubSetup = {}): Promise<RunningHub> {
   const h = await fixtureHashes();
   const tls = setup.tls ?? true;
@@ -68,13 +88,16 @@ ${tls ? `tls: { cert: ${env.pki.server.certFile}, key: ${env.pki.server.keyFile}
 keepAliveInterval: ${setup.keepAliveInterval ?? 1000}
 keepAliveTimeout: ${setup.keepAliveTimeout ?? 1000}
 registrationTimeout: 3000
+${setup.extra ?? ''}
 tenants:
   "1":
+    apiTokens: ['${h.token1}']
     agents:
       - userName: agent
         passwordHash: ${h.agent}
 ${tls ? '      - certificateSubject: site-a-1' : ''}
   "2":
+    apiTokens: ['${h.token2}']
     agents:
       - userName: other
         passwordHash: ${h.other}

@@ -1,0 +1,76 @@
+/**
+ * API-token authentication: `Authorization: Bearer TOKEN` is checked against every tenant's
+ * scrypt-hashed `apiTokens` in hub.yaml. scrypt is slow on purpose, so an outcome is cached by
+ * the token's SHA-256 (never the token itself): hits for a day-long session of a cloud app,
+ * misses for a minute so a guessing client cannot make the hub burn CPU. Concurrent first
+ * uses of one token share one verification.
+ */
+import { createHash } from 'node:crypto';
+import { verifyToken } from '../../config/password-hash.js';
+import type { HubConfig } from '../../config/index.js';
+
+const MAX_CACHED = 1024;
+const HIT_TTL_MS = 3_600_000;
+const MISS_TTL_MS = 60_000;
+/** Longest token looked at: anything longer is refused without hashing. */
+const MAX_TOKEN_CHARS = 512;
+
+interface Cached {
+  readonly tenantId: string | undefined;
+  readonly until: number;
+}
+
+export class ApiTokens {
+  private readonly cache = new Map<string, Cached>();
+  private readonly pending = new Map<string, Promise<string | undefined>>();
+
+  constructor(
+    private readonly tenants: HubConfig['tenants'],
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** The token from an Authorization header, or undefined when there is none or it is malformed. */
+  static bearer(header: string | undefined): string | undefined {
+    const m = /^Bearer[ ]+([\x21-\x7e]+)[ ]*$/i.exec(header ?? '');
+    const token = m?.[1];
+    return token !== undefined && token.length <= MAX_TOKEN_CHARS ? token : undefined;
+  }
+
+  /** The tenant the token belongs to, or undefined. */
+  async tenantOf(token: string): Promise<string | undefined> {
+    const key = createHash('sha256').update(token).digest('hex');
+    const hit = this.cache.get(key);
+    if (hit && hit.until > this.now()) {
+      // Refresh recency (Map keeps insertion order: the oldest entry is evicted first).
+      this.cache.delete(key);
+      this.cache.set(key, hit);
+      return hit.tenantId;
+    }
+    let running = this.pending.get(key);
+    if (!running) {
+      running = this.verify(token).finally(() => this.pending.delete(key));
+      this.pending.set(key, running);
+      void running.then((tenantId) => this.remember(key, tenantId));
+    }
+    return running;
+  }
+
+  private async verify(token: string): Promise<string | undefined> {
+    for (const [tenantId, tenant] of Object.entries(this.tenants)) {
+      for (const hash of tenant.apiTokens) {
+        if (await verifyToken(token, hash)) return tenantId;
+      }
+    }
+    return undefined;
+  }
+
+  private remember(key: string, tenantId: string | undefined): void {
+    this.cache.delete(key);
+    this.cache.set(key, { tenantId, until: this.now() + (tenantId === undefined ? MISS_TTL_MS : HIT_TTL_MS) });
+    while (this.cache.size > MAX_CACHED) {
+      const oldest = this.cache.keys().next().value;
+      if (oldest === undefined) break;
+      this.cache.delete(oldest);
+    }
+  }
+}

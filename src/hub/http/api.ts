@@ -1,0 +1,82 @@
+/**
+ * The hub's HTTP API for cloud applications (docs/http-api.md), on fastify, sharing the hub's
+ * HTTP(S) listener with the agents' WebSocket endpoint: fastify gets every plain request, the
+ * hub keeps `upgrade`. Every /v1 route except the OpenAPI document needs an API token of one
+ * tenant and only ever reaches that tenant's agents. Every request has an id (the client's
+ * `X-Request-Id` when it is usable, else a new one) that is also the request id the agent logs.
+ */
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { HubConfig } from '../../config/index.js';
+import type { Hub } from '../hub.js';
+import { ApiTokens } from './api-tokens.js';
+import type { ApiContext } from './context.js';
+import { ApiError, sendFailure } from './errors.js';
+import { registerInfoRoutes } from './info-routes.js';
+import { OPENAPI_DOCUMENT } from './openapi.js';
+import { registerOperationRoutes } from './operation-routes.js';
+import { registerStreamRoutes } from './stream-routes.js';
+
+const USABLE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+const PUBLIC_PATHS = new Set(['/v1/openapi.json']);
+
+/** Builds the API on `server`; call `ready()` before the server listens. */
+export function createHttpApi(server: Server, hub: Hub, config: HubConfig, logger: Logger): FastifyInstance {
+  // Typed as fastify's logger interface so the instance keeps fastify's default generics.
+  const apiLogger: FastifyBaseLogger = logger.child({ component: 'http-api' });
+  const app = Fastify({
+    loggerInstance: apiLogger,
+    disableRequestLogging: true,
+    bodyLimit: config.api.maxBodyBytes,
+    genReqId: (req: IncomingMessage) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && USABLE_REQUEST_ID.test(given) ? given : randomUUID();
+    },
+    requestIdLogLabel: 'requestId',
+    serverFactory: (handler: (req: IncomingMessage, res: ServerResponse) => void) => {
+      server.on('request', handler);
+      return server;
+    },
+    return503OnClosing: true,
+  });
+  const ctx: ApiContext = { hub, config };
+  const tokens = new ApiTokens(config.tenants);
+  const inFlight = new Map<string, number>();
+
+  app.removeContentTypeParser('text/plain');
+  app.decorateRequest('tenantId', '');
+
+  app.addHook('onRequest', async (req, reply) => {
+    void reply.header('x-request-id', req.id);
+    if (PUBLIC_PATHS.has(req.url) || !req.url.startsWith('/v1/')) return;
+    const token = ApiTokens.bearer(req.headers.authorization);
+    if (token === undefined) throw new ApiError('UNAUTHORIZED', 'send an API token: Authorization: Bearer TOKEN');
+    const tenantId = await tokens.tenantOf(token);
+    if (tenantId === undefined) throw new ApiError('UNAUTHORIZED', 'the API token is not valid');
+    const running = inFlight.get(tenantId) ?? 0;
+    if (running >= config.api.maxInFlightPerTenant) {
+      throw new ApiError('TOO_MANY_REQUESTS', `${running} API requests of this tenant are in flight (api.maxInFlightPerTenant)`);
+    }
+    req.tenantId = tenantId;
+    inFlight.set(tenantId, running + 1);
+    const started = performance.now();
+    reply.raw.once('close', () => {
+      inFlight.set(tenantId, (inFlight.get(tenantId) ?? 1) - 1);
+      req.log.info(
+        { tenantId, method: req.method, url: req.url, status: reply.raw.statusCode, ms: Math.round(performance.now() - started), completed: reply.raw.writableFinished },
+        'API request',
+      );
+    });
+  });
+
+  app.setErrorHandler((err, req, reply) => sendFailure(err, req, reply));
+  app.setNotFoundHandler((req, reply) => sendFailure(new ApiError('NO_SUCH_ROUTE', `no endpoint ${req.method} ${req.url.split('?')[0]}`), req, reply));
+
+  app.get('/v1/openapi.json', (_req, reply) => reply.send(OPENAPI_DOCUMENT));
+  registerInfoRoutes(app, ctx);
+  registerOperationRoutes(app, ctx);
+  registerStreamRoutes(app, ctx);
+  return app;
+}

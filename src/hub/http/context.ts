@@ -1,0 +1,94 @@
+/** What every API route needs: the hub, its config, and the request's tenant and id. */
+import type { ServerResponse } from 'node:http';
+import type { FastifyRequest } from 'fastify';
+import type { Observable } from 'rxjs';
+import type { HubConfig } from '../../config/index.js';
+import type { Hub, HubRequest } from '../hub.js';
+import type { Operation } from '../../protocol/index.js';
+import { ProtocolError } from '../../protocol/index.js';
+import { describeFailure } from './errors.js';
+
+export interface ApiContext {
+  readonly hub: Hub;
+  readonly config: HubConfig;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Set by the auth hook on every /v1 route except the OpenAPI document. */
+    tenantId: string;
+  }
+}
+
+/** The configured timeout of `op`, shortened (never lengthened) by a `?timeoutMs=` query. */
+export function timeoutFor(ctx: ApiContext, op: Operation, req: FastifyRequest): number {
+  const configured = ctx.hub.timeoutFor(op);
+  const raw = (req.query as Record<string, unknown> | undefined)?.['timeoutMs'];
+  if (raw === undefined) return configured;
+  const n = typeof raw === 'string' && /^\d{1,10}$/.test(raw) ? Number(raw) : NaN;
+  if (!Number.isSafeInteger(n) || n < 1) throw new ProtocolError('BAD_REQUEST', `timeoutMs must be a positive integer, got ${JSON.stringify(raw)}`);
+  return Math.min(n, configured);
+}
+
+/** The data source named in the path. */
+export function dataSourceOf(req: FastifyRequest): string {
+  return (req.params as { name: string }).name;
+}
+
+export function hubRequest(ctx: ApiContext, req: FastifyRequest, op: Operation, params: Record<string, unknown> = {}): HubRequest {
+  return { tenantId: req.tenantId, dataSource: dataSourceOf(req), op, params, timeoutMs: timeoutFor(ctx, op, req), id: req.id };
+}
+
+/** A JSON object body (or none); anything else is BAD_REQUEST. */
+export function paramsOf(body: unknown): Record<string, unknown> {
+  if (body === undefined || body === null) return {};
+  if (typeof body !== 'object' || Array.isArray(body)) {
+    throw new ProtocolError('BAD_REQUEST', `the request body must be a JSON object of parameters, got ${Array.isArray(body) ? 'an array' : typeof body}`);
+  }
+  return body as Record<string, unknown>;
+}
+
+/** A JSON error on a hijacked response (headers not yet sent). */
+export function writeFailure(res: ServerResponse, err: unknown, requestId: string, extraHeaders: Record<string, string> = {}): void {
+  const { status, body } = describeFailure(err, requestId);
+  if (res.headersSent || res.destroyed) return;
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'x-request-id': requestId,
+    ...(body.retryable && (status === 503 || status === 429) ? { 'retry-after': '1' } : {}),
+    ...extraHeaders,
+  });
+  res.end(JSON.stringify(body));
+}
+
+/** The error line that ends an NDJSON stream which failed after it began. */
+export function errorLine(err: unknown, requestId: string, count: number): unknown {
+  const { body } = describeFailure(err, requestId);
+  return { error: { code: body.code, message: body.message, retryable: body.retryable }, requestId, count };
+}
+
+/**
+ * Runs a one-result request and resolves with its data; a client that goes away first
+ * unsubscribes, which cancels the request on the agent.
+ */
+export function untilAnswered<T>(source$: Observable<T>, res: ServerResponse): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    let done = false;
+    const sub = source$.subscribe({
+      next: (v) => {
+        done = true;
+        resolve(v);
+      },
+      error: (e: unknown) => {
+        done = true;
+        reject(e instanceof Error ? e : new Error(String(e)));
+      },
+      complete: () => {
+        if (!done) reject(new ProtocolError('INTERNAL', 'the request ended without a result'));
+      },
+    });
+    res.once('close', () => {
+      if (!done) sub.unsubscribe();
+    });
+  });
+}

@@ -1,0 +1,90 @@
+/**
+ * How failures look over the HTTP API: `{code, message, requestId, retryable}` with a fitting
+ * status. Protocol codes (docs/errors.md) keep their names; the API adds a few of its own for
+ * what only HTTP can get wrong (auth, body size, media type, rate).
+ */
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { ERROR_CODES, ProtocolError, type ErrorCode } from '../../protocol/index.js';
+
+/** Codes only the HTTP API produces, with their status and retryability. */
+export const API_ERROR_CODES = {
+  UNAUTHORIZED: { status: 401, retryable: false, meaning: 'no, malformed or unknown API token' },
+  NO_SUCH_ROUTE: { status: 404, retryable: false, meaning: 'no such endpoint or method' },
+  PAYLOAD_TOO_LARGE: { status: 413, retryable: false, meaning: 'the request body or one NDJSON line is over the configured limit' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, retryable: false, meaning: 'wrong Content-Type for this endpoint' },
+  TOO_MANY_REQUESTS: { status: 429, retryable: true, meaning: "the tenant's API requests in flight are at api.maxInFlightPerTenant" },
+} as const;
+export type ApiErrorCode = keyof typeof API_ERROR_CODES;
+
+/** HTTP status for each protocol error code. */
+export const STATUS_OF: Record<ErrorCode, number> = {
+  BAD_FRAME: 502,
+  BAD_REQUEST: 400,
+  UNKNOWN_DATA_SOURCE: 404,
+  OPERATION_NOT_ALLOWED: 403,
+  TIMEOUT: 504,
+  CANCELLED: 499,
+  BUSY: 503,
+  UPSTREAM_UNAVAILABLE: 502,
+  UPSTREAM_AUTH_FAILED: 502,
+  NOT_FOUND: 404,
+  ALREADY_EXISTS: 409,
+  CONSTRAINT_VIOLATION: 422,
+  SIZE_LIMIT_EXCEEDED: 422,
+  UPSTREAM_ERROR: 502,
+  AGENT_DISCONNECTED: 503,
+  INTERNAL: 500,
+};
+
+export interface ApiErrorBody {
+  readonly code: string;
+  readonly message: string;
+  readonly retryable: boolean;
+  readonly requestId: string;
+}
+
+/** An API-level failure (not from the agent). */
+export class ApiError extends Error {
+  constructor(
+    readonly code: ApiErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+
+  get status(): number {
+    return API_ERROR_CODES[this.code].status;
+  }
+}
+
+/** The status and body for any failure; unknown errors are INTERNAL with a neutral message. */
+export function describeFailure(err: unknown, requestId: string): { status: number; body: ApiErrorBody; internal: boolean } {
+  if (err instanceof ProtocolError) {
+    return { status: STATUS_OF[err.code], body: { code: err.code, message: err.message, retryable: err.retryable, requestId }, internal: err.code === 'INTERNAL' };
+  }
+  if (err instanceof ApiError) {
+    return { status: err.status, body: { code: err.code, message: err.message, retryable: API_ERROR_CODES[err.code].retryable, requestId }, internal: false };
+  }
+  const fe = err as Partial<FastifyError> | undefined;
+  const status = typeof fe?.statusCode === 'number' ? fe.statusCode : 500;
+  if (status === 413) return fromStatus('PAYLOAD_TOO_LARGE', fe?.message ?? 'body too large', requestId);
+  if (status === 415) return fromStatus('UNSUPPORTED_MEDIA_TYPE', fe?.message ?? 'unsupported media type', requestId);
+  if (status >= 400 && status < 500) {
+    return { status: 400, body: { code: 'BAD_REQUEST', message: fe?.message ?? 'bad request', retryable: false, requestId }, internal: false };
+  }
+  return { status: 500, body: { code: 'INTERNAL', message: 'internal error in the hub (see its log)', retryable: ERROR_CODES.INTERNAL.retryable, requestId }, internal: true };
+}
+
+function fromStatus(code: ApiErrorCode, message: string, requestId: string): { status: number; body: ApiErrorBody; internal: boolean } {
+  return { status: API_ERROR_CODES[code].status, body: { code, message, retryable: API_ERROR_CODES[code].retryable, requestId }, internal: false };
+}
+
+/** Fastify error handler: every failure answered as `{code, message, retryable, requestId}`. */
+export function sendFailure(err: unknown, req: FastifyRequest, reply: FastifyReply): void {
+  const { status, body, internal } = describeFailure(err, req.id);
+  if (internal) req.log.error({ err }, 'API request failed unexpectedly');
+  if (status === 401) void reply.header('www-authenticate', 'Bearer realm="datasync-hub"');
+  if (body.retryable && (status === 503 || status === 429)) void reply.header('retry-after', '1');
+  void reply.code(status).type('application/json').send(body);
+}

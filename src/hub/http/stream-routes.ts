@@ -1,0 +1,137 @@
+/**
+ * `search` and `export` as NDJSON streams, with backpressure from the HTTP client to the
+ * upstream (DESIGN §6): credit goes back to the agent only once the client has read what was
+ * written (the response's buffered bytes are below a mark), so a slow reader stops the agent's
+ * page requests; a client that disconnects unsubscribes, which cancels the request on the
+ * agent. Failures before the first line are JSON errors with a status; after it, a final error
+ * line (never a silent short stream). A complete stream ends with a summary line.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Readable } from 'node:stream';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { Subject, type Observable } from 'rxjs';
+import type { ExportEvent } from '../export-request.js';
+import type { StreamEvent } from '../request-sinks.js';
+import { errorLine, hubRequest, paramsOf, writeFailure, type ApiContext } from './context.js';
+import { ApiError } from './errors.js';
+import { NdjsonReader, NdjsonWriter } from './ndjson.js';
+
+/** Bytes of search output buffered for a slow reader before credit stops. */
+const SEARCH_HIGH_WATER = 256 * 1024;
+/**
+ * Export results buffered before credit (and so the reading of the body) stops: generous, so
+ * clients that send much of the body before they read the response do not deadlock.
+ */
+const EXPORT_HIGH_WATER = 8 * 1024 * 1024;
+/** Chunks of credit granted up front. */
+const WINDOW = 4;
+
+export const NDJSON_TYPES = ['application/x-ndjson', 'application/jsonl', 'application/json-seq'] as const;
+
+interface Progress {
+  started: boolean;
+  count: number;
+}
+
+/** Subscribes `events$`, writing lines; returns when the response is over. */
+function pipeEvents<E extends StreamEvent | ExportEvent>(
+  events$: (demand$: Observable<number>) => Observable<E>,
+  req: FastifyRequest,
+  reply: FastifyReply,
+  highWater: number,
+  onItems: (items: readonly unknown[]) => void,
+  finalLine: (end: Extract<E, { type: 'end' }>, progress: Progress) => { line: unknown } | { failure: unknown },
+): Promise<void> {
+  const res = reply.raw;
+  const writer = new NdjsonWriter(res, highWater);
+  const demand = new Subject<number>();
+  const progress: Progress = { started: false, count: 0 };
+  reply.hijack();
+  return new Promise<void>((resolve) => {
+    const start = (): void => {
+      if (progress.started) return;
+      progress.started = true;
+      writer.start(req.id);
+    };
+    const sub = events$(demand).subscribe({
+      next: (e) => {
+        if (e.type === 'end') {
+          const last = finalLine(e as Extract<E, { type: 'end' }>, progress);
+          if ('failure' in last && !progress.started) return writeFailure(res, last.failure, req.id, { connection: 'close' });
+          start();
+          writer.end('line' in last ? last.line : errorLine(last.failure, req.id, progress.count));
+          return;
+        }
+        start();
+        progress.count += e.items.length;
+        onItems(e.items);
+        writer.write(e.items);
+        writer.whenKeepingUp(() => demand.next(1));
+      },
+      error: (err: unknown) => {
+        if (!progress.started) writeFailure(res, err, req.id);
+        else writer.end(errorLine(err, req.id, progress.count));
+      },
+    });
+    res.once('close', () => {
+      // Before the end: the client went away, so the request is cancelled on the agent.
+      sub.unsubscribe();
+      demand.complete();
+      resolve();
+    });
+  });
+}
+
+export function registerStreamRoutes(app: FastifyInstance, ctx: ApiContext): void {
+  app.post('/v1/data-sources/:name/search', async (req, reply) => {
+    const request = hubRequest(ctx, req, 'search', paramsOf(req.body));
+    await pipeEvents<StreamEvent>(
+      (demand$) => ctx.hub.searchEvents$(request, { window: WINDOW, demand$ }),
+      req,
+      reply,
+      SEARCH_HIGH_WATER,
+      () => undefined,
+      (end) => ({ line: { end: true, count: end.count, truncated: end.truncated, ...(end.total === undefined ? {} : { total: end.total }) } }),
+    );
+  });
+
+  // The export body is a stream: its own content-type parser hands it over unread.
+  void app.register((scope, _options, done) => {
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser([...NDJSON_TYPES], (_req, payload, done) => done(null, payload));
+    scope.post('/v1/data-sources/:name/export', async (req, reply) => {
+      const limits = { maxLineBytes: ctx.config.api.maxLineBytes, maxTotalBytes: ctx.config.api.maxExportBytes };
+      const declared = Number(req.headers['content-length'] ?? NaN);
+      if (declared > limits.maxTotalBytes) {
+        throw new ApiError('PAYLOAD_TOO_LARGE', `the export body (${declared} bytes) is over api.maxExportBytes (${limits.maxTotalBytes} bytes)`);
+      }
+      const reader = new NdjsonReader(req.body as Readable, limits);
+      const request = hubRequest(ctx, req, 'export');
+      let ok = 0;
+      let failed = 0;
+      await pipeEvents<ExportEvent>(
+        (demand$) => ctx.hub.exportEvents$(request, reader, { window: WINDOW, demand$ }),
+        req,
+        reply,
+        EXPORT_HIGH_WATER,
+        (items) => {
+          for (const r of items) {
+            if ((r as { ok?: unknown }).ok === true) ok += 1;
+            else failed += 1;
+          }
+        },
+        (end) => (reader.problem ? { failure: reader.problem } : { line: { end: true, count: end.count, ok, failed } }),
+      );
+      stopReading(req.raw, reply.raw);
+    });
+    done();
+  });
+}
+
+/** A body not read to its end (a bad line, a failure) is not drained: the connection closes. */
+function stopReading(body: IncomingMessage, res: ServerResponse): void {
+  if (!body.readableEnded) {
+    res.shouldKeepAlive = false;
+    body.destroy();
+  }
+}
