@@ -60,7 +60,11 @@ export function startDaemon(bin: string, args: string[], env: NodeJS.ProcessEnv 
   });
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  onTestFailed(() => console.error(`--- ${bin} stdout ---\n${raw}\n--- stderr ---\n${stderr}`));
+  try {
+    onTestFailed(() => console.error(`--- ${bin} stdout ---\n${raw}\n--- stderr ---\n${stderr}`));
+  } catch {
+    // Started from a hook (beforeAll): no test to attach to; the suite's failure output applies.
+  }
   return {
     child,
     logs,

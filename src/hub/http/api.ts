@@ -7,7 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { HubConfig } from '../../config/index.js';
 import type { Hub } from '../hub.js';
@@ -28,13 +28,12 @@ export function createHttpApi(server: Server, hub: Hub, config: HubConfig, logge
   const apiLogger: FastifyBaseLogger = logger.child({ component: 'http-api' });
   const app = Fastify({
     loggerInstance: apiLogger,
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'requestId' }),
     bodyLimit: config.api.maxBodyBytes,
     genReqId: (req: IncomingMessage) => {
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && USABLE_REQUEST_ID.test(given) ? given : randomUUID();
     },
-    requestIdLogLabel: 'requestId',
     serverFactory: (handler: (req: IncomingMessage, res: ServerResponse) => void) => {
       server.on('request', handler);
       return server;

@@ -1,0 +1,97 @@
+/**
+ * `npm start` as a newcomer meets it: the demo process prints curl commands, and each one,
+ * run exactly as printed by a shell, works against the hub's HTTP API, the agent and the
+ * embedded ldif directory. Then SIGTERM stops the demo with exit 0.
+ */
+import { execFile } from 'node:child_process';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ROOT, startDaemon, type Daemon } from '../helpers/cli.js';
+
+const run = promisify(execFile);
+const DEMO_BIN = join(ROOT, 'dist', 'src', 'cli', 'demo.js');
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+let demo: Daemon;
+let commands: Map<string, string>;
+
+beforeAll(async () => {
+  demo = startDaemon(DEMO_BIN, [], { DEMO_HUB_PORT: String(await freePort()) });
+  await demo.waitForLog((l) => typeof l['msg'] === 'string' && l['msg'].includes('Ctrl-C stops the demo'), 20_000);
+  // The banner: "  # what" then "  command" pairs.
+  const lines = demo.logs.filter((l) => l['unparsed'] === true).map((l) => String(l['msg']));
+  commands = new Map();
+  for (let i = 0; i < lines.length - 1; i++) {
+    const what = /^ {2}# (.*)$/.exec(lines[i] ?? '')?.[1];
+    if (what !== undefined) commands.set(what, (lines[i + 1] ?? '').trim());
+  }
+});
+
+afterAll(async () => {
+  expect(await demo.stop('SIGTERM')).toBe(0);
+});
+
+async function shell(what: string): Promise<string> {
+  const command = [...commands.entries()].find(([k]) => k.startsWith(what))?.[1];
+  expect(command, `printed command for "${what}"`).toBeDefined();
+  const { stdout } = await run('bash', ['-c', `set -o pipefail; ${command!}`], { timeout: 20_000 });
+  return stdout;
+}
+
+const ndjson = (text: string) => text.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+
+describe('npm start (the demo)', () => {
+  it('prints six commands', () => {
+    expect([...commands.keys()]).toHaveLength(6);
+    for (const c of commands.values()) expect(c).toMatch(/^(curl|printf) /);
+  });
+
+  it("lists the tenant's agent with its ldif data source", async () => {
+    const body = JSON.parse(await shell("the tenant's agents")) as { agents: Array<{ id: string; dataSources: Array<{ type: string }> }> };
+    expect(body.agents.map((a) => a.id)).toEqual(['demo-agent-1']);
+    expect(body.agents[0]?.dataSources[0]?.type).toBe('ldif');
+  });
+
+  it('tests the data source', async () => {
+    const body = JSON.parse(await shell('test the data source')) as { data: { ok: boolean; entries: number } };
+    expect(body.data.ok).toBe(true);
+    expect(body.data.entries).toBeGreaterThan(50);
+  });
+
+  it('streams a search as NDJSON ending with the summary line', async () => {
+    const lines = ndjson(await shell('search'));
+    const summary = lines.at(-1) as { end: boolean; count: number };
+    expect(summary).toMatchObject({ end: true, truncated: false });
+    expect(summary.count).toBe(lines.length - 1);
+    expect(summary.count).toBeGreaterThan(1);
+    for (const e of lines.slice(0, -1)) expect(String((e as { attributes: { cn: string[] } }).attributes.cn[0])).toMatch(/^A/);
+  });
+
+  it('gets one entry (UTF-8 intact)', async () => {
+    const body = JSON.parse(await shell('one entry')) as { data: { attributes: { cn: string[] } } };
+    expect(body.data.attributes.cn).toEqual(['Zoë Ångström']);
+  });
+
+  it('streams an export: one result per record and a summary', async () => {
+    const lines = ndjson(await shell('a streamed export'));
+    expect(lines.slice(0, 2)).toEqual([{ index: 0, ok: true }, { index: 1, ok: true }]);
+    expect(lines[2]).toMatchObject({ index: 2, ok: false, code: 'NOT_FOUND' });
+    expect(lines[3]).toEqual({ end: true, count: 3, ok: 2, failed: 1 });
+  });
+
+  it('serves the OpenAPI document', async () => {
+    expect((JSON.parse(await shell('the API description')) as { openapi: string }).openapi).toBe('3.1.0');
+  });
+});
