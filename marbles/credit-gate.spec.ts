@@ -168,4 +168,25 @@ describe('creditGate (marbles)', () => {
     src.next('d');
     expect(failed).toEqual(new CreditBufferOverflowError(0));
   });
+
+  it('onStall: once each time values start waiting for credit, however many pile up', () => {
+    const stalls: number[] = [];
+    ts.run(({ cold, hot, expectObservable }) => {
+      const out = cold('-abc-d|').pipe(gate(hot('--------3', N), { initialCredit: 1, onStall: () => stalls.push(ts.now()) }));
+      expectObservable(out).toBe('-a------(bcd|)');
+    });
+    // b starts waiting at 2; c and d join the same stall.
+    expect(stalls).toEqual([2]);
+  });
+
+  it('onStall: again when a grant does not cover the backlog; never while credit keeps up', () => {
+    const stalls: number[] = [];
+    ts.run(({ cold, hot, expectObservable }) => {
+      const out = cold('-a-b---c|').pipe(gate(hot('-----1---2', N), { onStall: () => stalls.push(ts.now()) }));
+      expectObservable(out).toBe('-----a---(bc|)');
+      expectObservable(cold('-a-b|').pipe(gate(NEVER, { initialCredit: 5, onStall: () => stalls.push(-1) }))).toBe('-a-b|');
+    });
+    // a waits at 1; the grant at 5 sends a and leaves b waiting: a new stall.
+    expect(stalls).toEqual([1, 5]);
+  });
 });

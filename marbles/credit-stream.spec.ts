@@ -436,4 +436,28 @@ describe('creditStream with prefetch (marbles)', () => {
     });
     expect(pulledAt).toEqual([0, 10]);
   });
+
+  it('onStall: once each time a chunk waits for credit, not on every wake-up while waiting', () => {
+    const stalls: number[] = [];
+    ts.run(({ cold, hot, expectObservable }) => {
+      // Page 1 (3 chunks) arrives at 1 with credit for one; grants of 1 at 5 and 3 at 9; the
+      // prefetched last page arrives at 10 while credit is left.
+      const pull = puller(cold('-p|', { p: pg('abc') }), cold('-p|', { p: pg('d', true) }));
+      const credit$ = hot('-----1---3', N);
+      const out = creditStream({ pull, credit$, chunk: perItem, initialCredit: 1, prefetch: true, onStall: () => stalls.push(ts.now()) });
+      expectObservable(out).toBe('-a---b---c(de|)', { a: ch(0, 'a'), b: ch(1, 'b'), c: ch(2, 'c'), d: ch(3, 'd'), e: end(4) });
+    });
+    // Stalled at 1 (b, c waiting); b sent at 5 and stalled again (c waiting); none after 9.
+    expect(stalls).toEqual([1, 5]);
+  });
+
+  it('onStall: never called while credit keeps up, nor for an end (which needs no credit)', () => {
+    const stalls: number[] = [];
+    ts.run(({ cold, expectObservable }) => {
+      const pull = puller(cold('-p|', { p: pg('ab', true) }));
+      const out = creditStream({ pull, credit$: NEVER, chunk: perItem, initialCredit: 2, prefetch: true, onStall: () => stalls.push(ts.now()) });
+      expectObservable(out).toBe('-(abe|)', { a: ch(0, 'a'), b: ch(1, 'b'), e: end(2) });
+    });
+    expect(stalls).toEqual([]);
+  });
 });

@@ -3,6 +3,7 @@
  * (DESIGN §4.2), each session's requests handed to the request handler. Connection health is
  * one merged `status$`; every transition is logged.
  */
+import type { AddressInfo } from 'node:net';
 import { EMPTY, Subject, catchError, merge, mergeMap, type Observable, type Subscription } from 'rxjs';
 import type { Logger } from 'pino';
 import type { AgentConfig } from '../config/index.js';
@@ -19,6 +20,8 @@ import { Drain } from '../pipeline/drain.js';
 import { pipelineLimits } from '../pipeline/limits.js';
 import type { ServedDataSource } from '../pipeline/run-request.js';
 import { servePipeline } from '../pipeline/session-pipeline.js';
+import { AgentMetrics } from '../metrics/agent-metrics.js';
+import { StatusServer, type Readiness } from '../status/status-server.js';
 import { buildHello } from './hello.js';
 
 export interface AgentOptions {
@@ -39,6 +42,9 @@ export class Agent {
   readonly status$: Observable<ConnectionStatus> = this.statusSubject.asObservable();
   private readonly dataSources = new Map<string, ServedDataSource>();
   private readonly drain = new Drain();
+  /** Prometheus metrics of this agent (its own registry), served on `/metrics` when `status` is set. */
+  readonly metrics: AgentMetrics;
+  private statusServer: Promise<StatusServer> | undefined;
 
   constructor(
     private readonly config: AgentConfig,
@@ -58,6 +64,7 @@ export class Agent {
       const adapter = options.adapters?.get(name) ?? createAdapter(name, ds, logger);
       this.dataSources.set(name, { adapter, operations: ds.operations });
     }
+    this.metrics = new AgentMetrics({ urls: config.agent.urls, dataSources: [...this.dataSources.keys()] });
     const hello = buildHello(config);
     // A client certificate wins over Basic credentials (DESIGN §7, as in the classic agent).
     const useBasic = !config.agent.keyStore && config.agent.userName !== undefined;
@@ -90,9 +97,10 @@ export class Agent {
     this.connections$ = merge(...streams);
   }
 
-  /** Starts all connections; returns immediately. */
+  /** Starts all connections, and the status listener if configured; returns immediately. */
   start(): void {
     if (this.subscription) return;
+    this.startStatus();
     this.log.info(
       { agentId: this.config.agent.id, tenantId: this.config.agent.tenantId, urls: this.config.agent.urls.map(redactUrl) },
       'agent starting',
@@ -101,6 +109,7 @@ export class Agent {
       .pipe(
         mergeMap((status) => {
           this.latest.set(status.url, status);
+          this.metrics.connectionStatus(status);
           this.logStatus(status);
           this.statusSubject.next(status);
           return status.state === 'registered' ? this.serve(status.session) : EMPTY;
@@ -109,16 +118,53 @@ export class Agent {
       .subscribe();
   }
 
-  /** Closes every connection with a normal close code. */
+  /** Closes every connection with a normal close code, and the status listener. */
   stop(): void {
     this.subscription?.unsubscribe();
     this.subscription = undefined;
     this.latest.clear();
+    this.metrics.connectionsStopped();
+    void this.closeStatus();
   }
 
   /** The latest status of each URL (for health endpoints and the CLI). */
   currentStatus(): ConnectionStatus[] {
     return [...this.latest.values()];
+  }
+
+  /**
+   * `/readyz`: ready while at least one hub URL is registered and the agent is not draining;
+   * the detail lists each URL's latest status (credentials in URLs redacted).
+   */
+  readiness(): Readiness {
+    const statuses = this.currentStatus();
+    const draining = this.drain.draining;
+    return {
+      ready: !draining && statuses.some((s) => s.state === 'registered'),
+      detail: { draining, connections: statuses.map(describeForStatus) },
+    };
+  }
+
+  /**
+   * Where the status listener listens (undefined without `status` in the config or before
+   * `start()`); rejects if it could not bind.
+   */
+  async statusAddress(): Promise<AddressInfo | undefined> {
+    return (await this.statusServer)?.address();
+  }
+
+  private startStatus(): void {
+    const status = this.config.status;
+    if (!status || this.statusServer) return;
+    this.statusServer = StatusServer.listen(status.listen, { registry: this.metrics.registry, ready: () => this.readiness() }, this.log);
+    this.statusServer.catch((err: unknown) => this.log.error({ err, host: status.listen.host, port: status.listen.port }, 'status listener failed to start'));
+  }
+
+  /** Never rejects: a listener that failed to start was logged already. */
+  private async closeStatus(): Promise<void> {
+    const server = this.statusServer;
+    this.statusServer = undefined;
+    await server?.then((s) => s.close()).catch(() => undefined);
   }
 
   private serve(session: Session): Observable<never> {
@@ -127,6 +173,7 @@ export class Agent {
       drain: this.drain,
       limits: pipelineLimits(this.config, session.maxFrameBytes),
       log: this.log,
+      metrics: this.metrics,
     }).pipe(
       catchError((err: unknown) => {
         this.log.error({ err, url: redactUrl(session.url) }, 'request pipeline failed: closing the session');
@@ -152,8 +199,9 @@ export class Agent {
 
   /** Closes every connection with a normal close code, then the adapters' upstream connections. */
   async close(): Promise<void> {
+    const status = this.closeStatus();
     this.stop();
-    await Promise.allSettled([...this.dataSources.values()].map((d) => d.adapter.close()));
+    await Promise.allSettled([status, ...[...this.dataSources.values()].map((d) => d.adapter.close())]);
   }
 
   private logStatus(status: ConnectionStatus): void {
@@ -163,4 +211,11 @@ export class Agent {
     else if (status.state === 'rejected') this.log.error(fields, 'hub rejected the agent');
     else this.log.warn(fields, 'disconnected from hub');
   }
+}
+
+/** A status for `/readyz`: the URL redacted, also where a reason quotes it. */
+function describeForStatus(s: ConnectionStatus): Record<string, unknown> {
+  const url = redactUrl(s.url);
+  const fields = { ...describeStatus(s), url };
+  return 'reason' in s ? { ...fields, reason: s.reason.split(s.url).join(url) } : fields;
 }

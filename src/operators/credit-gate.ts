@@ -16,6 +16,11 @@ export interface CreditGateOptions {
    * must make that impossible; this turns such a bug into a loud error instead of unbounded memory.
    */
   maxBuffered: number;
+  /**
+   * Called each time a value starts waiting for credit (once per stall, however many values
+   * pile up meanwhile): a slow or stalled receiver, for metrics.
+   */
+  onStall?: () => void;
 }
 
 /** More than `maxBuffered` values waited for credit: a flow-control bug upstream of the gate. */
@@ -48,7 +53,7 @@ function checkCount(name: string, value: number): void {
  * ```
  */
 export function creditGate<T>(options: CreditGateOptions): MonoTypeOperatorFunction<T> {
-  const { credit$, maxBuffered } = options;
+  const { credit$, maxBuffered, onStall } = options;
   const initialCredit = options.initialCredit ?? 0;
   checkCount('initialCredit', initialCredit);
   checkCount('maxBuffered', maxBuffered);
@@ -60,6 +65,7 @@ export function creditGate<T>(options: CreditGateOptions): MonoTypeOperatorFunct
       const waiting: T[] = []; // bounded by maxBuffered, so shift() stays cheap
       let sourceDone = false;
       let draining = false;
+      let stalled = false;
 
       // Re-entrant calls (credit granted from inside `next`) return at once: the running loop
       // re-reads the counter and the queue after every value.
@@ -69,7 +75,12 @@ export function creditGate<T>(options: CreditGateOptions): MonoTypeOperatorFunct
         try {
           while (!subscriber.closed && credit > 0 && waiting.length > 0) {
             credit -= 1;
+            stalled = false;
             subscriber.next(waiting.shift() as T);
+          }
+          if (!stalled && !subscriber.closed && credit === 0 && waiting.length > 0) {
+            stalled = true;
+            onStall?.();
           }
           if (sourceDone && waiting.length === 0) subscriber.complete();
         } finally {

@@ -44,6 +44,11 @@ export interface CreditStreamOptions<T> {
    * besides chunks that credit already covers.
    */
   prefetch?: boolean;
+  /**
+   * Called each time the stream starts waiting for credit with a chunk ready to send (once per
+   * stall, however often it wakes up meanwhile): a slow or stalled receiver, for metrics.
+   */
+  onStall?: () => void;
 }
 
 /** What {@link creditStream} emits: the payloads of `chunk` frames, then one `end`. */
@@ -67,7 +72,7 @@ export type CreditStreamEvent<T> =
  * ```
  */
 export function creditStream<T>(options: CreditStreamOptions<T>): Observable<CreditStreamEvent<T>> {
-  const { pull, credit$, chunk, close } = options;
+  const { pull, credit$, chunk, close, onStall } = options;
   const prefetch = options.prefetch ?? false;
   const initialCredit = options.initialCredit ?? 0;
   if (!Number.isInteger(initialCredit) || initialCredit < 0) {
@@ -88,6 +93,7 @@ export function creditStream<T>(options: CreditStreamOptions<T>): Observable<Cre
     let seq = 0;
     let count = 0;
     let draining = false;
+    let stalled = false;
 
     const accept = (page: PulledPage<T>): void => {
       if (page.truncated === true) truncated = true;
@@ -133,7 +139,14 @@ export function creditStream<T>(options: CreditStreamOptions<T>): Observable<Cre
             continue;
           }
           if (items !== undefined) {
-            if (credit === 0) return;
+            if (credit === 0) {
+              if (!stalled) {
+                stalled = true;
+                onStall?.();
+              }
+              return;
+            }
+            stalled = false;
             credit -= 1;
             waiting.shift();
             count += items.length;

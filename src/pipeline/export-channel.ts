@@ -10,11 +10,12 @@
  * *sent* — not merely written upstream — so a stalled hub consumer stops the writes too, and
  * memory holds at most `streamWindow` chunks of records or results.
  */
-import { EMPTY, Observable, concat, defer, finalize, from, mergeMap, of, takeWhile, throwError, type SchedulerLike, type Subscriber } from 'rxjs';
+import { EMPTY, Observable, concat, defer, finalize, from, mergeMap, of, takeWhile, tap, throwError, type SchedulerLike, type Subscriber } from 'rxjs';
 import type { DataSourceAdapter, OperationContext } from '../adapters/adapter.js';
 import { chunk, creditGate } from '../operators/index.js';
 import { ProtocolError, nonNegativeInt, positiveInt, type Frame, type Request } from '../protocol/index.js';
 import { CHUNK_ENVELOPE_BYTES, type PipelineLimits } from './limits.js';
+import { NO_METER, type RequestMeter } from './meter.js';
 
 export interface ExportChannelInput {
   readonly request: Request;
@@ -26,10 +27,13 @@ export interface ExportChannelInput {
   readonly credit$: Observable<number>;
   readonly limits: PipelineLimits;
   readonly scheduler?: SchedulerLike;
+  /** Metric hooks of the request (first result, result chunks, credit stalls). */
+  readonly meter?: RequestMeter;
 }
 
 export function exportFrames(input: ExportChannelInput): Observable<Frame> {
   const { request, adapter, ctx, limits } = input;
+  const meter = input.meter ?? NO_METER;
   const id = request.id;
   const exportFn = adapter.export?.bind(adapter);
   if (!exportFn) return throwError(() => new ProtocolError('OPERATION_NOT_ALLOWED', `${adapter.type} data sources cannot export`));
@@ -72,7 +76,12 @@ export function exportFrames(input: ExportChannelInput): Observable<Frame> {
       }),
     );
 
+    let firstResult = true;
     const results$ = exportFn(records$, ctx).pipe(
+      tap(() => {
+        if (firstResult) meter.firstResult();
+        firstResult = false;
+      }),
       chunk({
         maxItems: limits.maxChunkItems,
         maxBytes: limits.maxFrameBytes - CHUNK_ENVELOPE_BYTES,
@@ -85,10 +94,13 @@ export function exportFrames(input: ExportChannelInput): Observable<Frame> {
         initialCredit: request.credit ?? 0,
         // Results in flight are bounded by the records the agent granted: one result per record.
         maxBuffered: limits.streamWindow * limits.maxChunkItems,
+        onStall: () => meter.creditStalled(),
       }),
       mergeMap((items, seq) => {
         const frames: Frame[] = [{ type: 'chunk', id, seq: nonNegativeInt(seq), items }];
         sent += items.length;
+        // Results are small and few per upstream write: serialising them twice costs little.
+        meter.chunkSent(items.length, Buffer.byteLength(JSON.stringify(items)));
         let credited = 0;
         while (boundaries.length > 0 && (boundaries[0] ?? Infinity) <= sent) {
           boundaries.shift();

@@ -4,7 +4,7 @@
  * (the hub's `timeoutMs`, capped locally) and until the hub cancels. After a cancel nothing
  * more is sent for the id (DESIGN §5); after a failure exactly one `error` frame is.
  */
-import { catchError, defer, filter, finalize, map, of, take, takeUntil, throwError, throwIfEmpty, type Observable, type SchedulerLike } from 'rxjs';
+import { catchError, defer, filter, finalize, map, of, take, takeUntil, tap, throwError, throwIfEmpty, type Observable, type SchedulerLike } from 'rxjs';
 import type { Logger } from 'pino';
 import type { DataSourceAdapter, OperationContext } from '../adapters/adapter.js';
 import { deadline } from '../operators/index.js';
@@ -13,6 +13,7 @@ import { exportFrames } from './export-channel.js';
 import { errorFrame } from './failures.js';
 import type { Drain } from './drain.js';
 import type { PipelineLimits } from './limits.js';
+import { NO_METER, type PipelineMetrics, type RequestMeter } from './meter.js';
 import { searchFrames } from './search-stream.js';
 
 /** A configured data source as the pipeline sees it. */
@@ -29,6 +30,8 @@ export interface RequestDeps {
   readonly limits: PipelineLimits;
   readonly log: Logger;
   readonly scheduler?: SchedulerLike;
+  /** Metric hooks (src/metrics/agent-metrics.ts); absent: nothing is measured. */
+  readonly metrics?: PipelineMetrics;
 }
 
 type SingleOp = 'test' | 'schema' | 'attributes' | 'resourceTypes' | 'get';
@@ -58,14 +61,20 @@ function notSupported(adapter: DataSourceAdapter, op: Operation): Observable<nev
 export function runRequest(request: Request, own$: Observable<Frame>, deps: RequestDeps): Observable<OutgoingFrame> {
   const { id, op, dataSource } = request;
   const log = deps.log.child({ requestId: id, dataSource, op });
+  const refuse = (err: ProtocolError): Observable<OutgoingFrame> =>
+    defer(() => {
+      const frame = errorFrame(err, id, dataSource, log);
+      deps.metrics?.requestRefused(op, dataSource, frame.code);
+      return of(frame);
+    });
   const source = deps.dataSources.get(dataSource);
   if (!source) {
-    return of(errorFrame(new ProtocolError('UNKNOWN_DATA_SOURCE', `no data source named ${JSON.stringify(dataSource)} on this agent`), id, dataSource, log));
+    return refuse(new ProtocolError('UNKNOWN_DATA_SOURCE', `no data source named ${JSON.stringify(dataSource)} on this agent`));
   }
   const { adapter, operations } = source;
   if (!operations.includes(op) || !adapter.supports.includes(op)) {
     const why = operations.includes(op) ? `the ${adapter.type} adapter does not implement ${op}` : `${op} is not in its operations allow-list`;
-    return of(errorFrame(new ProtocolError('OPERATION_NOT_ALLOWED', `data source ${dataSource} does not allow ${op}: ${why}`), id, dataSource, log));
+    return refuse(new ProtocolError('OPERATION_NOT_ALLOWED', `data source ${dataSource} does not allow ${op}: ${why}`));
   }
   const ctx: OperationContext = { requestId: id, dataSource, log };
   const credit$ = own$.pipe(
@@ -76,11 +85,11 @@ export function runRequest(request: Request, own$: Observable<Frame>, deps: Requ
   const timeoutMs = Math.min(request.timeoutMs, deps.limits.maxRequestTimeoutMs);
   const started = Date.now();
 
-  const body$: Observable<OutgoingFrame> = defer(() => {
+  const body$ = (meter: RequestMeter): Observable<OutgoingFrame> => defer(() => {
     switch (op) {
       case 'search': {
         if (!adapter.search) return notSupported(adapter, op);
-        return searchFrames(request, adapter.search(request.params, ctx), credit$, deps.limits);
+        return searchFrames(request, adapter.search(request.params, ctx), credit$, deps.limits, meter);
       }
       case 'export':
         return exportFrames({
@@ -91,10 +100,12 @@ export function runRequest(request: Request, own$: Observable<Frame>, deps: Requ
           credit$,
           limits: deps.limits,
           ...(deps.scheduler ? { scheduler: deps.scheduler } : {}),
+          meter,
         });
       default:
         return single(adapter, op, request.params, ctx).pipe(
           take(1),
+          tap(() => meter.firstResult()),
           throwIfEmpty(() => new ProtocolError('INTERNAL', `${adapter.type} ${op} produced no result`)),
           map((data): Frame => ({ type: 'result', id, data })),
         );
@@ -102,15 +113,29 @@ export function runRequest(request: Request, own$: Observable<Frame>, deps: Requ
   });
 
   log.debug({ timeoutMs }, 'request started');
-  return body$.pipe(
-    deadline({
-      ms: timeoutMs,
-      error: () => new ProtocolError('TIMEOUT', `${op} on ${dataSource} did not finish within ${timeoutMs} ms`),
-      ...(deps.scheduler ? { scheduler: deps.scheduler } : {}),
-    }),
-    catchError((err: unknown) => of<OutgoingFrame>(errorFrame(err, id, dataSource, log))),
-    // A cancelled request sends nothing more; unsubscribing releases the upstream operation.
-    takeUntil(cancel$),
-    finalize(() => log.debug({ ms: Date.now() - started }, 'request finished')),
-  );
+  return defer(() => {
+    const meter = deps.metrics?.requestStarted(op, dataSource) ?? NO_METER;
+    /** 'OK', the code of the error frame sent, or 'CANCELLED'; unset while running. */
+    let outcome: string | undefined;
+    return body$(meter).pipe(
+      deadline({
+        ms: timeoutMs,
+        error: () => new ProtocolError('TIMEOUT', `${op} on ${dataSource} did not finish within ${timeoutMs} ms`),
+        ...(deps.scheduler ? { scheduler: deps.scheduler } : {}),
+      }),
+      catchError((err: unknown) => {
+        const frame = errorFrame(err, id, dataSource, log);
+        outcome = frame.code;
+        return of<OutgoingFrame>(frame);
+      }),
+      // A cancelled request sends nothing more; unsubscribing releases the upstream operation.
+      takeUntil(cancel$.pipe(tap(() => (outcome ??= 'CANCELLED')))),
+      tap({ complete: () => (outcome ??= 'OK') }),
+      finalize(() => {
+        // Unsubscribed before completing: the session closed under the request.
+        meter.finished(outcome ?? 'CANCELLED');
+        log.debug({ ms: Date.now() - started }, 'request finished');
+      }),
+    );
+  });
 }

@@ -3,22 +3,32 @@
  * the adapter only when there is credit to send what it yields, and `end {count}` carries the
  * exact number of items sent. Closing the page source abandons the upstream search.
  */
-import { map, type Observable } from 'rxjs';
+import { map, tap, type Observable } from 'rxjs';
 import type { PageSource } from '../adapters/adapter.js';
 import { chunkBySize, creditStream } from '../operators/index.js';
 import { encodeChunk, nonNegativeInt, type OutgoingFrame, type Request } from '../protocol/index.js';
 import { CHUNK_ENVELOPE_BYTES, type PipelineLimits } from './limits.js';
+import { NO_METER, type RequestMeter } from './meter.js';
 
 export function searchFrames(
   request: Request,
   source: PageSource<unknown>,
   credit$: Observable<number>,
   limits: PipelineLimits,
+  meter: RequestMeter = NO_METER,
 ): Observable<OutgoingFrame> {
   const id = request.id;
+  let firstPage = true;
   // Each item is serialised once, here: its text is measured for chunking and sent as is.
   return creditStream<string>({
-    pull: () => source.pull().pipe(map((page) => ({ ...page, items: page.items.map((item) => JSON.stringify(item) ?? 'null') }))),
+    pull: () =>
+      source.pull().pipe(
+        tap(() => {
+          if (firstPage) meter.firstResult();
+          firstPage = false;
+        }),
+        map((page) => ({ ...page, items: page.items.map((item) => JSON.stringify(item) ?? 'null') })),
+      ),
     credit$,
     initialCredit: request.credit ?? 0,
     chunk: (texts) =>
@@ -29,7 +39,11 @@ export function searchFrames(
       }),
     close: () => source.close(),
     prefetch: true,
+    onStall: () => meter.creditStalled(),
   }).pipe(
+    tap((event) => {
+      if (event.type === 'chunk') meter.chunkSent(event.items.length, itemsBytes(event.items));
+    }),
     map((event): OutgoingFrame =>
       event.type === 'chunk'
         ? encodeChunk(id, event.seq, event.items)
@@ -42,4 +56,11 @@ export function searchFrames(
           },
     ),
   );
+}
+
+/** Bytes of `[text,text,…]`: what `JSON.stringify` of the items array would be. */
+function itemsBytes(texts: readonly string[]): number {
+  let bytes = 1 + Math.max(texts.length, 1);
+  for (const text of texts) bytes += Buffer.byteLength(text);
+  return bytes;
 }

@@ -51,8 +51,8 @@ export function servePipeline(session: Session, deps: RequestDeps): Observable<n
         merge(
           admissions$.pipe(
             filter((a) => !a.ok),
-            map((a) =>
-              errorFrame(
+            map((a) => {
+              const frame = errorFrame(
                 a.ok
                   ? new ProtocolError('INTERNAL', 'admitted request in the refusal path')
                   : a.why === 'draining'
@@ -61,8 +61,10 @@ export function servePipeline(session: Session, deps: RequestDeps): Observable<n
                 a.request.id,
                 a.request.dataSource,
                 log,
-              ),
-            ),
+              );
+              deps.metrics?.requestRefused(a.request.op, a.request.dataSource, frame.code);
+              return frame;
+            }),
           ),
           admissions$.pipe(
             filter((a) => a.ok),
@@ -82,17 +84,17 @@ export function servePipeline(session: Session, deps: RequestDeps): Observable<n
                 }),
               reject: (request) => {
                 inboxes.close(request.id);
-                return of<OutgoingFrame>(
-                  errorFrame(
-                    new ProtocolError(
-                      'BUSY',
-                      `agent busy: ${deps.limits.maxConcurrentRequests} requests running and ${deps.limits.maxQueuedRequests} queued`,
-                    ),
-                    request.id,
-                    request.dataSource,
-                    log,
+                const frame = errorFrame(
+                  new ProtocolError(
+                    'BUSY',
+                    `agent busy: ${deps.limits.maxConcurrentRequests} requests running and ${deps.limits.maxQueuedRequests} queued`,
                   ),
+                  request.id,
+                  request.dataSource,
+                  log,
                 );
+                deps.metrics?.requestRefused(request.op, request.dataSource, frame.code);
+                return of<OutgoingFrame>(frame);
               },
             }),
           ),

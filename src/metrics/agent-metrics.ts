@@ -1,0 +1,152 @@
+/**
+ * The agent's Prometheus metrics, in a registry of its own per Agent (never prom-client's global
+ * one: two agents in one process must not mix their counts). The connection side is fed from
+ * the agent's `ConnectionStatus` stream (STYLE §7); the request side implements the pipeline's
+ * hooks (`PipelineMetrics`, src/pipeline/meter.ts). Every metric is listed in docs/operations.md.
+ *
+ * Label values are bounded: `url` is one of the configured hub URLs (credentials redacted),
+ * `data_source` one of the configured data sources — a name the hub sent that is not configured
+ * becomes `(unknown)`, so a confused or hostile hub cannot grow the series without bound.
+ */
+import { performance } from 'node:perf_hooks';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { redactUrl } from '../connection/proxy.js';
+import type { ConnectionState, ConnectionStatus } from '../connection/status.js';
+import type { PipelineMetrics, RequestMeter } from '../pipeline/meter.js';
+import type { Operation } from '../protocol/index.js';
+import { withProcessMetrics } from './process-metrics.js';
+
+const PREFIX = 'datasync_agent_';
+const STATES: readonly ConnectionState[] = ['connecting', 'registered', 'disconnected', 'rejected'];
+/** The `data_source` label of requests naming a data source this agent does not have. */
+export const UNKNOWN_DATA_SOURCE = '(unknown)';
+/** Seconds: from a fast directory lookup (ms) to a slow SCIM page or a cold LDAP connection. */
+const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+
+export interface AgentMetricsOptions {
+  /** The configured hub URLs (as in the config; redacted here). */
+  readonly urls: readonly string[];
+  /** The configured data-source names. */
+  readonly dataSources: readonly string[];
+  /** Clock in ms for the latency histogram. Default `performance.now`. */
+  readonly now?: () => number;
+}
+
+type StreamLabels = 'data_source' | 'op';
+
+export class AgentMetrics implements PipelineMetrics {
+  /** This agent's metrics and the process metrics: what `/metrics` serves. */
+  readonly registry: Registry;
+  private readonly dataSources: ReadonlySet<string>;
+  private readonly urls: readonly string[];
+  private readonly now: () => number;
+  private readonly connectionState: Gauge<'url' | 'state'>;
+  private readonly reconnects: Counter<'url'>;
+  private readonly requests: Counter<'op' | 'data_source' | 'code'>;
+  private readonly inFlight: Gauge;
+  private readonly streamItems: Counter<StreamLabels>;
+  private readonly streamBytes: Counter<StreamLabels>;
+  private readonly creditStalls: Counter<StreamLabels>;
+  private readonly upstreamLatency: Histogram<StreamLabels>;
+
+  constructor(options: AgentMetricsOptions) {
+    this.dataSources = new Set(options.dataSources);
+    this.urls = options.urls.map(redactUrl);
+    this.now = options.now ?? (() => performance.now());
+    const own = new Registry();
+    const registers = [own];
+    this.connectionState = new Gauge({
+      name: `${PREFIX}connection_state`,
+      help: 'Connection state of each hub URL: 1 for the current state, 0 for the others (all 0: agent stopped)',
+      labelNames: ['url', 'state'],
+      registers,
+    });
+    this.reconnects = new Counter({
+      name: `${PREFIX}reconnects_total`,
+      help: 'Dials of a hub URL after the first one (after a lost, refused or rejected connection)',
+      labelNames: ['url'],
+      registers,
+    });
+    this.requests = new Counter({
+      name: `${PREFIX}requests_total`,
+      help: "Requests from the hub by outcome: code is 'OK', the error code sent, or 'CANCELLED'",
+      labelNames: ['op', 'data_source', 'code'],
+      registers,
+    });
+    this.inFlight = new Gauge({ name: `${PREFIX}requests_in_flight`, help: 'Requests running now (admitted, not finished)', registers });
+    this.streamItems = new Counter({
+      name: `${PREFIX}stream_items_sent_total`,
+      help: 'Items sent in stream chunks (search entries, export results)',
+      labelNames: ['data_source', 'op'],
+      registers,
+    });
+    this.streamBytes = new Counter({
+      name: `${PREFIX}stream_bytes_sent_total`,
+      help: 'Bytes of JSON of the items sent in stream chunks',
+      labelNames: ['data_source', 'op'],
+      registers,
+    });
+    this.creditStalls = new Counter({
+      name: `${PREFIX}credit_stalls_total`,
+      help: 'Times a stream had a chunk ready but no credit from the hub (slow or stalled consumer)',
+      labelNames: ['data_source', 'op'],
+      registers,
+    });
+    this.upstreamLatency = new Histogram({
+      name: `${PREFIX}upstream_latency_seconds`,
+      help: 'Time from the start of a request to the first result (or first page) from the data source',
+      labelNames: ['data_source', 'op'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    // Series that exist from the start, so a rate or an alert does not begin with a gap.
+    for (const url of this.urls) this.reconnects.inc({ url }, 0);
+    this.registry = withProcessMetrics(own);
+  }
+
+  /** Feed every status transition of every URL here. */
+  connectionStatus(status: ConnectionStatus): void {
+    const url = redactUrl(status.url);
+    for (const state of STATES) this.connectionState.set({ url, state }, state === status.state ? 1 : 0);
+    if (status.state === 'connecting' && status.attempt > 1) this.reconnects.inc({ url });
+  }
+
+  /** The agent stopped: no URL is in any state. */
+  connectionsStopped(): void {
+    for (const url of this.urls) for (const state of STATES) this.connectionState.set({ url, state }, 0);
+  }
+
+  requestStarted(op: Operation, dataSource: string): RequestMeter {
+    const labels = { data_source: this.dataSourceLabel(dataSource), op };
+    const start = this.now();
+    let first = true;
+    let running = true;
+    this.inFlight.inc();
+    return {
+      firstResult: () => {
+        if (!first) return;
+        first = false;
+        this.upstreamLatency.observe(labels, (this.now() - start) / 1000);
+      },
+      chunkSent: (items, bytes) => {
+        this.streamItems.inc(labels, items);
+        this.streamBytes.inc(labels, bytes);
+      },
+      creditStalled: () => this.creditStalls.inc(labels),
+      finished: (code) => {
+        if (!running) return;
+        running = false;
+        this.inFlight.dec();
+        this.requests.inc({ ...labels, code });
+      },
+    };
+  }
+
+  requestRefused(op: Operation, dataSource: string, code: string): void {
+    this.requests.inc({ op, data_source: this.dataSourceLabel(dataSource), code });
+  }
+
+  private dataSourceLabel(name: string): string {
+    return this.dataSources.has(name) ? name : UNKNOWN_DATA_SOURCE;
+  }
+}

@@ -1,0 +1,133 @@
+/**
+ * The hub's Prometheus metrics, in a registry of its own per Hub. Agent presence is fed from
+ * the registry's event stream; the HTTP API records its requests through the hooks below.
+ * Every metric is listed in docs/operations.md.
+ *
+ * ## Hooks for the HTTP API (src/hub/http/)
+ *
+ * ```ts
+ * // onRequest hook:
+ * hub.metrics.apiInFlight.inc();
+ * reply.raw.once('close', () => hub.metrics.apiInFlight.dec()); // finished or aborted: once
+ * // onResponse hook (once per response sent):
+ * hub.metrics.observeApiRequest({ route, op, status: reply.statusCode, seconds: reply.elapsedTime / 1000 });
+ * ```
+ *
+ * A stream (NDJSON search) counts as in flight until its last byte is written or the client
+ * goes away; its duration is the whole stream's. Label values:
+ *
+ * - `route`: the route *pattern* (fastify `request.routeOptions.url`, e.g.
+ *   `/v1/data-sources/:name/search`), never the raw URL — names and ids in label values would
+ *   grow the series without bound. Requests that match no route: `'(unmatched)'`.
+ * - `op`: the protocol operation the route runs (`search`, `get`, …), `''` for routes that run
+ *   none (listing agents, health).
+ * - `status`: the HTTP status code sent; `seconds`: from arrival to the response finished
+ *   (fastify `reply.elapsedTime / 1000`).
+ */
+import type { Subscription } from 'rxjs';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { AgentRegistry } from '../hub/registry.js';
+import { withProcessMetrics } from './process-metrics.js';
+
+const PREFIX = 'datasync_hub_';
+/** Seconds: API calls range from a cached answer to a long export. */
+const API_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
+
+export interface ApiRequestObservation {
+  /** Route pattern, not the raw URL (see the module comment). */
+  readonly route: string;
+  /** Protocol operation, or `''`. */
+  readonly op: string;
+  /** HTTP status code sent. */
+  readonly status: number;
+  /** From the request's arrival to its response finished. */
+  readonly seconds: number;
+}
+
+export class HubMetrics {
+  /** This hub's metrics and the process metrics: what `/metrics` serves. */
+  readonly registry: Registry;
+  /** API requests being served now: `inc()` on arrival, `dec()` when the response is finished. */
+  readonly apiInFlight: Gauge;
+  private readonly agentsConnected: Gauge<'tenant'>;
+  private readonly registrations: Counter<'tenant'>;
+  private readonly disconnects: Counter<'tenant' | 'reason'>;
+  private readonly apiRequests: Counter<'route' | 'op' | 'status'>;
+  private readonly apiDuration: Histogram<'route' | 'op'>;
+  private readonly counts = new Map<string, number>();
+  private readonly subscription: Subscription;
+
+  constructor(agents: AgentRegistry) {
+    const own = new Registry();
+    const registers = [own];
+    this.agentsConnected = new Gauge({
+      name: `${PREFIX}agents_connected`,
+      help: 'Agents registered now, per tenant',
+      labelNames: ['tenant'],
+      registers,
+    });
+    this.registrations = new Counter({
+      name: `${PREFIX}agent_registrations_total`,
+      help: 'Agent registrations accepted (a reconnecting agent counts again)',
+      labelNames: ['tenant'],
+      registers,
+    });
+    this.disconnects = new Counter({
+      name: `${PREFIX}agent_disconnects_total`,
+      help: "Registered agents gone: reason 'closed' (socket closed or lost) or 'replaced' (the same agent id registered again)",
+      labelNames: ['tenant', 'reason'],
+      registers,
+    });
+    this.apiRequests = new Counter({
+      name: `${PREFIX}api_requests_total`,
+      help: 'HTTP API requests answered, by route pattern, operation and HTTP status',
+      labelNames: ['route', 'op', 'status'],
+      registers,
+    });
+    this.apiDuration = new Histogram({
+      name: `${PREFIX}api_request_duration_seconds`,
+      help: 'HTTP API request duration, from arrival to the response finished',
+      labelNames: ['route', 'op'],
+      buckets: API_BUCKETS,
+      registers,
+    });
+    this.apiInFlight = new Gauge({ name: `${PREFIX}api_requests_in_flight`, help: 'HTTP API requests being served now', registers });
+    this.subscription = agents.events$.subscribe((event) => {
+      const tenant = event.tenantId;
+      if (event.type === 'registered') {
+        this.registrations.inc({ tenant });
+        this.setAgents(tenant, (this.counts.get(tenant) ?? 0) + 1);
+      } else {
+        this.disconnects.inc({ tenant, reason: event.type === 'replaced' ? 'replaced' : 'closed' });
+        this.setAgents(tenant, Math.max(0, (this.counts.get(tenant) ?? 0) - 1));
+      }
+    });
+    this.registry = withProcessMetrics(own);
+  }
+
+  /** Records one answered API request (see the module comment for the label values). */
+  observeApiRequest({ route, op, status, seconds }: ApiRequestObservation): void {
+    this.apiRequests.inc({ route, op, status: String(status) });
+    this.apiDuration.observe({ route, op }, seconds);
+  }
+
+  /** The configured tenants: their agent gauges start at 0 rather than missing (alerts on 0 work). */
+  declareTenants(tenants: readonly string[]): void {
+    for (const tenant of tenants) if (!this.counts.has(tenant)) this.setAgents(tenant, 0);
+  }
+
+  /** Agents registered now, per tenant (tenants seen or configured; `/readyz` detail). */
+  agentsPerTenant(): Record<string, number> {
+    return Object.fromEntries(this.counts);
+  }
+
+  /** Stops following the registry (it also ends when the registry completes). */
+  close(): void {
+    this.subscription.unsubscribe();
+  }
+
+  private setAgents(tenant: string, n: number): void {
+    this.counts.set(tenant, n);
+    this.agentsConnected.set({ tenant }, n);
+  }
+}
