@@ -157,7 +157,7 @@ describe('result operations', () => {
 
 describe('search as NDJSON', () => {
   it('streams every entry, then a summary line', async () => {
-    const { base } = await setup(memoryAdapter({ items: 2500, pageSize: 100 }));
+    const { base, hub } = await setup(memoryAdapter({ items: 2500, pageSize: 100 }));
     const r = await call(base, '/v1/data-sources/mem/search', { method: 'POST', body: '{}', headers: { 'x-request-id': 'search-1' } });
     expect(r.statusCode).toBe(200);
     expect(r.headers['content-type']).toMatch(/^application\/x-ndjson/);
@@ -166,6 +166,11 @@ describe('search as NDJSON', () => {
     expect(lines).toHaveLength(2501);
     expect(lines[2499]).toEqual({ index: 2499, name: 'item-2499' });
     expect(lines[2500]).toEqual({ end: true, count: 2500, truncated: false });
+    // The request is counted by route pattern (never the raw URL), op and status, once closed.
+    await expect
+      .poll(async () => (await hub.hub.metrics.registry.metrics()).split('\n'))
+      .toContain('datasync_hub_api_requests_total{route="/v1/data-sources/:name/search",op="search",status="200"} 1');
+    expect(await hub.hub.metrics.registry.metrics()).toContain('datasync_hub_api_requests_in_flight 0');
   });
 
   it('a slow reader stops the agent\'s page pulls; resuming completes with the exact count', async () => {

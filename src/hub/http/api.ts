@@ -22,6 +22,12 @@ import { registerStreamRoutes } from './stream-routes.js';
 const USABLE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 const PUBLIC_PATHS = new Set(['/v1/openapi.json']);
 
+/** The protocol operation a route runs (metrics label), '' for the listing routes. */
+function operationOf(route: string): string {
+  const last = /\/v1\/data-sources\/:name\/([a-z-]+)$/.exec(route)?.[1];
+  return last === undefined ? '' : last === 'resource-types' ? 'resourceTypes' : last;
+}
+
 /** Builds the API on `server`; call `ready()` before the server listens. */
 export function createHttpApi(server: Server, hub: Hub, config: HubConfig, logger: Logger): FastifyInstance {
   // Typed as fastify's logger interface so the instance keeps fastify's default generics.
@@ -46,6 +52,18 @@ export function createHttpApi(server: Server, hub: Hub, config: HubConfig, logge
 
   app.removeContentTypeParser('text/plain');
   app.decorateRequest('tenantId', '');
+
+  // Metrics for every request, authenticated or not; hijacked streams count until they close.
+  app.addHook('onRequest', (req, reply, done) => {
+    const started = performance.now();
+    hub.metrics.apiInFlight.inc();
+    reply.raw.once('close', () => {
+      hub.metrics.apiInFlight.dec();
+      const route = req.routeOptions.url ?? '(unmatched)';
+      hub.metrics.observeApiRequest({ route, op: operationOf(route), status: reply.raw.statusCode, seconds: (performance.now() - started) / 1000 });
+    });
+    done();
+  });
 
   app.addHook('onRequest', async (req, reply) => {
     void reply.header('x-request-id', req.id);
