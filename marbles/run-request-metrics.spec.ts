@@ -12,7 +12,7 @@ import { runRequest, type RequestDeps } from '../src/pipeline/run-request.js';
 import { ProtocolError, type Frame, type OutgoingFrame, type Request } from '../src/protocol/index.js';
 
 const log = pino({ level: 'silent' });
-const limits = { maxConcurrentRequests: 4, maxQueuedRequests: 4, maxRequestTimeoutMs: 60_000, maxFrameBytes: 65_536, maxChunkItems: 2, streamWindow: 2 };
+const limits = { maxConcurrentRequests: 4, maxQueuedRequests: 4, maxRequestTimeoutMs: 60_000, maxFrameBytes: 65_536, maxChunkItems: 2, maxConcurrentStreams: 8, streamWindow: 2 };
 
 type Event = readonly unknown[];
 

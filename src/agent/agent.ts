@@ -17,6 +17,7 @@ import type { DataSourceAdapter } from '../adapters/adapter.js';
 import { createAdapter } from '../adapters/registry.js';
 import '../adapters/builtin.js';
 import { Drain } from '../pipeline/drain.js';
+import { StreamSlots } from '../pipeline/stream-slots.js';
 import { pipelineLimits } from '../pipeline/limits.js';
 import type { ServedDataSource } from '../pipeline/run-request.js';
 import { servePipeline } from '../pipeline/session-pipeline.js';
@@ -42,6 +43,7 @@ export class Agent {
   readonly status$: Observable<ConnectionStatus> = this.statusSubject.asObservable();
   private readonly dataSources = new Map<string, ServedDataSource>();
   private readonly drain = new Drain();
+  private readonly streams: StreamSlots;
   /** Prometheus metrics of this agent (its own registry), served on `/metrics` when `status` is set. */
   readonly metrics: AgentMetrics;
   private statusServer: Promise<StatusServer> | undefined;
@@ -52,6 +54,7 @@ export class Agent {
     private readonly options: AgentOptions = {},
   ) {
     this.log = logger.child({ component: 'agent' });
+    this.streams = new StreamSlots(config.maxConcurrentStreams);
     // Loaded once, at construction: a bad key store must fail at start, not at every reconnect.
     const tls = loadClientTls({
       ...(config.agent.keyStore ? { keyStore: config.agent.keyStore } : {}),
@@ -171,6 +174,7 @@ export class Agent {
     return servePipeline(session, {
       dataSources: this.dataSources,
       drain: this.drain,
+      streams: this.streams,
       limits: pipelineLimits(this.config, session.maxFrameBytes),
       log: this.log,
       metrics: this.metrics,

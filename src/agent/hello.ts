@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import type { AgentConfig } from '../config/index.js';
-import { PROTOCOL_VERSION, type Hello } from '../protocol/index.js';
+import { PROTOCOL_VERSION, positiveInt, type Hello } from '../protocol/index.js';
 import { VERSION } from '../version.js';
 
 /** The registration frame: who we are and what we offer — never any secret (DESIGN §7). */
@@ -15,5 +15,6 @@ export function buildHello(config: AgentConfig): Hello {
       type: ds.type,
       operations: [...ds.operations],
     })),
+    limits: { maxChunkItems: positiveInt(config.maxChunkItems), maxConcurrentStreams: positiveInt(config.maxConcurrentStreams) },
   };
 }

@@ -79,6 +79,8 @@ const DEFAULTS = {
   maxFrameBytes: 1_048_576,
   maxConcurrentRequests: 16,
   maxQueuedRequests: 64,
+  maxConcurrentStreams: 8,
+  maxChunkItems: 500,
   maxRequestTimeout: 3_600_000,
   streamWindow: 4,
   shutdownGracePeriod: 30_000,
@@ -101,6 +103,10 @@ export const AgentConfigCodec = strictObject(
     /** Requests run at once; more wait in a queue of maxQueuedRequests, beyond that: BUSY. */
     maxConcurrentRequests: withDefault(PositiveInt, DEFAULTS.maxConcurrentRequests as PositiveInt),
     maxQueuedRequests: withDefault(NonNegativeInt, DEFAULTS.maxQueuedRequests as NonNegativeInt),
+    /** search/export streams running at once over all sessions; one more is answered BUSY. */
+    maxConcurrentStreams: withDefault(PositiveInt, DEFAULTS.maxConcurrentStreams as PositiveInt),
+    /** Items per chunk sent, and records per export chunk accepted (more is BAD_REQUEST). */
+    maxChunkItems: withDefault(PositiveInt, DEFAULTS.maxChunkItems as PositiveInt),
     /** Upper bound of any request's deadline, whatever timeoutMs the hub asks for. */
     maxRequestTimeout: withDefault(DurationMs, ms(DEFAULTS.maxRequestTimeout)),
     /** Export record chunks the agent lets the hub send ahead of its writes. */

@@ -131,6 +131,7 @@ export class AgentLink {
     return {
       agentId: this.agentId ?? '?',
       maxFrameBytes: this.options.maxFrameBytes,
+      ...(this.helloFrame?.limits?.maxChunkItems === undefined ? {} : { maxChunkItems: this.helloFrame.limits.maxChunkItems }),
       ...(this.options.scheduler ? { scheduler: this.options.scheduler } : {}),
       send: (frame) => this.send(frame),
       attach: (id, sink) => {

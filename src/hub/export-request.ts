@@ -20,7 +20,7 @@ export type RecordSource = AsyncIterable<unknown> | Iterable<unknown> | Observab
 export interface ExportOptions {
   /** Result chunks granted up front (default 8). */
   readonly window?: number;
-  /** Records per chunk at most (default 500; the agent refuses more than its own limit). */
+  /** Records per chunk at most (default: the agent's `maxChunkItems` from its hello, else 500). */
   readonly maxChunkItems?: number;
   /** Observable sources only: records waiting for agent credit before the export fails (default 10,000). */
   readonly maxBufferedRecords?: number;
@@ -32,7 +32,7 @@ export interface ExportOptions {
 const ENVELOPE_BYTES = 512;
 
 export function exportRequest(port: LinkPort, spec: RequestSpec, records: RecordSource, options: ExportOptions = {}): Observable<ExportEvent> {
-  const maxItems = options.maxChunkItems ?? 500;
+  const maxItems = Math.min(options.maxChunkItems ?? Infinity, port.maxChunkItems ?? 500);
   const maxBuffered = options.maxBufferedRecords ?? 10_000;
   return exchange<ExportEvent>(port, { ...spec, op: 'export' }, options.window ?? 8, (sub, ex) => {
     const id = requestId(ex.id);

@@ -18,6 +18,8 @@ export interface RequestSink {
 export interface LinkPort {
   readonly agentId: string;
   readonly maxFrameBytes: number;
+  /** Records per export chunk the agent accepts (its hello's limits), where it said. */
+  readonly maxChunkItems?: number;
   readonly scheduler?: SchedulerLike;
   send(frame: Frame): void;
   attach(id: string, sink: RequestSink): boolean;

@@ -12,6 +12,8 @@ export interface PipelineLimits {
   readonly maxFrameBytes: number;
   /** Items per chunk at most (entries, records, results). */
   readonly maxChunkItems: number;
+  /** search/export streams running at once over all sessions of the agent. */
+  readonly maxConcurrentStreams: number;
   /** Export: record chunks the hub may send ahead of the agent's writes. */
   readonly streamWindow: number;
 }
@@ -22,7 +24,8 @@ export function pipelineLimits(config: AgentConfig, maxFrameBytes: number): Pipe
     maxQueuedRequests: config.maxQueuedRequests,
     maxRequestTimeoutMs: config.maxRequestTimeout,
     maxFrameBytes,
-    maxChunkItems: 500,
+    maxChunkItems: config.maxChunkItems,
+    maxConcurrentStreams: config.maxConcurrentStreams,
     streamWindow: config.streamWindow,
   };
 }

@@ -12,6 +12,7 @@ import { ProtocolError, type Frame, type Operation, type OutgoingFrame, type Req
 import { exportFrames } from './export-channel.js';
 import { errorFrame } from './failures.js';
 import type { Drain } from './drain.js';
+import type { StreamSlots } from './stream-slots.js';
 import type { PipelineLimits } from './limits.js';
 import { NO_METER, type PipelineMetrics, type RequestMeter } from './meter.js';
 import { searchFrames } from './search-stream.js';
@@ -27,6 +28,8 @@ export interface RequestDeps {
   readonly dataSources: ReadonlyMap<string, ServedDataSource>;
   /** Shutdown state: while draining, new requests are refused. */
   readonly drain?: Drain;
+  /** search/export streams running over all sessions (maxConcurrentStreams); absent: unbounded. */
+  readonly streams?: StreamSlots;
   readonly limits: PipelineLimits;
   readonly log: Logger;
   readonly scheduler?: SchedulerLike;

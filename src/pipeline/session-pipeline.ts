@@ -74,11 +74,25 @@ export function servePipeline(session: Session, deps: RequestDeps): Observable<n
               queue: deps.limits.maxQueuedRequests,
               project: (request) =>
                 defer(() => {
+                  // Taken when the stream starts (not when queued), released however it ends.
+                  const isStream = request.op === 'search' || request.op === 'export';
+                  if (isStream && deps.streams && !deps.streams.tryAcquire()) {
+                    inboxes.close(request.id);
+                    const frame = errorFrame(
+                      new ProtocolError('BUSY', `agent busy: ${deps.streams.max} streams running (maxConcurrentStreams)`),
+                      request.id,
+                      request.dataSource,
+                      log,
+                    );
+                    deps.metrics?.requestRefused(request.op, request.dataSource, frame.code);
+                    return of<OutgoingFrame>(frame);
+                  }
                   deps.drain?.started();
                   return runRequest(request, inboxes.frames$(request.id), { ...deps, log }).pipe(
                     finalize(() => {
                       inboxes.close(request.id);
                       deps.drain?.finished();
+                      if (isStream) deps.streams?.release();
                     }),
                   );
                 }),

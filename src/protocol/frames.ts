@@ -50,14 +50,20 @@ const JsonObject = t.UnknownRecord;
 export const DataSourceInfo = t.type({ name: t.string, type: t.string, operations: t.array(Operation) }, 'DataSourceInfo');
 export type DataSourceInfo = t.TypeOf<typeof DataSourceInfo>;
 
-export const Hello = t.type(
-  {
-    type: t.literal('hello'),
-    protocol: t.number,
-    agent: t.type({ id: t.string, version: t.string, hostname: t.string }),
-    tenantId: t.string,
-    dataSources: t.array(DataSourceInfo),
-  },
+/** What the agent accepts, so the hub never sends more (optional: older agents omit it). */
+export const AgentLimits = t.partial({ maxChunkItems: PositiveInt, maxConcurrentStreams: PositiveInt }, 'AgentLimits');
+
+export const Hello = t.intersection(
+  [
+    t.type({
+      type: t.literal('hello'),
+      protocol: t.number,
+      agent: t.type({ id: t.string, version: t.string, hostname: t.string }),
+      tenantId: t.string,
+      dataSources: t.array(DataSourceInfo),
+    }),
+    t.partial({ limits: AgentLimits }),
+  ],
   'hello',
 );
 

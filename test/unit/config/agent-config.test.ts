@@ -146,6 +146,8 @@ describe('agent configuration', () => {
       maxFrameBytes: 1048576,
       maxConcurrentRequests: 16,
       maxQueuedRequests: 64,
+      maxConcurrentStreams: 8,
+      maxChunkItems: 500,
       maxRequestTimeout: 3600000,
       streamWindow: 4,
       shutdownGracePeriod: 30000,
