@@ -11,6 +11,11 @@ import {
   resolveLdapPaths,
 } from '../adapters/ldap/config.js';
 import {
+  describeLdifTarget,
+  LdifDataSourceConfig,
+  resolveLdifPaths,
+} from '../adapters/ldif/config.js';
+import {
   describeScimTarget,
   resolveScimPaths,
   ScimDataSourceConfig,
@@ -20,8 +25,9 @@ import { showValue } from './report.js';
 
 export type { LdapDataSourceConfig } from '../adapters/ldap/config.js';
 export type { ScimDataSourceConfig } from '../adapters/scim/config.js';
+export type { LdifDataSourceConfig } from '../adapters/ldif/config.js';
 
-export type DataSourceConfig = LdapDataSourceConfig | ScimDataSourceConfig;
+export type DataSourceConfig = LdapDataSourceConfig | ScimDataSourceConfig | LdifDataSourceConfig;
 
 export interface DataSourceType<A extends DataSourceConfig = DataSourceConfig> {
   /** The `type:` value in the configuration. */
@@ -59,6 +65,12 @@ registerDataSourceType({
   codec: ScimDataSourceConfig,
   resolvePaths: resolveScimPaths,
   describeTarget: describeScimTarget,
+});
+registerDataSourceType({
+  type: 'ldif',
+  codec: LdifDataSourceConfig,
+  resolvePaths: resolveLdifPaths,
+  describeTarget: describeLdifTarget,
 });
 
 /** One entry of `dataSources`: dispatches on `type` to the registered codec. */

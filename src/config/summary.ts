@@ -48,7 +48,7 @@ export function summarizeAgentConfig(cfg: AgentConfig): string {
   lines.push(`data sources: ${sources.length === 0 ? 'none' : sources.length}`);
   for (const [name, ds] of sources) {
     lines.push(`  ${name}: ${ds.type} ${describeDataSourceTarget(ds)}; operations ${ds.operations.join(', ') || 'none'}`);
-    if (ds.tls?.insecureSkipVerify === true) lines.push(`  WARNING: ${name}: TLS certificate verification is disabled`);
+    if ('tls' in ds && ds.tls?.insecureSkipVerify === true) lines.push(`  WARNING: ${name}: TLS certificate verification is disabled`);
   }
   return lines.join('\n');
 }

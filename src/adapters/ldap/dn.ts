@@ -114,7 +114,7 @@ export function parseDn(input: string): Rdn[] {
 }
 
 /** Comparison key of a value: NFKC, case-folded, insignificant spaces collapsed (RFC 4518 §2). */
-function valueKey(value: string): string {
+export function valueKey(value: string): string {
   return value.normalize('NFKC').toLowerCase().trim().replace(/\s+/g, ' ');
 }
 

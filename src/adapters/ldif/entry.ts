@@ -1,0 +1,71 @@
+/**
+ * Directory nodes → protocol entries `{dn, attributes: {name: string[]}}`, through the ldap
+ * adapter's `normaliseEntry`, so binary values travel exactly as there: base64 under
+ * `name;binary`. Attribute selection follows RFC 4511 §4.5.1.8 (+ RFC 3673 `+`).
+ */
+import type { Entry } from 'ldapts';
+import { normaliseEntry, type LdapEntry } from '../ldap/entry.js';
+import type { DirNode } from './directory.js';
+import { covers, parseDescription, valueIdentity, type Attr, type Description, type Value } from './values.js';
+
+/**
+ * Operational attributes computed from the tree: returned for `+` or when asked by name, never
+ * for `*`, and usable in filters. `entryDN` (RFC 5020), `hasSubordinates` (X.501, as OpenLDAP).
+ */
+const OPERATIONAL: ReadonlyMap<string, { name: string; values: (n: DirNode) => string[] }> = new Map([
+  ['entrydn', { name: 'entryDN', values: (n: DirNode) => [n.dn] }],
+  ['hassubordinates', { name: 'hasSubordinates', values: (n: DirNode) => [n.children.size > 0 ? 'TRUE' : 'FALSE'] }],
+]);
+
+export interface Selection {
+  /** All user attributes (`*`, or no list). */
+  readonly user: boolean;
+  /** All operational attributes (`+`). */
+  readonly operational: boolean;
+  readonly names: readonly Description[];
+}
+
+/** No list or `[]` = all user attributes; `1.1` alone = none (with other names it is ignored). */
+export function selection(attributes?: readonly string[]): Selection {
+  if (attributes === undefined || attributes.length === 0) return { user: true, operational: false, names: [] };
+  const list = attributes.filter((a) => a !== '1.1');
+  return {
+    user: list.includes('*'),
+    operational: list.includes('+'),
+    names: list.filter((a) => a !== '*' && a !== '+').map(parseDescription),
+  };
+}
+
+/** Values of every attribute `wanted` covers (`cn` covers `cn;lang-de`), or of an operational one. */
+export function valuesFor(node: DirNode & { attributes: Map<string, Attr> }, wanted: Description): Value[] {
+  const operational = wanted.options.length === 0 ? OPERATIONAL.get(wanted.type) : undefined;
+  if (operational !== undefined) return operational.values(node);
+  const out: Value[] = [];
+  for (const a of node.attributes.values()) if (covers(wanted, a.name)) out.push(...a.values);
+  return out;
+}
+
+/** Identities of those values (stored with them; computed for operational ones). */
+export function keysFor(node: DirNode & { attributes: Map<string, Attr> }, wanted: Description): string[] {
+  const operational = wanted.options.length === 0 ? OPERATIONAL.get(wanted.type) : undefined;
+  if (operational !== undefined) return operational.values(node).map((v) => valueIdentity(wanted.type, v));
+  const out: string[] = [];
+  for (const a of node.attributes.values()) if (covers(wanted, a.name)) out.push(...a.keys);
+  return out;
+}
+
+function entryValues(values: readonly Value[]): string[] | Buffer[] {
+  return values.some((v) => Buffer.isBuffer(v)) ? values.map((v) => (Buffer.isBuffer(v) ? v : Buffer.from(v, 'utf8'))) : values.map(String);
+}
+
+/** The protocol entry of a node, with the selected attributes. */
+export function toEntry(node: DirNode & { attributes: Map<string, Attr> }, sel: Selection): LdapEntry {
+  const raw: Entry = { dn: node.dn };
+  for (const a of node.attributes.values()) {
+    if (sel.user || sel.names.some((w) => covers(w, a.name))) raw[a.name] = entryValues(a.values);
+  }
+  for (const [type, op] of OPERATIONAL) {
+    if (sel.operational || sel.names.some((w) => w.type === type && w.options.length === 0)) raw[op.name] = op.values(node);
+  }
+  return normaliseEntry(raw);
+}

@@ -1,0 +1,121 @@
+/** RFC 2849 content records: folding, comments, base64, URLs, and errors that name file:line. */
+import { describe, expect, it } from 'vitest';
+import { LdifError, parseLdif, type LdifDocument } from '../../../src/adapters/ldif/parse-ldif.js';
+
+function values(doc: LdifDocument, record: number, name: string): unknown[] {
+  return (doc.records[record]?.attributes ?? []).filter((a) => a.name === name).map((a) => a.value);
+}
+
+function error(input: string | Buffer, file = 'people.ldif'): LdifError {
+  try {
+    parseLdif(input, file);
+  } catch (err) {
+    if (err instanceof LdifError) return err;
+    throw err;
+  }
+  throw new Error('expected an LdifError');
+}
+
+describe('parseLdif', () => {
+  it('version, records separated by blank lines, attribute lines in order with their line numbers', () => {
+    const doc = parseLdif('version: 1\n\ndn: dc=example,dc=com\nobjectClass: domain\ndc: example\n\n\ndn: ou=x,dc=example,dc=com\nou: x\n', 'a.ldif');
+    expect(doc.version).toBe(1);
+    expect(doc.records.map((r) => [r.dn, r.line])).toEqual([
+      ['dc=example,dc=com', 3],
+      ['ou=x,dc=example,dc=com', 8],
+    ]);
+    expect(doc.records[0]?.attributes).toEqual([
+      { name: 'objectClass', value: 'domain', line: 4 },
+      { name: 'dc', value: 'example', line: 5 },
+    ]);
+  });
+
+  it('version may be followed directly by the first record; it is optional', () => {
+    expect(parseLdif('version: 1\ndn: dc=x\ndc: x\n', 'a').records).toHaveLength(1);
+    expect(parseLdif('dn: dc=x\ndc: x', 'a').version).toBeUndefined();
+  });
+
+  it('unfolds continuation lines (one leading space removed) and keeps the start line', () => {
+    const doc = parseLdif('dn: cn=Zoë Ång\n ström,dc=x\ndescription: one two\n  three\n four\n', 'f');
+    expect(doc.records[0]?.dn).toBe('cn=Zoë Ångström,dc=x');
+    // Exactly one space is removed: the second space before "three" is part of the value.
+    expect(doc.records[0]?.attributes[0]).toEqual({ name: 'description', value: 'one two threefour', line: 3 });
+  });
+
+  it('skips comments anywhere, including their folded continuation lines', () => {
+    const doc = parseLdif('# a comment\n  that is folded\ndn: dc=x\n# inside a record\ndc: x\n#last\n', 'f');
+    expect(doc.records).toHaveLength(1);
+    expect(doc.records[0]?.attributes).toEqual([{ name: 'dc', value: 'x', line: 5 }]);
+  });
+
+  it('CRLF line ends, a UTF-8 BOM, FILL spaces after the colon, empty values', () => {
+    const doc = parseLdif(Buffer.from('\uFEFFdn: dc=x\r\ncn:    spaced   \r\ndescription:\r\n', 'utf8'), 'f');
+    expect(doc.records[0]?.dn).toBe('dc=x');
+    expect(values(doc, 0, 'cn')).toEqual(['spaced   ']);
+    expect(values(doc, 0, 'description')).toEqual(['']);
+  });
+
+  it('base64 values: UTF-8 text becomes a string, other bytes stay a Buffer, binary types stay a Buffer', () => {
+    const text = Buffer.from('Zoë Ångström').toString('base64');
+    const bytes = Buffer.from([0xff, 0x00, 0xfe, 0x80]);
+    const doc = parseLdif(`dn:: ${Buffer.from('cn=Zoë,dc=x').toString('base64')}\ncn:: ${text}\ndescription:: ${bytes.toString('base64')}\njpegPhoto:: ${Buffer.from('abc').toString('base64')}\n`, 'f');
+    expect(doc.records[0]?.dn).toBe('cn=Zoë,dc=x');
+    expect(values(doc, 0, 'cn')).toEqual(['Zoë Ångström']);
+    const [desc] = values(doc, 0, 'description');
+    expect(Buffer.isBuffer(desc) && desc.equals(bytes)).toBe(true);
+    const [photo] = values(doc, 0, 'jpegPhoto');
+    expect(Buffer.isBuffer(photo) && photo.toString() === 'abc').toBe(true);
+  });
+
+  it('base64 may be folded; options (;lang-de, ;binary) stay on the name', () => {
+    const doc = parseLdif('dn: dc=x\ncn;lang-de:: Wm/D\n qw==\nuserCertificate;binary:: AAEC\n', 'f');
+    expect(values(doc, 0, 'cn;lang-de')).toEqual(['Zoë']);
+    expect(Buffer.isBuffer(values(doc, 0, 'userCertificate;binary')[0])).toBe(true);
+  });
+
+  it('file:// URL values are returned for the loader to read', () => {
+    const doc = parseLdif('dn: dc=x\njpegPhoto:< file:///tmp/photo.jpg\n', 'f');
+    expect(values(doc, 0, 'jpegPhoto')).toEqual([{ url: 'file:///tmp/photo.jpg' }]);
+  });
+
+  it('a line of only spaces separates records like a blank line', () => {
+    expect(parseLdif('dn: dc=a\ndc: a\n   \ndn: dc=b\ndc: b\n', 'f').records.map((r) => r.dn)).toEqual(['dc=a', 'dc=b']);
+  });
+
+  it('an empty file has no records', () => {
+    expect(parseLdif('', 'f').records).toEqual([]);
+    expect(parseLdif('# only a comment\n\n', 'f').records).toEqual([]);
+  });
+});
+
+describe('parseLdif errors name file:line', () => {
+  it.each([
+    ['a record without dn:', 'version: 1\n\ncn: x\n', 3, "a record must start with 'dn:', got 'cn:'"],
+    ['a line that is not attr: value', 'dn: dc=x\nthis is not ldif\n', 2, "expected 'attribute: value'"],
+    ['bad base64', 'dn: dc=x\n\ndn: dc=y\ncn:: not base64!\n', 4, "cn: value after '::' is not valid base64"],
+    ['a continuation with nothing to continue', '\n continued\n', 2, 'continuation line'],
+    ['a change record', 'dn: dc=x\nchangetype: modify\n', 2, 'change records'],
+    ['a control line', 'dn: dc=x\ncontrol: 1.2.3\n', 2, 'change records'],
+    ['a malformed DN', '\n\ndn: uid=a,,dc=x\ncn: a\n', 3, 'invalid DN'],
+    ['two dn: lines in one record', 'dn: dc=x\ndn: dc=y\n', 2, "a second 'dn:'"],
+    ['an unsupported version', 'version: 2\n', 1, 'unsupported LDIF version "2"'],
+    ['a URL that is not file://', 'dn: dc=x\njpegPhoto:< http://example.com/p.jpg\n', 2, 'only file:// URLs'],
+    ['a dn:: that is not UTF-8', `dn:: ${Buffer.from([0xff, 0xfe]).toString('base64')}\n`, 1, 'dn: must be text'],
+  ])('%s', (_what, input, line, message) => {
+    const e = error(input);
+    expect(e.file).toBe('people.ldif');
+    expect(e.line).toBe(line);
+    expect(e.message).toMatch(new RegExp(`^people\\.ldif:${line}: `));
+    expect(e.message).toContain(message);
+  });
+
+  it('a line that is not valid UTF-8 (read as bytes)', () => {
+    const input = Buffer.concat([Buffer.from('dn: dc=x\ndc: x\ncn: '), Buffer.from([0xc3, 0x28]), Buffer.from('\n')]);
+    const e = error(input, '/data/dir.ldif');
+    expect(e.message).toMatch(/^\/data\/dir\.ldif:3: not valid UTF-8/);
+  });
+
+  it('the line of a folded line is where it starts', () => {
+    expect(error('dn: dc=x\ncn:: QUJD\n RA=!\n').line).toBe(2);
+  });
+});
