@@ -53,6 +53,13 @@ const TLS_CODES = new Set([
   'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED',
 ]);
 
+/** Which names the hub's certificate holds and which one the URL asked for. */
+function altNameHint(e: Error): string {
+  const { host, cert } = e as Error & { host?: string; cert?: { subjectaltname?: string; subject?: { CN?: string } } };
+  const names = cert?.subjectaltname ?? (cert?.subject?.CN ? `CN=${cert.subject.CN}` : 'no names');
+  return `the hub certificate does not match the host name in the URL: it is for ${names}, the URL names ${host ?? '?'}`;
+}
+
 /** Turns a socket-level error into a ConnectionError with a message an operator can act on. */
 export function classifySocketError(err: unknown, url: string): ConnectionError {
   const e = err instanceof Error ? err : new Error(String(err));
@@ -60,7 +67,7 @@ export function classifySocketError(err: unknown, url: string): ConnectionError 
   if (TLS_CODES.has(code) || code.startsWith('ERR_SSL') || code.startsWith('ERR_TLS')) {
     const hint =
       code === 'ERR_TLS_CERT_ALTNAME_INVALID'
-        ? 'the hub certificate does not match the host name in the URL'
+        ? altNameHint(e)
         : code === 'CERT_HAS_EXPIRED'
           ? 'the hub certificate has expired'
           : code.includes('ALERT')
