@@ -1,5 +1,5 @@
 /** Config codec, loading (file:line errors, retries), test/get/schema/attributes, error table, demo data. */
-import { chmodSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { isLeft } from 'fp-ts/lib/Either.js';
@@ -96,18 +96,13 @@ describe('loading', () => {
     writeFileSync(file, SMALL);
     expect(await lastValueFrom(a.test(ctx))).toMatchObject({ ok: true, entries: 7, files: [file] });
   });
-
-  it.skipIf(process.getuid?.() === 0)('a file the agent may not read is UPSTREAM_AUTH_FAILED (not retryable)', async () => {
-    const [file = ''] = writeFiles({ 'secret.ldif': SMALL });
-    chmodSync(file, 0o000);
-    const a = createLdifAdapter('t', config({ files: file, baseDN: 'dc=example,dc=com' }), silent);
-    expect(await rejection(lastValueFrom(a.test(ctx)))).toMatchObject({ code: 'UPSTREAM_AUTH_FAILED', retryable: false });
-  });
 });
 
 describe('error table', () => {
   const fsError = (code: string): Error => Object.assign(new Error(`${code}: open '/data/x.ldif'`), { code, path: '/data/x.ldif' });
 
+  // A real unreadable file cannot be made for root (CI runs as root); the mapping is checked
+  // here and through the adapter in test/contract/ldif.contract.test.ts.
   it('file-system codes map as documented (permission → UPSTREAM_AUTH_FAILED; missing → retryable UPSTREAM_UNAVAILABLE)', () => {
     expect(toProtocolError(fsError('EACCES'))).toMatchObject({ code: 'UPSTREAM_AUTH_FAILED', retryable: false, message: '/data/x.ldif: permission denied to the agent (EACCES)' });
     expect(toProtocolError(fsError('EPERM'))).toMatchObject({ code: 'UPSTREAM_AUTH_FAILED', retryable: false });
