@@ -12,7 +12,6 @@
  */
 import * as t from 'io-ts';
 import {
-  decoder,
   DEFAULT_OPERATIONS,
   listOf,
   NonEmptyString,
@@ -22,24 +21,14 @@ import {
   strictObject,
   withDefault,
 } from '../../config/codecs.js';
-import { DnSyntaxError, parseDn } from '../ldap/dn.js';
-
-/** A DN that parses (RFC 4514); `''` is the root (every entry allowed). */
-const BaseDn = decoder<string>('distinguished name', (u, c) => {
-  if (typeof u !== 'string') return t.failure(u, c);
-  try {
-    parseDn(u);
-    return t.success(u);
-  } catch (err) {
-    return t.failure(u, c, err instanceof DnSyntaxError ? err.message : undefined);
-  }
-});
+import { DnString } from '../ldap/params.js';
 
 export const LdifDataSourceConfig = strictObject(
   {
     type: t.literal('ldif'),
     files: oneOrMany(NonEmptyString, 'LDIF file path or a list of them'),
-    baseDN: BaseDn,
+    /** Every entry in the files must be inside it; `''` is the root (every entry allowed). */
+    baseDN: DnString,
     /** Entries per page of a search, and the cap for a caller's `pageSize`. */
     pageSize: withDefault(PositiveInt, 500 as PositiveInt),
     operations: withDefault(listOf(OperationName, 'list of operations'), [...DEFAULT_OPERATIONS]),
