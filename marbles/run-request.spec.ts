@@ -4,10 +4,11 @@
  * gating, cancel, deadline and mid-stream failure at the level of whole requests.
  */
 import { pino } from 'pino';
-import { NEVER, map, type Observable } from 'rxjs';
+import { NEVER, concatMap, map, type Observable } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, it } from 'vitest';
-import type { DataSourceAdapter, Page } from '../src/adapters/adapter.js';
+import type { DataSourceAdapter, ExportResult, Page } from '../src/adapters/adapter.js';
+import type { Drain } from '../src/pipeline/drain.js';
 import { runRequest, type RequestDeps } from '../src/pipeline/run-request.js';
 import { ProtocolError, isEncoded, type Frame, type OutgoingFrame, type Request } from '../src/protocol/index.js';
 
@@ -169,3 +170,86 @@ describe('runRequest (virtual time)', () => {
   });
 });
 
+describe('runRequest at the end of the shutdown grace period (virtual time)', () => {
+  /** A drain whose grace period ends when `stopping$` emits (the real one runs on wall-clock promises). */
+  const stoppingAt = (stopping$: Observable<void>): Drain => ({ stopping$ }) as unknown as Drain;
+
+  it('a running request ends at once with a retryable CANCELLED; its page source is closed', () => {
+    const ts = scheduler();
+    let p!: PageAdapter;
+    ts.run(({ cold, hot, expectObservable }) => {
+      p = pagedAdapter(ts, [cold('-a|', { a: { items: [1], last: false } }), NEVER]);
+      const own$ = hot<Frame>('a', { a: { type: 'credit', id: 'r1', n: 10 } as Frame });
+      const d = { ...deps(p.adapter, ts), drain: stoppingAt(hot('20ms s', { s: undefined })) };
+      expectObservable(run(request(), own$, d)).toBe('-a 18ms (b|)', {
+        a: expect.objectContaining({ type: 'chunk', items: [1] }) as unknown as Frame,
+        b: { type: 'error', id: 'r1', code: 'CANCELLED', message: 'search stopped: the agent is shutting down (shutdownGracePeriod is over)', retryable: true },
+      });
+    });
+    expect(p.closes).toEqual([20]);
+  });
+
+  it('an export stops after the record being written: its result and those before it go out, then CANCELLED; the next record is never started', () => {
+    const ts = scheduler();
+    const started: number[] = [];
+    ts.run(({ cold, hot, expectObservable }) => {
+      const adapter: DataSourceAdapter = {
+        type: 'fake',
+        supports: ['export'],
+        test: () => NEVER,
+        // One record at a time, 10 ms each (as every shipped adapter: concatMap).
+        export: (records$) =>
+          records$.pipe(
+            concatMap((_, index) => {
+              started.push(index);
+              return cold<ExportResult>('10ms (r|)', { r: { index, ok: true } });
+            }),
+          ),
+        close: () => Promise.resolve(),
+      };
+      const own$ = hot<Frame>('-c', { c: { type: 'chunk', id: 'r1', seq: 0, items: [{}, {}, {}] } as Frame });
+      const d: RequestDeps = {
+        dataSources: new Map([['ds', { adapter, operations: ['export'] }]]),
+        limits: { ...limits, maxChunkItems: 10 },
+        log,
+        scheduler: ts,
+        // Mid-way through record 1 (written 11 → 21).
+        drain: stoppingAt(hot('15ms s', { s: undefined })),
+      };
+      expectObservable(run(request({ op: 'export', credit: 8 as never }), own$, d)).toBe('a 20ms (bc|)', {
+        a: { type: 'credit', id: 'r1', n: 2 },
+        b: { type: 'chunk', id: 'r1', seq: 0, items: [{ index: 0, ok: true }, { index: 1, ok: true }] },
+        c: {
+          type: 'error',
+          id: 'r1',
+          code: 'CANCELLED',
+          message: 'export stopped after 2 records, each with its result; the records after them were not written: the agent is shutting down (shutdownGracePeriod is over)',
+          retryable: true,
+        },
+      });
+    });
+    expect(started).toEqual([0, 1]);
+  });
+
+  it('an export writing nothing when the stop comes ends at once', () => {
+    const ts = scheduler();
+    ts.run(({ cold, hot, expectObservable }) => {
+      const adapter: DataSourceAdapter = {
+        type: 'fake',
+        supports: ['export'],
+        test: () => NEVER,
+        export: (records$) => records$.pipe(concatMap((_, index) => cold<ExportResult>('2ms (r|)', { r: { index, ok: true } }))),
+        close: () => Promise.resolve(),
+      };
+      const own$ = hot<Frame>('-c', { c: { type: 'chunk', id: 'r1', seq: 0, items: [{}] } as Frame });
+      const d: RequestDeps = { dataSources: new Map([['ds', { adapter, operations: ['export'] }]]), limits, log, scheduler: ts, drain: stoppingAt(hot('10ms s', { s: undefined })) };
+      // Record 0 answered at 3; its result waits in the chunk being filled until the stop flushes it.
+      expectObservable(run(request({ op: 'export', credit: 8 as never }), own$, d)).toBe('a 9ms (bdc|)', {
+        a: { type: 'credit', id: 'r1', n: 2 },
+        b: { type: 'chunk', id: 'r1', seq: 0, items: [{ index: 0, ok: true }] },
+        d: { type: 'credit', id: 'r1', n: 1 },
+        c: expect.objectContaining({ type: 'error', code: 'CANCELLED', retryable: true }) as unknown as Frame,
+      });
+    });
+  });
+});

@@ -10,7 +10,8 @@
  * - `search` returns a `PageSource`: the pipeline pulls the next page only when it holds credit
  *   to send it, so memory per stream is one page plus one chunk, whatever the total size.
  * - `export` returns exactly one `ExportResult` per record, in order, and goes on after a
- *   failed record.
+ *   failed record. It writes one record at a time (`concatMap`): a record's write starts after
+ *   the previous record's result was emitted, so a shutdown can stop between two records.
  */
 import type { Observable } from 'rxjs';
 import type { Logger } from 'pino';

@@ -9,11 +9,17 @@
  * The agent grants a new record chunk only once every result of an earlier chunk has been
  * *sent* — not merely written upstream — so a stalled hub consumer stops the writes too, and
  * memory holds at most `streamWindow` chunks of records or results.
+ *
+ * Shutdown (`stop$`, the end of the grace period) must not leave a record written without its
+ * result: the adapter is let go right after the result of the record it is writing — before it
+ * starts the next — or at once when it is writing nothing; the results so far are sent, then a
+ * retryable CANCELLED error (the caller resumes from the count of results it got).
  */
-import { EMPTY, Observable, concat, defer, finalize, from, mergeMap, of, takeWhile, tap, throwError, type SchedulerLike, type Subscriber } from 'rxjs';
+import { EMPTY, NEVER, Observable, concat, defer, filter, finalize, from, mergeMap, of, take, takeUntil, takeWhile, tap, throwError, type SchedulerLike, type Subscriber } from 'rxjs';
 import type { DataSourceAdapter, OperationContext } from '../adapters/adapter.js';
 import { chunk, creditGate } from '../operators/index.js';
 import { ProtocolError, nonNegativeInt, positiveInt, type Frame, type Request } from '../protocol/index.js';
+import { shuttingDown } from './drain.js';
 import { CHUNK_ENVELOPE_BYTES, type PipelineLimits } from './limits.js';
 import { NO_METER, type RequestMeter } from './meter.js';
 
@@ -29,6 +35,8 @@ export interface ExportChannelInput {
   readonly scheduler?: SchedulerLike;
   /** Metric hooks of the request (first result, result chunks, credit stalls). */
   readonly meter?: RequestMeter;
+  /** Emits when the agent shuts down: stop after the record being written (see above). */
+  readonly stop$?: Observable<unknown>;
 }
 
 export function exportFrames(input: ExportChannelInput): Observable<Frame> {
@@ -44,6 +52,9 @@ export function exportFrames(input: ExportChannelInput): Observable<Frame> {
     /** Cumulative record count at the end of each received chunk not yet credited back. */
     const boundaries: number[] = [];
     let sent = 0;
+    let answered = 0;
+    let endReceived = false;
+    let stopping = false;
 
     // The adapter may subscribe to the records late (after acquiring a connection): hold what
     // arrives meanwhile. Bounded: the hub may only send the chunks the agent granted.
@@ -72,16 +83,29 @@ export function exportFrames(input: ExportChannelInput): Observable<Frame> {
             () => new ProtocolError('BAD_REQUEST', `export end says ${f.count} records, ${receivedRecords} arrived`),
           );
         }
+        if (f.type === 'end') endReceived = true;
         return EMPTY;
       }),
     );
 
+    // Writing nothing when the stop comes: results are one per record, in order, so every
+    // record handed to the adapter has been answered.
+    const stopNow$ = (input.stop$ ?? NEVER).pipe(
+      take(1),
+      tap(() => (stopping = true)),
+      filter(() => answered === receivedRecords),
+    );
     let firstResult = true;
     const results$ = exportFn(records$, ctx).pipe(
       tap(() => {
+        answered += 1;
         if (firstResult) meter.firstResult();
         firstResult = false;
       }),
+      // Completing inside the result's `next` unsubscribes the adapter before it starts the
+      // next record (a sequential adapter starts it when this one's write completes).
+      takeWhile(() => !stopping, true),
+      takeUntil(stopNow$),
       chunk({
         maxItems: limits.maxChunkItems,
         maxBytes: limits.maxFrameBytes - CHUNK_ENVELOPE_BYTES,
@@ -117,7 +141,11 @@ export function exportFrames(input: ExportChannelInput): Observable<Frame> {
     return concat(
       of<Frame>({ type: 'credit', id, n: positiveInt(limits.streamWindow) }),
       results$,
-      defer(() => of<Frame>({ type: 'end', id, count: nonNegativeInt(sent) })),
+      defer(() =>
+        stopping && !(endReceived && sent === receivedRecords)
+          ? throwError(() => shuttingDown(`export stopped after ${sent} records, each with its result; the records after them were not written`))
+          : of<Frame>({ type: 'end', id, count: nonNegativeInt(sent) }),
+      ),
     ).pipe(finalize(() => inbound.release()));
   });
 }

@@ -4,14 +4,14 @@
  * (the hub's `timeoutMs`, capped locally) and until the hub cancels. After a cancel nothing
  * more is sent for the id (DESIGN §5); after a failure exactly one `error` frame is.
  */
-import { catchError, defer, filter, finalize, map, of, take, takeUntil, tap, throwError, throwIfEmpty, type Observable, type SchedulerLike } from 'rxjs';
+import { NEVER, catchError, defer, filter, finalize, map, mergeMap, of, take, takeUntil, tap, throwError, throwIfEmpty, type Observable, type SchedulerLike } from 'rxjs';
 import type { Logger } from 'pino';
 import type { DataSourceAdapter, OperationContext } from '../adapters/adapter.js';
 import { deadline } from '../operators/index.js';
 import { ProtocolError, type Frame, type Operation, type OutgoingFrame, type Request } from '../protocol/index.js';
 import { exportFrames } from './export-channel.js';
 import { errorFrame } from './failures.js';
-import type { Drain } from './drain.js';
+import { shuttingDown, type Drain } from './drain.js';
 import type { StreamSlots } from './stream-slots.js';
 import type { PipelineLimits } from './limits.js';
 import { NO_METER, type PipelineMetrics, type RequestMeter } from './meter.js';
@@ -104,6 +104,7 @@ export function runRequest(request: Request, own$: Observable<Frame>, deps: Requ
           limits: deps.limits,
           ...(deps.scheduler ? { scheduler: deps.scheduler } : {}),
           meter,
+          ...(deps.drain ? { stop$: deps.drain.stopping$ } : {}),
         });
       default:
         return single(adapter, op, request.params, ctx).pipe(
@@ -121,6 +122,9 @@ export function runRequest(request: Request, own$: Observable<Frame>, deps: Requ
     /** 'OK', the code of the error frame sent, or 'CANCELLED'; unset while running. */
     let outcome: string | undefined;
     return body$(meter).pipe(
+      // Shutdown after the grace period: a coded, retryable error instead of a vanished request.
+      // An export stops itself (after the record it is writing and that record's result).
+      takeUntil(op === 'export' || !deps.drain ? NEVER : deps.drain.stopping$.pipe(mergeMap(() => throwError(() => shuttingDown(`${op} stopped`))))),
       deadline({
         ms: timeoutMs,
         error: () => new ProtocolError('TIMEOUT', `${op} on ${dataSource} did not finish within ${timeoutMs} ms`),

@@ -215,11 +215,27 @@ describe('graceful shutdown', () => {
     expect(hub.logs.text()).toMatch(/"msg":"agent disconnected"/);
   });
 
-  it('abandons what is still running when the grace period is over', async () => {
+  it('stops what is still running when the grace period is over, with a retryable CANCELLED', async () => {
     const { hub, agent } = await setupBoth(memoryAdapter({ testDelayMs: 10_000 }));
     const inFlight = hub.hub.request({ ...req, op: 'test' });
     await sleep(50);
     await expect(agent.agent.shutdown(200)).resolves.toBe(false);
-    await expect(inFlight).rejects.toMatchObject({ code: 'AGENT_DISCONNECTED' });
+    await expect(inFlight).rejects.toMatchObject({ code: 'CANCELLED', retryable: true });
+  });
+
+  it('an export running when the grace period is over reports every record it wrote, then CANCELLED', async () => {
+    const adapter = memoryAdapter({ writeDelayMs: 20 });
+    const { hub, agent } = await setupBoth(adapter);
+    const records = Array.from({ length: 2000 }, (_, i) => ({ i }));
+    const results: Array<{ index: number }> = [];
+    let error: unknown;
+    const sub = hub.hub.export$(req, records).subscribe({ next: (r) => results.push(r as { index: number }), error: (e: unknown) => (error = e) });
+    cleanups.push(() => sub.unsubscribe());
+    await expect.poll(() => results.length).toBeGreaterThan(5);
+    await expect(agent.agent.shutdown(100)).resolves.toBe(false);
+    await expect.poll(() => error).toMatchObject({ code: 'CANCELLED', retryable: true });
+    // Nothing written without its result, nothing answered without being written.
+    expect(results.map((r) => r.index)).toEqual(adapter.written.map((_, i) => i));
+    expect(results.length).toBeLessThan(records.length);
   });
 });
