@@ -26,6 +26,17 @@ export default defineConfig({
       },
       {
         test: {
+          // Fault injection: real slapd, hub and agent with a fault proxy (test/faults/fault-proxy.ts)
+          // between them. One file at a time: the scenarios measure timings and memory.
+          name: 'faults',
+          include: ['test/faults/**/*.test.ts'],
+          testTimeout: 60_000,
+          hookTimeout: 120_000,
+          fileParallelism: false,
+        },
+      },
+      {
+        test: {
           name: 'e2e',
           include: ['test/e2e/**/*.test.ts'],
           testTimeout: 60_000,
