@@ -189,14 +189,20 @@ export class Agent {
 
   /**
    * Graceful stop (SIGTERM): refuse new requests (BUSY, retryable), let those in flight finish
-   * within `graceMs`, then close every connection normally and the adapters. Returns whether
-   * everything finished within the grace period.
+   * within `graceMs`, end the rest with a retryable CANCELLED (see Drain), then close every
+   * connection normally and the adapters. Returns whether everything finished within the grace
+   * period.
    */
   async shutdown(graceMs: number): Promise<boolean> {
     const inFlight = this.drain.inFlight;
     this.log.info({ inFlight, graceMs }, 'draining: no new requests, waiting for those in flight');
     const clean = await this.drain.begin(graceMs);
-    if (!clean) this.log.warn({ inFlight: this.drain.inFlight, graceMs }, 'grace period over: abandoning requests still in flight');
+    if (!clean) {
+      this.log.warn(
+        { inFlight: this.drain.inFlight, graceMs },
+        'grace period over: requests still running were ended with CANCELLED (exports after the record being written)',
+      );
+    }
     await this.close();
     return clean;
   }
