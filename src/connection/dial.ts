@@ -39,13 +39,28 @@ export interface DialOptions {
   /** HTTP agent, e.g. an HttpsProxyAgent for an outbound CONNECT proxy. */
   readonly agent?: HttpAgent;
   readonly scheduler?: SchedulerLike;
-  /** Called for every inbound frame that could not be decoded (after an `error` frame was sent back). */
+  /** Called for every inbound frame refused as bad — undecodable or not one a hub sends — after the `error` frame went back. */
   readonly onBadFrame?: (message: string) => void;
 }
 
 export type DialEvent = { readonly type: 'connecting' } | { readonly type: 'registered'; readonly session: Session };
 
 const isWelcomeOrReject = (f: Frame): f is Welcome | Reject => f.type === 'welcome' || f.type === 'reject';
+
+/**
+ * Frame types a hub sends (DESIGN §5): `welcome`/`reject` only before registration, the request
+ * frames only after it. Anything else is a bad frame like an undecodable one — answered with
+ * BAD_FRAME, never dropped silently (a `hello` or `result` from a hub is a protocol violation).
+ */
+const FROM_HUB_REGISTERING: ReadonlySet<Frame['type']> = new Set(['welcome', 'reject', 'error']);
+const FROM_HUB_REGISTERED: ReadonlySet<Frame['type']> = new Set(['request', 'chunk', 'credit', 'end', 'cancel', 'error']);
+
+/** Why `frame` is not one a hub sends at this point of the session; undefined when it is. */
+function misdirected(frame: Frame, registered: boolean): { readonly message: string; readonly id?: string } | undefined {
+  if ((registered ? FROM_HUB_REGISTERED : FROM_HUB_REGISTERING).has(frame.type)) return undefined;
+  const message = `unexpected ${frame.type} frame from a hub ${registered ? 'after' : 'before'} welcome`;
+  return 'id' in frame ? { message, id: frame.id } : { message };
+}
 
 /** What opening the socket takes: the transport part of {@link DialOptions}. */
 export interface SocketOptions {
@@ -65,8 +80,11 @@ export interface SocketOptions {
 export function openSocket(url: string, options: SocketOptions): WebSocket {
   // Oversized frames up to 2× the limit are refused with an `error` frame and the session
   // stays up; anything larger is cut by ws with close 1009 before it is buffered whole.
+  // UTF-8 is checked by `decodeFrame` (BAD_FRAME, the session stays up): ws's own check would
+  // close the whole session with 1007 for one bad text frame.
   return new WebSocket(url, SUBPROTOCOL, {
     perMessageDeflate: false,
+    skipUTF8Validation: true,
     maxPayload: options.maxFrameBytes * 2,
     handshakeTimeout: options.handshakeTimeoutMs,
     ...(options.headers ? { headers: options.headers } : {}),
@@ -98,6 +116,7 @@ export function dial(url: string, options: DialOptions): Observable<DialEvent> {
     const liveness = new Subject<void>();
     const subs: Subscription[] = [];
     let done = false;
+    let registered = false;
     const fail = (err: Error): void => {
       if (done) return;
       done = true;
@@ -136,6 +155,7 @@ export function dial(url: string, options: DialOptions): Observable<DialEvent> {
                 fail(new RegistrationRejectedError(frame.code, `hub rejected registration: ${frame.code}: ${frame.message}`, url));
                 return;
               }
+              registered = true;
               const maxFrameBytes = Math.min(options.maxFrameBytes, frame.limits.maxFrameBytes);
               const session = new WsSession(url, frame.sessionId, frame.limits, maxFrameBytes, inbound.asObservable(), ws);
               subs.push(
@@ -175,18 +195,14 @@ export function dial(url: string, options: DialOptions): Observable<DialEvent> {
       const decoded = isBinary
         ? ({ ok: false, code: 'BAD_FRAME', message: 'binary frames are not part of the protocol' } as const)
         : decodeFrame(Buffer.isBuffer(data) ? data : Buffer.concat(Array.isArray(data) ? data : [Buffer.from(data)]), options.maxFrameBytes);
-      if (decoded.ok) {
+      const bad = decoded.ok ? misdirected(decoded.frame, registered) : decoded;
+      if (decoded.ok && bad === undefined) {
         inbound.next(decoded.frame);
         return;
       }
-      options.onBadFrame?.(decoded.message);
-      const reply: Frame = {
-        type: 'error',
-        code: 'BAD_FRAME',
-        message: decoded.message,
-        retryable: false,
-        ...(RequestId.is(decoded.id) ? { id: decoded.id } : {}),
-      };
+      const message = bad?.message ?? 'bad frame';
+      options.onBadFrame?.(message);
+      const reply: Frame = { type: 'error', code: 'BAD_FRAME', message, retryable: false, ...(RequestId.is(bad?.id) ? { id: bad.id } : {}) };
       sendFrame(ws, reply, options.maxFrameBytes).catch(() => undefined);
     });
     ws.on('pong', () => liveness.next());

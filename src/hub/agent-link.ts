@@ -234,7 +234,9 @@ export class AgentLink {
     }
     const answers = frame.type === 'result' || frame.type === 'error' || frame.type === 'chunk' || frame.type === 'end' || frame.type === 'credit';
     if (!answers || id === undefined) {
-      this.send({ type: 'error', code: 'BAD_FRAME', message: `unexpected ${frame.type} frame from an agent`, retryable: false, ...(id === undefined ? {} : { id }) });
+      // A frame type without an `id` field may still carry an extra `id` key of any value:
+      // echo it only when it is a request id, so our own error frame stays valid.
+      this.send({ type: 'error', code: 'BAD_FRAME', message: `unexpected ${frame.type} frame from an agent`, retryable: false, ...(RequestId.is(id) ? { id } : {}) });
       return;
     }
     const sink = this.pending.get(id);

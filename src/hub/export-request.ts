@@ -8,8 +8,8 @@
  */
 import { isObservable, type Observable, type Subscription } from 'rxjs';
 import { chunkBySize } from '../operators/index.js';
-import { ProtocolError, nonNegativeInt, positiveInt, requestId, type Frame } from '../protocol/index.js';
-import { exchange, type LinkPort, type RequestSpec } from './request-sinks.js';
+import { ProtocolError, nonNegativeInt, requestId, type Frame } from '../protocol/index.js';
+import { CreditLedger, exchange, type LinkPort, type RequestSpec } from './request-sinks.js';
 
 export type ExportEvent =
   | { readonly type: 'results'; readonly items: readonly unknown[] }
@@ -34,8 +34,10 @@ const ENVELOPE_BYTES = 512;
 export function exportRequest(port: LinkPort, spec: RequestSpec, records: RecordSource, options: ExportOptions = {}): Observable<ExportEvent> {
   const maxItems = Math.min(options.maxChunkItems ?? Infinity, port.maxChunkItems ?? 500);
   const maxBuffered = options.maxBufferedRecords ?? 10_000;
-  return exchange<ExportEvent>(port, { ...spec, op: 'export' }, options.window ?? 8, (sub, ex) => {
+  const window = options.window ?? 8;
+  return exchange<ExportEvent>(port, { ...spec, op: 'export' }, window, (sub, ex) => {
     const id = requestId(ex.id);
+    const resultCredit = new CreditLedger(window);
     let agentCredit = 0;
     let seq = 0;
     let sentRecords = 0;
@@ -48,10 +50,8 @@ export function exportRequest(port: LinkPort, spec: RequestSpec, records: Record
     let sourceSub: Subscription | undefined;
     let iterator: AsyncIterator<unknown> | Iterator<unknown> | undefined;
 
-    const fail = (err: unknown): void => {
-      ex.send({ type: 'cancel', id });
-      sub.error(err);
-    };
+    // `sub.error` cancels the export on the agent (see `exchange`).
+    const fail = (err: unknown): void => sub.error(err);
 
     const pump = (): void => {
       while (agentCredit > 0 && buffer.length > 0 && (buffer.length >= maxItems || sourceDone)) {
@@ -125,7 +125,7 @@ export function exportRequest(port: LinkPort, spec: RequestSpec, records: Record
     };
 
     const demandSub = options.demand$?.subscribe((n) => {
-      if (n >= 1) ex.send({ type: 'credit', id, n: positiveInt(Math.floor(n)) });
+      if (n >= 1) ex.send(resultCredit.grant(id, Math.floor(n)));
     });
     let started = false;
 
@@ -145,17 +145,21 @@ export function exportRequest(port: LinkPort, spec: RequestSpec, records: Record
             }
             pump();
             return;
-          case 'chunk':
+          case 'chunk': {
             if (frame.seq !== nextResultSeq) return sub.error(new ProtocolError('BAD_FRAME', `result chunk seq ${frame.seq}, expected ${nextResultSeq}`));
+            const violation = resultCredit.check(frame.seq);
+            if (violation) return sub.error(violation);
             nextResultSeq += 1;
             received += frame.items.length;
             sub.next({ type: 'results', items: frame.items });
-            if (!options.demand$) ex.send({ type: 'credit', id, n: positiveInt(1) });
+            if (!options.demand$) ex.send(resultCredit.grant(id, 1));
             return;
+          }
           case 'end':
+            // The agent's answer does not add up: its fault (502), not the hub's (500).
             if (frame.count !== sentRecords || received !== sentRecords) {
               return sub.error(
-                new ProtocolError('INTERNAL', `export ended with ${frame.count} results (${received} received) for ${sentRecords} records`),
+                new ProtocolError('BAD_FRAME', `export ended with ${frame.count} results (${received} received) for ${sentRecords} records`),
               );
             }
             sub.next({ type: 'end', count: frame.count });

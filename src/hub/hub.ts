@@ -78,6 +78,10 @@ export class Hub {
     this.wss = new WebSocketServer({
       noServer: true,
       perMessageDeflate: false,
+      // Up to 2× the limit a frame is refused with BAD_FRAME and the socket stays up; beyond,
+      // ws closes with 1009. UTF-8 is checked by `decodeFrame` (BAD_FRAME) rather than by ws,
+      // which would close the socket with 1007 for one bad text frame.
+      skipUTF8Validation: true,
       maxPayload: config.maxFrameBytes * 2,
       handleProtocols: (protocols) => (protocols.has(SUBPROTOCOL) ? SUBPROTOCOL : false),
     });

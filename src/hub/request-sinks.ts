@@ -79,13 +79,21 @@ export function exchange<T>(
       handlers?.teardown?.();
     };
     const ex: Exchange = { id, send: (frame) => !finished && port.send(frame) };
+    /**
+     * Ends the request with `e`. A failure the hub detects itself (its deadline, a protocol
+     * violation such as a chunk out of sequence or without credit) cancels the request on the
+     * agent, which would otherwise go on holding its upstream operation; after the agent's own
+     * `error` or a lost socket there is nothing to cancel.
+     */
+    const fail = (e: unknown, cancel: boolean): void => {
+      if (finished) return;
+      if (cancel) ex.send({ type: 'cancel', id });
+      finish();
+      subscriber.error(e);
+    };
     const guarded = {
       next: (v: T) => subscriber.next(v),
-      error: (e: unknown) => {
-        if (finished) return;
-        finish();
-        subscriber.error(e);
-      },
+      error: (e: unknown) => fail(e, true),
       complete: () => {
         if (finished) return;
         finish();
@@ -95,24 +103,24 @@ export function exchange<T>(
     const attached = port.attach(id, {
       onFrame: (frame) => {
         if (frame.type === 'error') {
-          guarded.error(ProtocolError.fromFrame(frame, { requestId: id, dataSource: spec.dataSource }));
+          fail(ProtocolError.fromFrame(frame, { requestId: id, dataSource: spec.dataSource }), false);
           return;
         }
         handlers?.onFrame(frame);
       },
-      onClose: (err) => guarded.error(err),
+      onClose: (err) => fail(err, false),
     });
-    deadline = timer(spec.timeoutMs + DEADLINE_GRACE_MS, port.scheduler ?? asyncScheduler).subscribe(() => {
-      ex.send({ type: 'cancel', id });
-      guarded.error(
+    deadline = timer(spec.timeoutMs + DEADLINE_GRACE_MS, port.scheduler ?? asyncScheduler).subscribe(() =>
+      fail(
         new ProtocolError('TIMEOUT', `${spec.op} on ${spec.dataSource} timed out after ${spec.timeoutMs} ms`, {
           requestId: id,
           dataSource: spec.dataSource,
         }),
-      );
-    });
+        true,
+      ),
+    );
     if (!attached) {
-      guarded.error(new ProtocolError('AGENT_DISCONNECTED', `agent ${port.agentId} is not connected`, { requestId: id }));
+      fail(new ProtocolError('AGENT_DISCONNECTED', `agent ${port.agentId} is not connected`, { requestId: id }), false);
       return;
     }
     port.send({
@@ -162,29 +170,55 @@ export interface StreamOptions {
   readonly demand$?: Observable<number>;
 }
 
+/**
+ * Credit the hub has granted for a stream, and the check that the agent keeps to it: a chunk
+ * beyond the credit would otherwise be buffered for a consumer that did not ask for it.
+ */
+export class CreditLedger {
+  private granted: number;
+  constructor(initial: number) {
+    this.granted = initial;
+  }
+
+  /** Records a grant of `n` chunks and returns the frame that grants it. */
+  grant(id: string, n: number): Frame {
+    this.granted += n;
+    return { type: 'credit', id: requestId(id), n: positiveInt(n) };
+  }
+
+  /** The violation when chunk number `seq` (0-based) arrives, if it was not granted. */
+  check(seq: number): ProtocolError | undefined {
+    return seq < this.granted ? undefined : new ProtocolError('BAD_FRAME', `chunk ${seq} sent without credit (${this.granted} granted)`);
+  }
+}
+
 /** A `search`: item chunks under credit, then `end` with the exact count (checked). */
 export function streamRequest(port: LinkPort, spec: RequestSpec, options: StreamOptions = {}): Observable<StreamEvent> {
   const window = options.window ?? 8;
   return exchange<StreamEvent>(port, spec, window, (sub, ex) => {
     let received = 0;
     let nextSeq = 0;
+    const credit = new CreditLedger(window);
     const demandSub = options.demand$?.subscribe((n) => {
-      if (n >= 1) ex.send({ type: 'credit', id: requestId(ex.id), n: positiveInt(Math.floor(n)) });
+      if (n >= 1) ex.send(credit.grant(ex.id, Math.floor(n)));
     });
     return {
       teardown: () => demandSub?.unsubscribe(),
       onFrame: (frame) => {
         if (frame.type === 'chunk') {
           if (frame.seq !== nextSeq) return sub.error(new ProtocolError('BAD_FRAME', `chunk seq ${frame.seq}, expected ${nextSeq}`));
+          const violation = credit.check(frame.seq);
+          if (violation) return sub.error(violation);
           nextSeq += 1;
           received += frame.items.length;
           sub.next({ type: 'items', items: frame.items });
-          if (!options.demand$) ex.send({ type: 'credit', id: requestId(ex.id), n: positiveInt(1) });
+          if (!options.demand$) ex.send(credit.grant(ex.id, 1));
           return;
         }
         if (frame.type === 'end') {
+          // The agent's count disagrees with what it sent: its fault (502), not the hub's (500).
           if (frame.count !== received) {
-            return sub.error(new ProtocolError('INTERNAL', `stream ended with count ${frame.count} but ${received} items arrived`));
+            return sub.error(new ProtocolError('BAD_FRAME', `stream ended with count ${frame.count} but ${received} items arrived`));
           }
           sub.next({ type: 'end', count: frame.count, truncated: frame.truncated ?? false, ...(frame.total === undefined ? {} : { total: frame.total }) });
           return sub.complete();

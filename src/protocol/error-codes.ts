@@ -3,7 +3,7 @@
  * "may the caller try the same request again later?"; an individual error may override it.
  */
 export const ERROR_CODES = {
-  BAD_FRAME: { retryable: false, meaning: 'a frame could not be decoded (bad JSON, unknown type, missing field, too large)' },
+  BAD_FRAME: { retryable: false, meaning: 'a frame could not be decoded (bad JSON, unknown type, missing field, too large) or broke the protocol (wrong direction, a stream out of sequence or credit)' },
   BAD_REQUEST: { retryable: false, meaning: 'the request is well-formed but its parameters are invalid' },
   UNKNOWN_DATA_SOURCE: { retryable: false, meaning: 'no data source with that name is configured on the agent' },
   OPERATION_NOT_ALLOWED: { retryable: false, meaning: 'the data source does not allow this operation (allow-list) or the target is outside its scope' },

@@ -133,13 +133,33 @@ export function dnEquals(a: string | Rdn[], b: string | Rdn[]): boolean {
   return x.length === y.length && x.every((rdn, k) => rdnKey(rdn) === rdnKey(y[k] ?? []));
 }
 
-/** Is `dn` the base itself or below it? The root DN `''` contains everything. */
+/**
+ * Comparison key of an RDN for scope checks: types and ASCII letters case-folded, nothing else.
+ *
+ * Deliberately narrower than `rdnKey`: a scope check must never equate two values that the
+ * directory server keeps apart, or a DN outside the base passes as inside (and an export can
+ * create entries there). Servers differ on everything beyond ASCII case: OpenLDAP keeps
+ * `people<TAB>`, `people<U+2028>` or `peop\u02e1e` apart from `people` (JavaScript's trim and
+ * NFKC do not), and its Unicode tables predate many compatibility and case mappings. A DN
+ * spelled with such variants of the base is refused (OPERATION_NOT_ALLOWED) — the safe side.
+ */
+function scopeKey(rdn: Rdn): string {
+  return rdn
+    .map((ava) => `${ava.type.toLowerCase()}=${ava.ber ? 'ber:' : 'str:'}${ava.value.replace(/[A-Z]+/g, (s) => s.toLowerCase())}`)
+    .sort()
+    .join('+');
+}
+
+/**
+ * Is `dn` the base itself or below it, as every directory server sees it? The root DN `''`
+ * contains everything. Case-insensitive for ASCII only (see `scopeKey`).
+ */
 export function isWithin(dn: string | Rdn[], base: string | Rdn[]): boolean {
   const d = typeof dn === 'string' ? parseDn(dn) : dn;
   const b = typeof base === 'string' ? parseDn(base) : base;
   if (b.length > d.length) return false;
   const offset = d.length - b.length;
-  return b.every((rdn, k) => rdnKey(rdn) === rdnKey(d[offset + k] ?? []));
+  return b.every((rdn, k) => scopeKey(rdn) === scopeKey(d[offset + k] ?? []));
 }
 
 /**

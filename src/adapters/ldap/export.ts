@@ -107,43 +107,57 @@ export interface ExportDeps {
   readonly secrets: readonly string[];
 }
 
-/** Performs one decoded record; resolves with the result's `data`. */
-async function perform(client: Client, record: ExportRecord, baseDN: string, context: ProtocolErrorContext): Promise<unknown> {
+/**
+ * Checks one decoded record against the data source's scope and returns its write. Every
+ * refusal (outside baseDN, a bad newRdn) happens here, before the record's connection is
+ * made: a refused record never reaches the server.
+ */
+function plan(record: ExportRecord, baseDN: string, context: ProtocolErrorContext): (client: Client) => Promise<unknown> {
   requireWithin(record.dn, baseDN, 'dn', context);
   switch (record.op) {
     case 'add':
-      await client.add(record.dn, attributesOf(record.attributes));
-      return undefined;
+      return async (client) => {
+        await client.add(record.dn, attributesOf(record.attributes));
+        return undefined;
+      };
     case 'modify':
-      await client.modify(
-        record.dn,
-        record.changes.map((ch) => {
-          const { name, values } = encodeValues(ch.attribute, ch.values ?? []);
-          return new Change({ operation: ch.operation, modification: new Attribute({ type: name, values }) });
-        }),
-      );
-      return undefined;
+      return async (client) => {
+        await client.modify(
+          record.dn,
+          record.changes.map((ch) => {
+            const { name, values } = encodeValues(ch.attribute, ch.values ?? []);
+            return new Change({ operation: ch.operation, modification: new Attribute({ type: name, values }) });
+          }),
+        );
+        return undefined;
+      };
     case 'delete':
-      await client.del(record.dn);
-      return undefined;
+      return async (client) => {
+        await client.del(record.dn);
+        return undefined;
+      };
     case 'rename': {
       const newRdn = parseDn(record.newRdn);
       const rdn = newRdn[0];
       if (newRdn.length !== 1 || rdn === undefined) return badRequest(`newRdn ${JSON.stringify(record.newRdn)} must be exactly one RDN`, context);
       const newSuperior = record.newSuperior === undefined ? undefined : requireWithin(record.newSuperior, baseDN, 'newSuperior', context);
-      await renameEntry(client, { dn: record.dn, newRdn: rdn, deleteOldRdn: record.deleteOldRdn ?? true, ...(newSuperior === undefined ? {} : { newSuperior }) });
-      return undefined;
+      return async (client) => {
+        await renameEntry(client, { dn: record.dn, newRdn: rdn, deleteOldRdn: record.deleteOldRdn ?? true, ...(newSuperior === undefined ? {} : { newSuperior }) });
+        return undefined;
+      };
     }
     case 'upsert':
-      try {
-        await client.add(record.dn, attributesOf(record.attributes));
-        return { action: 'added' };
-      } catch (err) {
-        if (ldapResultCode(err) !== 68) throw err;
-      }
-      // It exists: replace exactly the attributes given (others are left alone).
-      await client.modify(record.dn, replaceAll(record.attributes));
-      return { action: 'replaced' };
+      return async (client) => {
+        try {
+          await client.add(record.dn, attributesOf(record.attributes));
+          return { action: 'added' };
+        } catch (err) {
+          if (ldapResultCode(err) !== 68) throw err;
+        }
+        // It exists: replace exactly the attributes given (others are left alone).
+        await client.modify(record.dn, replaceAll(record.attributes));
+        return { action: 'replaced' };
+      };
   }
 }
 
@@ -151,10 +165,10 @@ async function writeOne(deps: ExportDeps, lease: Lease, input: unknown, index: n
   const context: ProtocolErrorContext = { requestId: ctx.requestId, dataSource: ctx.dataSource };
   let url: string | undefined;
   try {
-    const record = decodeRecord(input, context);
+    const write = plan(decodeRecord(input, context), deps.config.baseDN, context);
     const c = await lease.connection();
     url = c.url;
-    const data = await perform(c.client, record, deps.config.baseDN, context);
+    const data = await write(c.client);
     return data === undefined ? { index, ok: true } : { index, ok: true, data };
   } catch (err) {
     const e = toProtocolError(err, { ...context, ...(url === undefined ? {} : { url }) }, { operation: `export record ${index}`, secrets: deps.secrets });

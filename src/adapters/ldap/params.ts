@@ -4,7 +4,7 @@
  * in one BAD_REQUEST message.
  */
 import * as t from 'io-ts';
-import { FilterParser } from 'ldapts';
+import { AndFilter, FilterParser, NotFilter, OrFilter, SubstringFilter, type Filter } from 'ldapts';
 import { decoder, listOf, NonNegativeInt, PositiveInt, strictObject } from '../../config/codecs.js';
 import { ProtocolError, type ProtocolErrorContext } from '../../protocol/errors.js';
 import { DnSyntaxError, isWithin, parseDn, type Rdn } from './dn.js';
@@ -78,11 +78,22 @@ export function checkFilter(filter: string, context: ProtocolErrorContext = {}):
   const wrapped = trimmed.startsWith('(') ? trimmed : `(${trimmed})`;
   try {
     checkParens(wrapped);
-    FilterParser.parseString(wrapped);
+    if (hasEmptySubstring(FilterParser.parseString(wrapped))) throw new Error('empty substring component (two * in a row)');
     return wrapped;
   } catch (err) {
     return badRequest(`invalid filter ${JSON.stringify(filter)}: ${err instanceof Error ? err.message : String(err)}`, context);
   }
+}
+
+/**
+ * `(uid=a**b)` parses (ldapts sends an empty `any` component), but OpenLDAP answers an empty
+ * substring value with a protocol error and drops the connection: refuse it here.
+ */
+function hasEmptySubstring(filter: Filter): boolean {
+  if (filter instanceof SubstringFilter) return filter.any.some((part) => part === '');
+  if (filter instanceof AndFilter || filter instanceof OrFilter) return filter.filters.some(hasEmptySubstring);
+  if (filter instanceof NotFilter) return hasEmptySubstring(filter.filter);
+  return false;
 }
 
 /**

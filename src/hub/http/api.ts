@@ -45,6 +45,12 @@ export function createHttpApi(server: Server, hub: Hub, config: HubConfig, logge
       return server;
     },
     return503OnClosing: true,
+    // Errors fastify raises before routing (a path that is not valid percent-encoding, a path
+    // parameter over maxParamLength) get the API's coded body too, not fastify's own.
+    frameworkErrors: (err, req, reply) => {
+      void reply.header('x-request-id', req.id);
+      sendFailure(err, req, reply);
+    },
   });
   const ctx: ApiContext = { hub, config };
   const tokens = new ApiTokens(config.tenants);

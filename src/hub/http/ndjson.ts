@@ -130,12 +130,24 @@ export class NdjsonWriter {
     });
   }
 
-  /** Writes values as lines (pre-serialised strings are written as they are). */
-  write(values: readonly unknown[]): void {
-    if (this.closed || values.length === 0) return;
+  /**
+   * The lines of `values`. Throws BAD_FRAME when one cannot be serialised: an agent's item may
+   * be nested deeper than JSON.stringify can go (it parses far deeper than it serialises).
+   */
+  static lines(values: readonly unknown[]): string {
     let text = '';
-    for (const v of values) text += `${JSON.stringify(v)}\n`;
-    this.res.write(text);
+    try {
+      for (const v of values) text += `${JSON.stringify(v)}\n`;
+    } catch (err) {
+      throw new ProtocolError('BAD_FRAME', `an item from the agent cannot be written as JSON: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    return text;
+  }
+
+  /** Writes lines made by `lines`. */
+  write(lines: string): void {
+    if (this.closed || lines === '') return;
+    this.res.write(lines);
   }
 
   /** True while the client keeps up: buffered output below the high-water mark. */

@@ -9,7 +9,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { Subject, type Observable } from 'rxjs';
+import { Subject, Subscription, type Observable } from 'rxjs';
 import type { ExportEvent } from '../export-request.js';
 import type { StreamEvent } from '../request-sinks.js';
 import { errorLine, hubRequest, paramsOf, writeFailure, type ApiContext } from './context.js';
@@ -53,26 +53,40 @@ function pipeEvents<E extends StreamEvent | ExportEvent>(
       progress.started = true;
       writer.start(req.id);
     };
-    const sub = events$(demand).subscribe({
-      next: (e) => {
-        if (e.type === 'end') {
-          const last = finalLine(e as Extract<E, { type: 'end' }>, progress);
-          if ('failure' in last && !progress.started) return writeFailure(res, last.failure, req.id, { connection: 'close' });
+    const fail = (err: unknown): void => {
+      if (!progress.started) writeFailure(res, err, req.id);
+      else writer.end(errorLine(err, req.id, progress.count));
+    };
+    // A container, so that `next` may unsubscribe even before `subscribe` has returned.
+    const sub = new Subscription();
+    sub.add(
+      events$(demand).subscribe({
+        next: (e) => {
+          if (e.type === 'end') {
+            const last = finalLine(e as Extract<E, { type: 'end' }>, progress);
+            if ('failure' in last && !progress.started) return writeFailure(res, last.failure, req.id, { connection: 'close' });
+            start();
+            writer.end('line' in last ? last.line : errorLine(last.failure, req.id, progress.count));
+            return;
+          }
+          let lines: string;
+          try {
+            lines = NdjsonWriter.lines(e.items);
+          } catch (err) {
+            // An item we cannot write ends the stream (and cancels the request on the agent);
+            // throwing here instead would escape RxJS as an uncaught exception.
+            sub.unsubscribe();
+            return fail(err);
+          }
           start();
-          writer.end('line' in last ? last.line : errorLine(last.failure, req.id, progress.count));
-          return;
-        }
-        start();
-        progress.count += e.items.length;
-        onItems(e.items);
-        writer.write(e.items);
-        writer.whenKeepingUp(() => demand.next(1));
-      },
-      error: (err: unknown) => {
-        if (!progress.started) writeFailure(res, err, req.id);
-        else writer.end(errorLine(err, req.id, progress.count));
-      },
-    });
+          progress.count += e.items.length;
+          onItems(e.items);
+          writer.write(lines);
+          writer.whenKeepingUp(() => demand.next(1));
+        },
+        error: fail,
+      }),
+    );
     res.once('close', () => {
       // Before the end: the client went away, so the request is cancelled on the agent.
       sub.unsubscribe();
