@@ -44,6 +44,17 @@ export default defineConfig({
           fileParallelism: false,
         },
       },
+      {
+        test: {
+          // Hostile input (fast-check, fixed seeds): rogue hub, rogue agent, HTTP API abuse,
+          // LDAP filter/DN injection against a real slapd. One file at a time: they count ops.
+          name: 'hostile',
+          include: ['test/hostile/**/*.test.ts'],
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
+          fileParallelism: false,
+        },
+      },
     ],
   },
 });

@@ -1,0 +1,351 @@
+/**
+ * Part 3 — hostile HTTP API callers (fast-check, fixed seed): bodies that are not JSON, JSON that
+ * is not an object, prototype keys, bodies over `api.maxBodyBytes`, wrong content types, odd
+ * `X-Request-Id`s, odd data-source names (encoded slashes, traversal, unicode, very long),
+ * query and method abuse, export bodies with bad NDJSON lines. Every answer must be a coded 4xx
+ * (`{code, message, retryable, requestId}`, the request id echoed) or a success — never a 5xx,
+ * never a crash — and an export must stop exactly at its first bad line.
+ */
+import { Readable } from 'node:stream';
+import fc from 'fast-check';
+import { map } from 'rxjs';
+import { request } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { DataSourceAdapter, ExportResult } from '../../src/adapters/adapter.js';
+import { memoryAdapter } from '../helpers/memory-adapter.js';
+import { API_TOKENS, basicAgentYaml, isState, makeEnv, startAgent, startHub, type Env, type RunningHub, type TestAgent } from '../helpers/relay-env.js';
+import { SEED, PROTO_KEYS, figure, formatCounts, increment, prototypeIsClean, watchCrashes, type CrashWatch } from './helpers.js';
+
+const LIMITS = { maxBodyBytes: 4096, maxLineBytes: 512, maxExportBytes: 32_768 };
+const ITEMS = 20;
+const USABLE_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+const DS = `
+dataSources:
+  mem:
+    type: ldap
+    url: ldap://127.0.0.1:1
+    baseDN: dc=example,dc=com
+    operations: [test, get, search, export]
+`;
+
+let env: Env;
+let hub: RunningHub;
+let agent: TestAgent;
+let crashes: CrashWatch;
+let base: string;
+
+const stats = { requests: 0, statuses: new Map<number, number>(), codes: new Map<string, number>(), fiveHundreds: [] as string[], exportsChecked: 0 };
+
+/**
+ * The memory adapter, with the record check every real adapter has: a record that is not an
+ * object gets a failed BAD_REQUEST result (the memory fixture itself assumes objects).
+ */
+function checkedAdapter(): DataSourceAdapter {
+  const inner = memoryAdapter({ items: ITEMS, pageSize: 10 });
+  return {
+    ...inner,
+    export: (records$, ctx) => {
+      let index = 0;
+      const bad: number[] = [];
+      const objects$ = records$.pipe(
+        map((r) => {
+          const i = index++;
+          if (typeof r === 'object' && r !== null && !Array.isArray(r)) return r;
+          bad.push(i);
+          return { fail: true };
+        }),
+      );
+      return inner.export!(objects$, ctx).pipe(
+        map((r): ExportResult => (bad.includes(r.index) ? { index: r.index, ok: false, code: 'BAD_REQUEST', message: 'a record must be an object', retryable: false } : r)),
+      );
+    },
+  };
+}
+
+beforeAll(async () => {
+  crashes = watchCrashes();
+  env = makeEnv();
+  hub = await startHub(env, { tls: false, extra: `api: { maxBodyBytes: ${LIMITS.maxBodyBytes}, maxLineBytes: ${LIMITS.maxLineBytes}, maxExportBytes: ${LIMITS.maxExportBytes} }` });
+  base = `http://127.0.0.1:${hub.port}`;
+  agent = startAgent(env, basicAgentYaml(env, [hub.url]), DS, { adapters: new Map([['mem', checkedAdapter()]]) });
+  await agent.statuses.next(isState('registered'));
+});
+
+afterAll(async () => {
+  const byClass = new Map<string, number>();
+  for (const [status, n] of stats.statuses) increment(byClass, `${Math.floor(status / 100)}xx`, n);
+  figure('hostile-http', [
+    [stats.requests, 'requests'],
+    `statuses ${formatCounts(new Map([...stats.statuses.entries()].sort((a, b) => a[0] - b[0])))}`,
+    `codes ${formatCounts(stats.codes)}`,
+    `5xx ${stats.fiveHundreds.length} (besides tenant 2's documented 503 AGENT_DISCONNECTED)`,
+    `exports checked line by line ${stats.exportsChecked}`,
+    `crashes ${crashes.errors.length}`,
+  ]);
+  agent.stop();
+  await hub.close();
+  crashes.dispose();
+  env.cleanup();
+});
+
+interface Call {
+  readonly method?: string;
+  readonly path: string;
+  readonly body?: string | Buffer | Readable;
+  readonly type?: string;
+  readonly headers?: Record<string, string>;
+  readonly token?: string | null;
+}
+
+interface Answer {
+  readonly status: number;
+  readonly headers: Record<string, string | string[] | undefined>;
+  readonly text: string;
+}
+
+async function call(c: Call): Promise<Answer> {
+  const token = c.token === undefined ? API_TOKENS.tenant1 : c.token;
+  const r = await request(`${base}${c.path}`, {
+    method: (c.method ?? 'POST') as 'POST',
+    headers: {
+      ...(token === null ? {} : { authorization: `Bearer ${token}` }),
+      ...(c.type !== undefined ? { 'content-type': c.type } : {}),
+      ...c.headers,
+    },
+    ...(c.body !== undefined ? { body: c.body } : {}),
+  });
+  const answer = { status: r.statusCode, headers: r.headers, text: await r.body.text() };
+  stats.requests += 1;
+  increment(stats.statuses, answer.status);
+  return answer;
+}
+
+/** Never a 5xx; a failure is coded JSON with the echoed request id. */
+function expectCoded(a: Answer, what: string): { code?: string } {
+  if (a.status >= 500) stats.fiveHundreds.push(`${what}: ${a.status} ${a.text.slice(0, 200)}`);
+  expect(a.status, `${what}: ${a.text.slice(0, 300)}`).toBeLessThan(500);
+  if (a.status === 200) return {};
+  const body = JSON.parse(a.text) as { code: string; message: string; retryable: boolean; requestId: string };
+  expect(body.code, what).toMatch(/^[A-Z_]+$/);
+  expect(typeof body.message, what).toBe('string');
+  expect(typeof body.retryable, what).toBe('boolean');
+  expect(body.requestId, what).toBe(a.headers['x-request-id']);
+  increment(stats.codes, body.code);
+  return body;
+}
+
+const PROPS = { seed: SEED, numRuns: 150, endOnFailure: true } as const;
+
+describe('bodies', () => {
+  it('anything as a JSON body of get/search: coded 400/404/413 or an answer, never a 5xx', async () => {
+    const body = fc.oneof(
+      fc.string({ unit: 'binary', maxLength: 200 }),
+      fc.jsonValue({ maxDepth: 3 }).map((v) => JSON.stringify(v)),
+      fc.constantFrom(...PROTO_KEYS).map((k) => `{"${k}":{"polluted":true},"index":1}`),
+      fc.constantFrom('{"constructor":{"prototype":{"polluted":true}}}', '{"a":1,"a":2}', '\ufeff{}', '{}\n{}', '{"index":1}garbage', '', 'null', '[]', '"str"', '1e400', '{"filter":"' + 'x'.repeat(5000) + '"}'),
+      fc.integer({ min: LIMITS.maxBodyBytes + 1, max: 4 * LIMITS.maxBodyBytes }).map((n) => JSON.stringify({ pad: 'x'.repeat(n) })),
+    );
+    await fc.assert(
+      fc.asyncProperty(body, fc.constantFrom('get', 'search'), async (text, op) => {
+        const a = await call({ path: `/v1/data-sources/mem/${op}`, body: text, type: 'application/json' });
+        const { code } = expectCoded(a, `${op} ${JSON.stringify(text.slice(0, 100))}`);
+        if (Buffer.byteLength(text) > LIMITS.maxBodyBytes) expect([a.status, code]).toEqual([413, 'PAYLOAD_TOO_LARGE']);
+        if (a.status === 200 && op === 'search') expect(JSON.parse(a.text.trim().split('\n').at(-1)!)).toHaveProperty('end', true);
+      }),
+      { ...PROPS, numRuns: 300 },
+    );
+    expect(prototypeIsClean()).toBe(true);
+  });
+
+  it('wrong content types → 415 (or 400 for a broken header); the export route takes only NDJSON', async () => {
+    const type = fc.oneof(
+      fc.constantFrom('text/plain', 'application/xml', 'multipart/form-data; boundary=x', 'application/x-www-form-urlencoded', 'application/jsonx', 'json', '*/*', 'application/x-ndjson', 'application/json; charset=utf-16', 'APPLICATION/JSON', 'application/json;;', ';', 'a/b/c'),
+      fc.stringMatching(/^[a-z]{1,10}\/[a-z+.-]{1,15}$/),
+    );
+    await fc.assert(
+      fc.asyncProperty(type, fc.constantFrom('search', 'get', 'export'), async (t, op) => {
+        const a = await call({ path: `/v1/data-sources/mem/${op}`, body: op === 'export' ? '{"i":1}\n' : '{}', type: t });
+        const { code } = expectCoded(a, `${op} as ${t}`);
+        // fastify takes any application/json (parameters ignored, media type case-insensitive).
+        const json = /^application\/json\s*(;.*)?$/i.test(t);
+        const ndjson = t === 'application/x-ndjson';
+        if (op === 'export' ? !ndjson : !json) expect([415, 400], `${op} as ${t}: ${code}`).toContain(a.status);
+      }),
+      PROPS,
+    );
+  });
+
+  it('a chunked body over the limit (no Content-Length) is 413 as well', async () => {
+    function* chunks(): Generator<Buffer> {
+      for (let i = 0; i < 10; i++) yield Buffer.from(`{"pad${i}":"${'x'.repeat(1000)}",`);
+      yield Buffer.from('"end":1}');
+    }
+    const a = await call({ path: '/v1/data-sources/mem/search', body: Readable.from(chunks()), type: 'application/json' });
+    expect([a.status, expectCoded(a, 'chunked').code]).toEqual([413, 'PAYLOAD_TOO_LARGE']);
+  });
+});
+
+describe('headers', () => {
+  it('X-Request-Id: a usable one is echoed, anything else is replaced by a generated id', async () => {
+    // Header values as Node and undici accept them: tab, printable ASCII, Latin-1.
+    const headerChar = fc.oneof(fc.integer({ min: 0x20, max: 0x7e }), fc.constant(0x09), fc.integer({ min: 0xa0, max: 0xff })).map((c) => String.fromCharCode(c));
+    const value = fc.oneof(
+      fc.string({ unit: headerChar, minLength: 1, maxLength: 200 }),
+      fc.stringMatching(/^[A-Za-z0-9._:-]{1,200}$/),
+      fc.constantFrom('../../etc/passwd', '__proto__', 'x'.repeat(128), 'x'.repeat(129), 'x'.repeat(8000), 'a b', '%0d%0aSet-Cookie: x=1', '<script>'),
+    );
+    await fc.assert(
+      fc.asyncProperty(value, async (v) => {
+        const trimmed = v.trim();
+        fc.pre(trimmed.length > 0);
+        const a = await call({ path: '/v1/data-sources/mem/test', headers: { 'x-request-id': v } });
+        expectCoded(a, `x-request-id ${JSON.stringify(v.slice(0, 80))}`);
+        expect(a.status).toBe(200);
+        const echoed = a.headers['x-request-id'] as string;
+        if (USABLE_ID.test(trimmed)) expect(echoed).toBe(trimmed);
+        else expect(echoed).toMatch(UUID);
+        expect((JSON.parse(a.text) as { requestId: string }).requestId).toBe(echoed);
+      }),
+      { ...PROPS, numRuns: 200 },
+    );
+  });
+
+  it('the same X-Request-Id twice at once: the second is a coded 400, the first completes', async () => {
+    const first = call({ path: '/v1/data-sources/mem/search', body: '{}', type: 'application/json', headers: { 'x-request-id': 'same-id-1' } });
+    const second = call({ path: '/v1/data-sources/mem/search', body: '{}', type: 'application/json', headers: { 'x-request-id': 'same-id-1' } });
+    const [a, b] = await Promise.all([first, second]);
+    const outcomes = [a, b].map((x) => [x.status, expectCoded(x, 'duplicate id').code ?? 'ok']);
+    expect(outcomes.some(([s]) => s === 200)).toBe(true);
+    for (const x of [a, b]) if (x.status === 200) expect(x.text.trim().split('\n')).toHaveLength(ITEMS + 1);
+  });
+
+  it('Authorization abuse → 401 UNAUTHORIZED with WWW-Authenticate', async () => {
+    const headers = fc.oneof(
+      fc.constantFrom('Basic YWdlbnQ6YWdlbnQtc2VjcmV0LTEyMw==', 'Bearer', 'Bearer ', `Bearer ${'x'.repeat(600)}`, `Bearer ${API_TOKENS.tenant1} extra`, `Token ${API_TOKENS.tenant1}`, 'Bearer __proto__', 'Bearer constructor'),
+      fc.string({ unit: fc.integer({ min: 0x21, max: 0x7e }).map((c) => String.fromCharCode(c)), minLength: 1, maxLength: 80 }).map((t) => `Bearer ${t}`),
+    );
+    await fc.assert(
+      fc.asyncProperty(headers, async (h) => {
+        const a = await call({ method: 'GET', path: '/v1/agents', token: null, headers: { authorization: h } });
+        expect([a.status, expectCoded(a, h).code]).toEqual([401, 'UNAUTHORIZED']);
+        expect(a.headers['www-authenticate']).toMatch(/^Bearer/);
+      }),
+      // Few: every unknown token costs one scrypt (slow on purpose).
+      { ...PROPS, numRuns: 20 },
+    );
+  });
+});
+
+describe('paths, methods and queries', () => {
+  it('odd data-source names (encoded slashes, traversal, unicode, 1,000+ characters) → coded 4xx, never another tenant or a 5xx', async () => {
+    const name = fc.oneof(
+      fc.string({ unit: 'binary', minLength: 1, maxLength: 60 }).map(encodeURIComponent),
+      fc.string({ unit: 'grapheme', minLength: 1, maxLength: 30 }).map(encodeURIComponent),
+      fc.constantFrom('..', '..%2F..%2Fagents', '%2e%2e%2f%2e%2e', 'mem%2F..%2Fmem', 'mem%00', 'mem%2500', '%E0%A4%A', '%', '%zz', 'MEM', 'mem%20', '%C0%AE%C0%AE', '__proto__', 'constructor', 'hasOwnProperty', 'mem;x=1', 'mem%3Bx', '.', '~', '*'),
+      fc.integer({ min: 90, max: 3000 }).map((n) => 'm'.repeat(n)),
+    );
+    const route = fc.constantFrom(['POST', 'test'], ['GET', 'schema'], ['GET', 'attributes'], ['POST', 'get'], ['POST', 'search'], ['GET', 'resource-types']);
+    await fc.assert(
+      fc.asyncProperty(name, route, async (n, [method, op]) => {
+        const a = await call({ method, path: `/v1/data-sources/${n}/${op}`, ...(method === 'POST' ? { body: '{}', type: 'application/json' } : {}) });
+        const { code } = expectCoded(a, `${method} ${n.slice(0, 80)}/${op}`);
+        if (n !== 'mem') expect([400, 404], `${n.slice(0, 80)}: ${code}`).toContain(a.status);
+      }),
+      { ...PROPS, numRuns: 250 },
+    );
+    // Tenant 2 cannot reach tenant 1's data source by any spelling: it has no agent, which is
+    // the documented 503 AGENT_DISCONNECTED (the same answer as for a name nobody offers).
+    for (const n of ['mem', 'MEM', 'mem%2F', '..%2Fmem']) {
+      const a = await call({ path: `/v1/data-sources/${n}/test`, token: API_TOKENS.tenant2 });
+      expect([a.status, (JSON.parse(a.text) as { code: string }).code], `tenant 2 ${n}`).toEqual([503, 'AGENT_DISCONNECTED']);
+    }
+  });
+
+  it('errors fastify raises before routing (bad percent-encoding, a name over maxParamLength) get the coded body too', async () => {
+    for (const n of ['%E0%A4%A', '%zz', 'x'.repeat(101), 'x'.repeat(5000)]) {
+      const a = await call({ path: `/v1/data-sources/${n}/test`, headers: { 'x-request-id': 'framework-1' } });
+      expect([a.status, expectCoded(a, n.slice(0, 40)).code], n.slice(0, 40)).toEqual([400, 'BAD_REQUEST']);
+      expect(a.headers['x-request-id']).toBe('framework-1');
+    }
+  });
+
+  it('wrong methods and query abuse → coded 4xx', async () => {
+    const cases: Call[] = [
+      ...['GET', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'].map((method) => ({ method, path: '/v1/data-sources/mem/search' })),
+      ...['abc', '-1', '0', '1e9', '99999999999', '1.5', '', '%00', '0x10'].map((q) => ({ path: `/v1/data-sources/mem/test?timeoutMs=${q}` })),
+      { path: '/v1/data-sources/mem/test?timeoutMs=1&timeoutMs=2' },
+      { path: '/v1/data-sources/mem/test?__proto__[polluted]=1&constructor[prototype][polluted]=1' },
+      { path: `/v1/data-sources/mem/test?${'a=1&'.repeat(2000)}` },
+      { method: 'GET', path: '/v1/../v1/agents' },
+      { method: 'GET', path: '/v1/%2e%2e/v1/agents' },
+      { method: 'GET', path: '//v1//agents' },
+      { method: 'GET', path: '/v1/agents/../../etc/passwd' },
+    ];
+    for (const c of cases) expectCoded(await call(c), `${c.method ?? 'POST'} ${c.path.slice(0, 80)}`);
+    expect(prototypeIsClean()).toBe(true);
+  });
+});
+
+describe('export NDJSON bodies', () => {
+  type Line = { kind: 'record'; text: string } | { kind: 'blank'; text: string } | { kind: 'not-json'; text: string } | { kind: 'bad-utf8'; bytes: Buffer } | { kind: 'too-long'; text: string };
+  const line: fc.Arbitrary<Line> = fc.oneof(
+    { weight: 8, arbitrary: fc.jsonValue({ maxDepth: 2 }).map((v): Line => ({ kind: 'record', text: JSON.stringify(v) })).filter((l) => l.kind === 'record' && Buffer.byteLength(l.text) <= LIMITS.maxLineBytes) },
+    fc.constantFrom('', ' ', '\t', '\r').map((text): Line => ({ kind: 'blank', text })),
+    fc.constantFrom('{', 'nope', '{"a":}', "{'a':1}", '[1,]', 'NaN', '{"a":1}}').map((text): Line => ({ kind: 'not-json', text })),
+    fc.constantFrom([0xff], [0xc0, 0x80], [0xed, 0xa0, 0x80]).map((b): Line => ({ kind: 'bad-utf8', bytes: Buffer.concat([Buffer.from('{"a":"'), Buffer.from(b), Buffer.from('"}')]) })),
+    fc.integer({ min: LIMITS.maxLineBytes + 1, max: 2 * LIMITS.maxLineBytes }).map((n): Line => ({ kind: 'too-long', text: JSON.stringify({ pad: 'x'.repeat(n) }) })),
+  );
+
+  it('results for every record before the first bad line, then an error line naming it (or a coded 4xx)', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(line, { minLength: 1, maxLength: 12 }), async (lines) => {
+        const body = Buffer.concat(lines.map((l) => Buffer.concat([l.kind === 'bad-utf8' ? l.bytes : Buffer.from(l.text), Buffer.from('\n')])));
+        // The oracle: records up to the first bad line (1-based), and why it is bad.
+        let records = 0;
+        let stop: { line: number; code: string } | undefined;
+        for (const [k, l] of lines.entries()) {
+          if (l.kind === 'record') records += 1;
+          else if (l.kind !== 'blank') {
+            stop = { line: k + 1, code: l.kind === 'too-long' ? 'PAYLOAD_TOO_LARGE' : 'BAD_REQUEST' };
+            break;
+          }
+        }
+        const a = await call({ path: '/v1/data-sources/mem/export', body, type: 'application/x-ndjson' });
+        const what = `export ${JSON.stringify(lines.map((l) => l.kind))}`;
+        const { code } = expectCoded(a, what);
+        if (a.status !== 200) {
+          // Refused before any result: only when the very first record-bearing line is bad.
+          expect(records, `${what}: ${code}`).toBe(0);
+          expect(code).toBe(stop?.code);
+          return;
+        }
+        const out = a.text.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+        const last = out.at(-1)!;
+        expect(out.slice(0, -1).map((r) => r['index']), what).toEqual(Array.from({ length: records }, (_, i) => i));
+        if (stop === undefined) expect(last, what).toMatchObject({ end: true, count: records });
+        else {
+          expect(last, what).toMatchObject({ error: { code: stop.code }, count: records });
+          expect((last as { error: { message: string } }).error.message, what).toContain(`line ${stop.line} `);
+        }
+        stats.exportsChecked += 1;
+      }),
+      PROPS,
+    );
+  });
+
+  it('an export body over api.maxExportBytes is 413, by Content-Length or while streaming', async () => {
+    const body = '{"i":1}\n'.repeat(Math.ceil((LIMITS.maxExportBytes + 1) / 8));
+    const a = await call({ path: '/v1/data-sources/mem/export', body, type: 'application/x-ndjson' });
+    expect([a.status, expectCoded(a, 'big export').code]).toEqual([413, 'PAYLOAD_TOO_LARGE']);
+  });
+
+  it('afterwards the API still answers; no 5xx, no crash', async () => {
+    const a = await call({ path: '/v1/data-sources/mem/search', body: '{}', type: 'application/json' });
+    expect(a.status).toBe(200);
+    expect(a.text.trim().split('\n')).toHaveLength(ITEMS + 1);
+    expect(stats.fiveHundreds).toEqual([]);
+    expect(crashes.errors).toEqual([]);
+  });
+});
