@@ -76,8 +76,8 @@ async function failureOf(p: Promise<unknown>): Promise<HubApiError> {
 }
 
 describe('auth and tenant isolation', () => {
-  it('lists only the token tenant\'s agents; no token, a bad token → 401 with WWW-Authenticate', async () => {
-    const { base, client } = await setup(memoryAdapter());
+  it('lists only the token tenant\'s agents; another tenant cannot see or reach them; no token, a bad token → 401', async () => {
+    const { base, client, hub } = await setup(memoryAdapter());
     const agents = (await client.agents()) as Array<{ id: string; dataSources: Array<{ name: string; operations: string[] }>; inFlight: number }>;
     expect(agents.map((a) => a.id)).toEqual(['site-a-1']);
     expect(agents[0]?.dataSources).toEqual([{ name: 'mem', type: 'ldap', operations: ['test', 'get', 'search', 'export'] }]);
@@ -90,6 +90,16 @@ describe('auth and tenant isolation', () => {
     // Tenant 2 asking for tenant 1's data source learns nothing about it.
     const e = await failureOf(other.test('mem'));
     expect([e.status, e.code]).toEqual([503, 'AGENT_DISCONNECTED']);
+    // With an agent of its own, tenant 1's data source is answered exactly like a name nobody has.
+    const own = startAgent(env, basicAgentYaml(env, [hub.url]).replace('id: site-a-1', 'id: site-b-1').replace('tenantId: 1', 'tenantId: 2').replace('userName: agent', 'userName: other').replace('agent-secret-123', 'other-secret-456'), DS.replace('mem:', 'own:'), { adapters: new Map([['own', memoryAdapter()]]) });
+    cleanups.push(() => own.stop());
+    await own.statuses.next(isState('registered'));
+    expect(((await other.agents()) as Array<{ id: string }>).map((a) => a.id)).toEqual(['site-b-1']);
+    expect(((await client.agents()) as Array<{ id: string }>).map((a) => a.id)).toEqual(['site-a-1']);
+    const foreign = await failureOf(other.test('mem'));
+    const nobody = await failureOf(other.test('no-such-source'));
+    expect([foreign.status, foreign.code]).toEqual([404, 'UNKNOWN_DATA_SOURCE']);
+    expect(foreign.message.replace('"mem"', 'X')).toBe(nobody.message.replace('"no-such-source"', 'X'));
 
     for (const token of [null, 'not-a-token', `${API_TOKENS.tenant1}x`]) {
       const r = await call(base, '/v1/agents', { token });
