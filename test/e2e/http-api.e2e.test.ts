@@ -9,6 +9,7 @@
  * Each test starts its own hub and agents (and stops them); slapd and the SCIM server are
  * shared. Figures worth quoting are printed as one `[e2e http-api] …` line per scenario.
  */
+import { execFile } from 'node:child_process';
 import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -248,6 +249,31 @@ describe('NDJSON export into slapd', () => {
       `export: ${n} LDAP add records in ${seconds.toFixed(1)} s = ${Math.round(n / seconds)} records/s (HubClient.export → hub → agent → slapd, TLS); ` +
         `baseline, sequential ldapts adds from the test process: ${Math.round(direct)} records/s; search of ${IMPORTS} counts ${found}`,
     );
+  }, TEST_TIMEOUT_MS);
+});
+
+describe('curl, as an operator would', () => {
+  it('8. curl runs a search and an export against slapd through the hub and the agent', async () => {
+    const { hub } = await startStack();
+    const curl = (args: string[], input?: string): Promise<string> =>
+      new Promise((resolve, reject) => {
+        const child = execFile('curl', ['-sS', '-N', '--cacert', pki.ca.file, '-H', `Authorization: Bearer ${API_TOKEN}`, ...args], { maxBuffer: 64 * 1024 * 1024 }, (err, stdout) =>
+          err ? reject(new Error(`curl failed: ${err.message}`)) : resolve(stdout),
+        );
+        child.stdin?.end(input ?? '');
+      });
+    const lines = (text: string) => text.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+
+    const found = lines(await curl(['-H', 'Content-Type: application/json', '-d', JSON.stringify({ base: PEOPLE, filter: '(uid=*)', attributes: ['uid'] }), url(hub, 'corp', 'search')]));
+    expect(found.at(-1)).toEqual({ end: true, count: ENTRIES, truncated: false });
+    expect(found).toHaveLength(ENTRIES + 1);
+
+    const records = ['curl1', 'curl2'].map((u) => JSON.stringify({ op: 'add', dn: `uid=${u},${BASELINE}`, attributes: { objectClass: ['inetOrgPerson'], uid: u, cn: u, sn: 'Curl' } }));
+    records.push(JSON.stringify({ op: 'add', dn: `uid=curl1,${BASELINE}`, attributes: { objectClass: ['inetOrgPerson'], uid: 'curl1', cn: 'again', sn: 'Curl' } }));
+    const results = lines(await curl(['-H', 'Content-Type: application/x-ndjson', '--data-binary', '@-', url(hub, 'corp', 'export')], `${records.join('\n')}\n`));
+    expect(results.slice(0, 2)).toEqual([{ index: 0, ok: true }, { index: 1, ok: true }]);
+    expect(results[2]).toMatchObject({ index: 2, ok: false, code: 'ALREADY_EXISTS' });
+    expect(results[3]).toEqual({ end: true, count: 3, ok: 2, failed: 1 });
   }, TEST_TIMEOUT_MS);
 });
 
