@@ -6,8 +6,9 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { onTestFailed, vi } from 'vitest';
+import { afterEach, beforeAll, onTestFailed, vi } from 'vitest';
 import { Agent, type AgentOptions } from '../../src/agent/agent.js';
+import type { DataSourceAdapter } from '../../src/adapters/adapter.js';
 import { loadAgentConfig, loadHubConfig, hashPassword } from '../../src/config/index.js';
 import type { ConnectionStatus } from '../../src/connection/status.js';
 import { Hub } from '../../src/hub/hub.js';
@@ -204,4 +205,59 @@ export function basicAgentYaml(env: Env, urls: string[], more = ''): string {
   password: agent-secret-123
   trustStore: ${env.pki.ca.file}
 ${more}`;
+}
+
+/**
+ * `dataSources` YAML for one source served by an adapter object passed to the Agent (e.g. the
+ * in-memory adapter): the ldap entry only gives it a name, a type and an allow-list.
+ */
+export function memoryDataSourceYaml(operations: readonly string[] = ['test', 'get', 'search', 'export'], name = 'mem'): string {
+  return `
+dataSources:
+  ${name}:
+    type: ldap
+    url: ldap://127.0.0.1:1
+    baseDN: dc=example,dc=com
+    operations: [${operations.join(', ')}]
+`;
+}
+
+export interface RelayFixture {
+  /** The file's environment (temp dir, PKI), made in beforeAll. */
+  readonly env: Env;
+  /** Runs `cleanup` after the current test; the last registered runs first. */
+  later(cleanup: () => unknown): void;
+  /** A hub and one agent serving `adapter` as data source `mem`, registered; both stopped after the test. */
+  memoryRelay(adapter: DataSourceAdapter, options?: { agentExtra?: string; hub?: HubSetup }): Promise<{ hub: RunningHub; agent: TestAgent }>;
+}
+
+/** One Env per test file and per-test cleanups: call at the top level of a test file. */
+export function relayFixture(): RelayFixture {
+  let env: Env | undefined;
+  const cleanups: Array<() => unknown> = [];
+  beforeAll(() => {
+    env = makeEnv();
+    return () => env?.cleanup();
+  });
+  afterEach(async () => {
+    for (const c of cleanups.splice(0).reverse()) await c();
+  });
+  const fixture: RelayFixture = {
+    get env(): Env {
+      if (!env) throw new Error('relayFixture: env is made in beforeAll');
+      return env;
+    },
+    later: (cleanup) => void cleanups.push(cleanup),
+    async memoryRelay(adapter, options = {}) {
+      const hub = await startHub(fixture.env, options.hub);
+      fixture.later(() => hub.close());
+      const agent = startAgent(fixture.env, basicAgentYaml(fixture.env, [hub.url]), memoryDataSourceYaml() + (options.agentExtra ?? ''), {
+        adapters: new Map([['mem', adapter]]),
+      });
+      fixture.later(() => agent.stop());
+      await agent.statuses.next(isState('registered'));
+      return { hub, agent };
+    },
+  };
+  return fixture;
 }

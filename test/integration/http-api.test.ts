@@ -7,48 +7,27 @@
  */
 import { readFileSync } from 'node:fs';
 import { Agent as UndiciAgent, request } from 'undici';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { HubApiError, HubClient } from '../../src/hub/client.js';
 import { memoryAdapter, type MemoryAdapter } from '../helpers/memory-adapter.js';
-import { API_TOKENS, basicAgentYaml, isState, makeEnv, startAgent, startHub, type Env, type RunningHub, type TestAgent } from '../helpers/relay-env.js';
+import { API_TOKENS, basicAgentYaml, isState, memoryDataSourceYaml, relayFixture, startAgent, type RunningHub, type TestAgent } from '../helpers/relay-env.js';
 
-let env: Env;
+const fx = relayFixture();
 let ca: Buffer;
 let dispatcher: UndiciAgent;
-const cleanups: Array<() => unknown> = [];
 beforeAll(() => {
-  env = makeEnv();
-  ca = readFileSync(env.pki.ca.file);
+  ca = readFileSync(fx.env.pki.ca.file);
   dispatcher = new UndiciAgent({ connect: { ca } });
+  return () => dispatcher.close();
 });
-afterAll(async () => {
-  await dispatcher.close();
-  env.cleanup();
-});
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
-
-const DS = `
-dataSources:
-  mem:
-    type: ldap
-    url: ldap://127.0.0.1:1
-    baseDN: dc=example,dc=com
-    operations: [test, get, search, export]
-`;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function setup(adapter: MemoryAdapter, hubExtra = ''): Promise<{ hub: RunningHub; agent: TestAgent; client: HubClient; base: string }> {
-  const hub = await startHub(env, { extra: hubExtra });
-  cleanups.push(() => hub.close());
-  const agent = startAgent(env, basicAgentYaml(env, [hub.url]), DS, { adapters: new Map([['mem', adapter]]) });
-  cleanups.push(() => agent.stop());
-  await agent.statuses.next(isState('registered'));
+  const { hub, agent } = await fx.memoryRelay(adapter, { hub: { extra: hubExtra } });
   const base = `https://127.0.0.1:${hub.port}`;
   const client = new HubClient({ url: base, token: API_TOKENS.tenant1, ca });
-  cleanups.push(() => client.close());
+  fx.later(() => client.close());
   return { hub, agent, client, base };
 }
 
@@ -84,15 +63,15 @@ describe('auth and tenant isolation', () => {
     expect(await client.dataSources()).toEqual([{ name: 'mem', type: 'ldap', operations: ['export', 'get', 'search', 'test'], agents: ['site-a-1'] }]);
 
     const other = new HubClient({ url: base, token: API_TOKENS.tenant2, ca });
-    cleanups.push(() => other.close());
+    fx.later(() => other.close());
     expect(await other.agents()).toEqual([]);
     expect(await other.dataSources()).toEqual([]);
     // Tenant 2 asking for tenant 1's data source learns nothing about it.
     const e = await failureOf(other.test('mem'));
     expect([e.status, e.code]).toEqual([503, 'AGENT_DISCONNECTED']);
     // With an agent of its own, tenant 1's data source is answered exactly like a name nobody has.
-    const own = startAgent(env, basicAgentYaml(env, [hub.url]).replace('id: site-a-1', 'id: site-b-1').replace('tenantId: 1', 'tenantId: 2').replace('userName: agent', 'userName: other').replace('agent-secret-123', 'other-secret-456'), DS.replace('mem:', 'own:'), { adapters: new Map([['own', memoryAdapter()]]) });
-    cleanups.push(() => own.stop());
+    const own = startAgent(fx.env, basicAgentYaml(fx.env, [hub.url]).replace('id: site-a-1', 'id: site-b-1').replace('tenantId: 1', 'tenantId: 2').replace('userName: agent', 'userName: other').replace('agent-secret-123', 'other-secret-456'), memoryDataSourceYaml(undefined, 'own'), { adapters: new Map([['own', memoryAdapter()]]) });
+    fx.later(() => own.stop());
     await own.statuses.next(isState('registered'));
     expect(((await other.agents()) as Array<{ id: string }>).map((a) => a.id)).toEqual(['site-b-1']);
     expect(((await client.agents()) as Array<{ id: string }>).map((a) => a.id)).toEqual(['site-a-1']);
@@ -295,8 +274,8 @@ describe('several agents of one tenant', () => {
     const a1 = memoryAdapter({ items: 3000, pageSize: 100, pullDelayMs: 2 });
     const a2 = memoryAdapter({ items: 3000, pageSize: 100, pullDelayMs: 2 });
     const { hub, client, agent: first } = await setup(a1);
-    const second = startAgent(env, basicAgentYaml(env, [hub.url]).replace('id: site-a-1', 'id: site-a-2'), DS, { adapters: new Map([['mem', a2]]) });
-    cleanups.push(() => second.stop());
+    const second = startAgent(fx.env, basicAgentYaml(fx.env, [hub.url]).replace('id: site-a-1', 'id: site-a-2'), memoryDataSourceYaml(), { adapters: new Map([['mem', a2]]) });
+    fx.later(() => second.stop());
     await second.statuses.next(isState('registered'));
     expect(((await client.agents()) as Array<{ id: string }>).map((a) => a.id).sort()).toEqual(['site-a-1', 'site-a-2']);
 

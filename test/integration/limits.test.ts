@@ -5,40 +5,18 @@
  * frame over it, however big the items). The HTTP API's body limits are in http-api.test.ts.
  */
 import { Subject, lastValueFrom, toArray, type Subscription } from 'rxjs';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { exportRequest } from '../../src/hub/export-request.js';
 import type { StreamEvent } from '../../src/hub/request-sinks.js';
 import { ProtocolError } from '../../src/protocol/index.js';
 import { memoryAdapter, type MemoryAdapter } from '../helpers/memory-adapter.js';
-import { basicAgentYaml, isState, makeEnv, startAgent, startHub, type Env, type RunningHub } from '../helpers/relay-env.js';
+import { relayFixture, type RunningHub } from '../helpers/relay-env.js';
 
-let env: Env;
-const cleanups: Array<() => unknown> = [];
-beforeAll(() => {
-  env = makeEnv();
-  return () => env.cleanup();
-});
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
-
-const DS = `
-dataSources:
-  mem:
-    type: ldap
-    url: ldap://127.0.0.1:1
-    baseDN: dc=example,dc=com
-    operations: [test, get, search, export]
-`;
+const fx = relayFixture();
 const req = { tenantId: '1', dataSource: 'mem' };
 
 async function setup(adapter: MemoryAdapter, extra: string): Promise<RunningHub> {
-  const hub = await startHub(env);
-  cleanups.push(() => hub.close());
-  const a = startAgent(env, basicAgentYaml(env, [hub.url]), DS + extra, { adapters: new Map([['mem', adapter]]) });
-  cleanups.push(() => a.stop());
-  await a.statuses.next(isState('registered'));
-  return hub;
+  return (await fx.memoryRelay(adapter, { agentExtra: extra })).hub;
 }
 
 describe('maxConcurrentStreams', () => {
@@ -53,7 +31,7 @@ describe('maxConcurrentStreams', () => {
       firstChunks.push(lastValueFrom(got, { defaultValue: undefined }));
       held.push(hub.hub.searchEvents$(req, { window: 1, demand$: new Subject<number>() }).subscribe(() => got.complete()));
     }
-    cleanups.push(() => held.forEach((s) => s.unsubscribe()));
+    fx.later(() => held.forEach((s) => s.unsubscribe()));
     await Promise.all(firstChunks);
     await expect(lastValueFrom(hub.hub.searchEvents$(req))).rejects.toMatchObject({ code: 'BUSY', retryable: true });
     // Not a request cap: a short request still runs.

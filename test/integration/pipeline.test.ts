@@ -4,42 +4,20 @@
  * deadlines, the concurrency cap, and the export channel.
  */
 import { Subject, firstValueFrom, lastValueFrom, toArray, type Subscription } from 'rxjs';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ProtocolError } from '../../src/protocol/index.js';
 import type { StreamEvent } from '../../src/hub/request-sinks.js';
 import { memoryAdapter, type MemoryAdapter } from '../helpers/memory-adapter.js';
-import { basicAgentYaml, isState, makeEnv, startAgent, startHub, type Env, type RunningHub, type TestAgent } from '../helpers/relay-env.js';
+import { relayFixture, type RunningHub, type TestAgent } from '../helpers/relay-env.js';
 
-let env: Env;
-const cleanups: Array<() => unknown> = [];
-beforeAll(() => {
-  env = makeEnv();
-  return () => env.cleanup();
-});
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
-
-const DS = `
-dataSources:
-  mem:
-    type: ldap
-    url: ldap://127.0.0.1:1
-    baseDN: dc=example,dc=com
-    operations: [test, get, search, export]
-`;
+const fx = relayFixture();
 
 async function setup(adapter: MemoryAdapter, extra = ''): Promise<RunningHub> {
   return (await setupBoth(adapter, extra)).hub;
 }
 
 async function setupBoth(adapter: MemoryAdapter, extra = ''): Promise<{ hub: RunningHub; agent: TestAgent }> {
-  const hub = await startHub(env);
-  cleanups.push(() => hub.close());
-  const a = startAgent(env, basicAgentYaml(env, [hub.url]), DS + extra, { adapters: new Map([['mem', adapter]]) });
-  cleanups.push(() => a.stop());
-  await a.statuses.next(isState('registered'));
-  return { hub, agent: a };
+  return fx.memoryRelay(adapter, { agentExtra: extra });
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -64,7 +42,7 @@ describe('search streams under credit', () => {
     const demand$ = new Subject<number>();
     const got: StreamEvent[] = [];
     const sub: Subscription = hub.hub.searchEvents$(req, { window: 2, demand$ }).subscribe((e) => got.push(e));
-    cleanups.push(() => sub.unsubscribe());
+    fx.later(() => sub.unsubscribe());
     await expect.poll(() => got.length).toBe(2);
     await sleep(300);
     const pulledWhileStalled = adapter.pulls.length;
@@ -103,7 +81,7 @@ describe('search streams under credit', () => {
     let error: unknown;
     const got: StreamEvent[] = [];
     const sub = hub.hub.searchEvents$(req, { window: 1, demand$ }).subscribe({ next: (e) => got.push(e), error: (e: unknown) => (error = e) });
-    cleanups.push(() => sub.unsubscribe());
+    fx.later(() => sub.unsubscribe());
     await expect.poll(() => got.length).toBe(1);
     expect(adapter.closed).toEqual([]);
     for (const l of hub.hub.registry.agents('1')) l.terminate();
@@ -177,7 +155,7 @@ describe('export channel', () => {
     const demand$ = new Subject<number>();
     const got: unknown[] = [];
     const sub = hub.hub.exportEvents$(req, records(), { window: 1, demand$, maxChunkItems: 100 }).subscribe((e) => got.push(e));
-    cleanups.push(() => sub.unsubscribe());
+    fx.later(() => sub.unsubscribe());
     await expect.poll(() => got.length, { timeout: 5000 }).toBe(1);
     await sleep(300);
     // One result chunk taken, nothing more granted. In flight at most: the records whose results
@@ -230,7 +208,7 @@ describe('graceful shutdown', () => {
     const results: Array<{ index: number }> = [];
     let error: unknown;
     const sub = hub.hub.export$(req, records).subscribe({ next: (r) => results.push(r as { index: number }), error: (e: unknown) => (error = e) });
-    cleanups.push(() => sub.unsubscribe());
+    fx.later(() => sub.unsubscribe());
     await expect.poll(() => results.length).toBeGreaterThan(5);
     await expect(agent.agent.shutdown(100)).resolves.toBe(false);
     await expect.poll(() => error).toMatchObject({ code: 'CANCELLED', retryable: true });
