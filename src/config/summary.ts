@@ -14,6 +14,12 @@ function loggingLine(logging: { level: string; file?: string }): string {
   return `logging: ${logging.level} to ${logging.file ?? 'stdout'}`;
 }
 
+function statusLine(status: { listen: { host: string; port: number } } | undefined): string {
+  if (status === undefined) return 'status listener: off';
+  const { host, port } = status.listen;
+  return `status listener: http://${host.includes(':') ? `[${host}]` : host}:${port} (/healthz, /readyz, /metrics)`;
+}
+
 function agentAuth(agent: AgentConfig['agent']): string[] {
   if (agent.keyStore !== undefined) {
     const key = agent.privateKey === undefined ? '' : `, privateKey ${agent.privateKey}`;
@@ -42,6 +48,8 @@ export function summarizeAgentConfig(cfg: AgentConfig): string {
     `reconnect: backoff from ${cfg.reconnectDelay} ms up to ${cfg.maxReconnectDelay} ms, reset after ${cfg.reconnectResetAfter} ms registered`,
     `keep-alive: ping every ${cfg.keepAliveInterval} ms, drop after ${cfg.keepAliveTimeout} ms without pong`,
     `max frame: ${cfg.maxFrameBytes} bytes`,
+    `requests: ${cfg.maxConcurrentRequests} at once + ${cfg.maxQueuedRequests} queued, ${cfg.maxConcurrentStreams} streams at once, ${cfg.maxChunkItems} items per chunk`,
+    statusLine(cfg.status),
     loggingLine(cfg.logging),
   );
   const sources = Object.entries(cfg.dataSources);
@@ -67,6 +75,8 @@ export function summarizeHubConfig(cfg: HubConfig): string {
     `keep-alive: ping every ${cfg.keepAliveInterval} ms, drop after ${cfg.keepAliveTimeout} ms without pong`,
     `registration timeout: ${cfg.registrationTimeout} ms, max frame: ${cfg.maxFrameBytes} bytes`,
     `timeouts: ${Object.entries(cfg.timeouts).map(([op, ms]) => `${op} ${ms} ms`).join(', ')}`,
+    `HTTP API: on the same listener, /v1 (JSON body ≤ ${cfg.api.maxBodyBytes} bytes, export line ≤ ${cfg.api.maxLineBytes} bytes, ${cfg.api.maxInFlightPerTenant} requests in flight per tenant)`,
+    statusLine(cfg.status),
     loggingLine(cfg.logging),
   );
   const tenants = Object.entries(cfg.tenants);

@@ -80,6 +80,10 @@ describe('summarizeHubConfig', () => {
   it('warns when TLS is off', () => {
     const summary = summarizeHubConfig(loadHubConfig(join(FIXTURES, 'hub-minimal.yaml'), {}));
     expect(summary).toContain('hub listening on ws://127.0.0.1:8443/agent');
+    expect(summary).toContain('HTTP API: on the same listener, /v1 (JSON body ≤ 1048576 bytes, export line ≤ 1048576 bytes, 256 requests in flight per tenant)');
+    expect(summary).toContain('status listener: off');
+    const withStatus = decodeHubConfig('tenants: {t: {agents: []}}\nstatus: {listen: "[::1]:9465"}\n', 'hub.yaml', {});
+    expect(summarizeHubConfig(withStatus)).toContain('status listener: http://[::1]:9465 (/healthz, /readyz, /metrics)');
     expect(summary).toMatch(/TLS: off — WARNING/);
     expect(summary).toContain('client-certificate auth: off');
   });
