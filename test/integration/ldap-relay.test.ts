@@ -122,6 +122,19 @@ describe('LDAP through the hub', () => {
     });
   });
 
+  it('the agent itself refuses what its allow-list and baseDN forbid, before any LDAP operation', async () => {
+    // Straight to the agent's link: the hub's own check (it knows the allow-list from hello) is bypassed.
+    const link = hub.hub.registry.agents('1')[0]!;
+    const from = slapd.logSize();
+    const spec = { dataSource: 'readonly', params: {}, timeoutMs: 10_000 };
+    await expect(lastValueFrom(link.export$({ ...spec, op: 'export' }, [{ op: 'delete', dn: `uid=user00001,${people}` }]))).rejects.toMatchObject({ code: 'OPERATION_NOT_ALLOWED' });
+    await expect(lastValueFrom(link.stream$({ ...spec, op: 'search', params: { base: 'dc=example,dc=com' } }))).rejects.toMatchObject({ code: 'OPERATION_NOT_ALLOWED' });
+    await expect(lastValueFrom(link.result$({ ...spec, op: 'get', params: { dn: 'cn=admin,dc=example,dc=com' } }))).rejects.toMatchObject({ code: 'OPERATION_NOT_ALLOWED' });
+    // Nothing of it reached slapd: no operation at all was logged meanwhile.
+    await sleep(200);
+    expect(slapd.log(from).match(/ (SRCH|DEL|BIND|ADD|MOD) /g) ?? []).toEqual([]);
+  });
+
   it('a stalled consumer stops the agent from requesting pages; credit resumes it', async () => {
     const from = slapd.logSize();
     const demand$ = new Subject<number>();
