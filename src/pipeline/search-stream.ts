@@ -6,8 +6,16 @@
 import { map, type Observable } from 'rxjs';
 import type { PageSource } from '../adapters/adapter.js';
 import { chunkBySize, creditStream } from '../operators/index.js';
-import { encodeChunk, nonNegativeInt, type OutgoingFrame, type Request } from '../protocol/index.js';
+import { encodeChunk, nonNegativeInt, ProtocolError, type OutgoingFrame, type Request } from '../protocol/index.js';
 import { CHUNK_ENVELOPE_BYTES, type PipelineLimits } from './limits.js';
+
+/** Items an adapter serialised itself: checked to be texts, passed through. */
+function jsonTexts(items: readonly unknown[]): readonly string[] {
+  for (const item of items) {
+    if (typeof item !== 'string') throw new ProtocolError('INTERNAL', `a pre-serialised page holds a ${typeof item}, not JSON text`);
+  }
+  return items as readonly string[];
+}
 
 export function searchFrames(
   request: Request,
@@ -16,9 +24,11 @@ export function searchFrames(
   limits: PipelineLimits,
 ): Observable<OutgoingFrame> {
   const id = request.id;
-  // Each item is serialised once, here: its text is measured for chunking and sent as is.
+  // Each item is serialised once — here, or by the adapter (`itemFormat: 'json'`) — and its text
+  // is measured for chunking and sent as is.
+  const texts = source.itemFormat === 'json' ? jsonTexts : (items: readonly unknown[]): readonly string[] => items.map((item) => JSON.stringify(item) ?? 'null');
   return creditStream<string>({
-    pull: () => source.pull().pipe(map((page) => ({ ...page, items: page.items.map((item) => JSON.stringify(item) ?? 'null') }))),
+    pull: () => source.pull().pipe(map((page) => ({ ...page, items: texts(page.items) }))),
     credit$,
     initialCredit: request.credit ?? 0,
     chunk: (texts) =>

@@ -54,15 +54,28 @@ export function planSearch(params: unknown, config: LdapDataSourceConfig, contex
 
 type Step = { kind: 'page'; result: SearchResult } | { kind: 'done' } | { kind: 'sizeLimit' };
 
-export function searchSource(deps: SearchDeps, params: unknown, ctx: OperationContext): PageSource<LdapEntry> {
-  const context: ProtocolErrorContext = { requestId: ctx.requestId, dataSource: ctx.dataSource };
-  let plan: SearchPlan | ProtocolError;
+/** `planSearch`, a failure kept as the value that every pull then fails with. */
+export function planOrError(params: unknown, config: LdapDataSourceConfig, context: ProtocolErrorContext): SearchPlan | ProtocolError {
   try {
-    plan = planSearch(params, deps.config, context);
+    return planSearch(params, config, context);
   } catch (err) {
-    plan = toProtocolError(err, context);
+    return toProtocolError(err, context);
   }
+}
 
+/** A paged search run in this thread. */
+export interface PagedSearch extends PageSource<LdapEntry> {
+  /** Settles once the stream's connection is closed (after the last page, a failure or `close()`). */
+  released(): Promise<void>;
+}
+
+export function searchSource(deps: SearchDeps, params: unknown, ctx: OperationContext): PageSource<LdapEntry> {
+  return pagedSearch(deps, planOrError(params, deps.config, { requestId: ctx.requestId, dataSource: ctx.dataSource }), ctx);
+}
+
+/** The paged search of a plan (or the planning failure every pull reports). */
+export function pagedSearch(deps: SearchDeps, plan: SearchPlan | ProtocolError, ctx: OperationContext): PagedSearch {
+  const context: ProtocolErrorContext = { requestId: ctx.requestId, dataSource: ctx.dataSource };
   let lease: Lease | undefined;
   let it: AsyncGenerator<SearchResult> | undefined;
   let url: string | undefined;
@@ -71,6 +84,7 @@ export function searchSource(deps: SearchDeps, params: unknown, ctx: OperationCo
   let delivered = 0;
   let finished = false;
   let closed = false;
+  let releasing: Promise<void> = Promise.resolve();
 
   const release = (): void => {
     // Closing the connection is the only way to stop the server's cursor: ldapts has no Abandon.
@@ -79,7 +93,7 @@ export function searchSource(deps: SearchDeps, params: unknown, ctx: OperationCo
     if (generator !== undefined) void generator.return(undefined).catch(() => undefined);
     const l = lease;
     lease = undefined;
-    if (l !== undefined) void l.release();
+    if (l !== undefined) releasing = l.release();
   };
 
   const finish = (page: Page<LdapEntry>): Page<LdapEntry> => {
@@ -165,5 +179,5 @@ export function searchSource(deps: SearchDeps, params: unknown, ctx: OperationCo
     release();
   };
 
-  return { pull, close };
+  return { pull, close, released: () => releasing };
 }
