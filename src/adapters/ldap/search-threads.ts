@@ -18,15 +18,14 @@
 import { existsSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
-import { concatMap, defer, from, map, of, throwError, type Observable } from 'rxjs';
+import { concatMap, defer, from, of, throwError, type Observable } from 'rxjs';
 import type { OperationContext, Page, PageSource } from '../adapter.js';
 import { ProtocolError, type ProtocolErrorContext } from '../../protocol/errors.js';
 import type { ClientPoolOptions, LdapClientPool, Lease } from './client-pool.js';
 import type { LdapDataSourceConfig } from './config.js';
 import { toProtocolError } from './errors.js';
 import { fromErrorData, fromWorker, type FromWorker, type SearchWorkerData, type ToWorker } from './search-messages.js';
-import type { LdapEntry } from './entry.js';
-import { pagedSearch, planOrError, type SearchDeps, type SearchPlan } from './search.js';
+import { pagedSearch, planOrError, type PagedSearch, type SearchDeps, type SearchPlan } from './search.js';
 
 const WORKER_FILE = 'search-worker.js';
 
@@ -347,7 +346,7 @@ export function threadedSearchSource(deps: ThreadedSearchDeps, params: unknown, 
   const plan = planOrError(params, deps.config, context);
   let slot: Lease | undefined;
   let stream: WorkerStream | undefined;
-  let inThread: PageSource<LdapEntry> | undefined;
+  let inThread: PagedSearch | undefined;
   let delivered = false;
   let finished = false;
   let closed = false;
@@ -375,10 +374,10 @@ export function threadedSearchSource(deps: ThreadedSearchDeps, params: unknown, 
     return page.truncated ? { items: page.texts, last: page.last, truncated: true } : { items: page.texts, last: page.last };
   };
 
-  /** The same search in this thread, serialised here (a worker that cannot start). */
+  /** The same search in this thread (a worker that cannot start). */
   const pullInThread = (p: SearchPlan): Observable<Page<string>> => {
     inThread ??= pagedSearch(deps, p, ctx);
-    return inThread.pull().pipe(map((page) => ({ ...page, items: page.items.map((entry) => JSON.stringify(entry)) })));
+    return inThread.pull();
   };
 
   const pull = (): Observable<Page<string>> =>

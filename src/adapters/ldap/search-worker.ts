@@ -70,10 +70,9 @@ function pull(id: number): void {
   }
   s.pulling = s.search.pull().subscribe({
     next: (page) => {
-      // One serialisation per entry, here: the main thread measures and sends these texts as they are.
-      const texts = page.items.map((entry) => JSON.stringify(entry));
+      // The entries' JSON texts: the main thread measures and sends them as they are.
       reportConnections(); // before the page, so the main thread's stats are current when it arrives
-      post({ type: 'page', stream: id, texts, last: page.last, truncated: page.truncated === true });
+      post({ type: 'page', stream: id, texts: [...page.items], last: page.last, truncated: page.truncated === true });
       if (page.last) forget(id, s);
     },
     error: (err: unknown) => {

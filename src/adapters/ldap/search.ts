@@ -17,7 +17,7 @@ import type { OperationContext, Page, PageSource } from '../adapter.js';
 import { ProtocolError, type ProtocolErrorContext } from '../../protocol/errors.js';
 import type { LdapClientPool, Lease } from './client-pool.js';
 import type { LdapDataSourceConfig } from './config.js';
-import { bufferAttributesFor, normaliseEntry, type LdapEntry } from './entry.js';
+import { bufferAttributesFor, entryJson } from './entry.js';
 import { ldapResultCode, toProtocolError } from './errors.js';
 import { checkFilter, decodeOrThrow, requireWithin, SearchParams } from './params.js';
 
@@ -63,13 +63,16 @@ export function planOrError(params: unknown, config: LdapDataSourceConfig, conte
   }
 }
 
-/** A paged search run in this thread. */
-export interface PagedSearch extends PageSource<LdapEntry> {
+/**
+ * A paged search run in this thread. Its items are the entries' JSON texts (`itemFormat:
+ * 'json'`, see `entryJson`): serialised once, here, whichever thread runs it.
+ */
+export interface PagedSearch extends PageSource<string> {
   /** Settles once the stream's connection is closed (after the last page, a failure or `close()`). */
   released(): Promise<void>;
 }
 
-export function searchSource(deps: SearchDeps, params: unknown, ctx: OperationContext): PageSource<LdapEntry> {
+export function searchSource(deps: SearchDeps, params: unknown, ctx: OperationContext): PagedSearch {
   return pagedSearch(deps, planOrError(params, deps.config, { requestId: ctx.requestId, dataSource: ctx.dataSource }), ctx);
 }
 
@@ -96,7 +99,7 @@ export function pagedSearch(deps: SearchDeps, plan: SearchPlan | ProtocolError, 
     if (l !== undefined) releasing = l.release();
   };
 
-  const finish = (page: Page<LdapEntry>): Page<LdapEntry> => {
+  const finish = (page: Page<string>): Page<string> => {
     finished = true;
     release();
     return page;
@@ -129,7 +132,7 @@ export function pagedSearch(deps: SearchDeps, plan: SearchPlan | ProtocolError, 
     }
   };
 
-  const nextPage = async (p: SearchPlan): Promise<Page<LdapEntry>> => {
+  const nextPage = async (p: SearchPlan): Promise<Page<string>> => {
     const generator = await open(p);
     let result = readAhead;
     readAhead = undefined;
@@ -140,7 +143,7 @@ export function pagedSearch(deps: SearchDeps, plan: SearchPlan | ProtocolError, 
       result = s.result;
     }
     if (result.searchReferences.length > 0) ctx.log.debug({ references: result.searchReferences.length }, 'LDAP search continuation references not followed');
-    let items = result.searchEntries.map(normaliseEntry);
+    let items = result.searchEntries.map(entryJson);
     if (p.sizeLimit > 0 && delivered + items.length > p.sizeLimit) {
       items = items.slice(0, p.sizeLimit - delivered);
       delivered += items.length;
@@ -158,11 +161,11 @@ export function pagedSearch(deps: SearchDeps, plan: SearchPlan | ProtocolError, 
     return { items, last: false };
   };
 
-  const pull = (): Observable<Page<LdapEntry>> =>
+  const pull = (): Observable<Page<string>> =>
     defer(() => {
       if (plan instanceof ProtocolError) return throwError(() => plan);
       if (closed) return throwError(() => new ProtocolError('CANCELLED', 'search was closed', context));
-      if (finished) return of<Page<LdapEntry>>({ items: [], last: true });
+      if (finished) return of<Page<string>>({ items: [], last: true });
       const p = plan;
       return from(
         nextPage(p).catch((err: unknown) => {
@@ -179,5 +182,5 @@ export function pagedSearch(deps: SearchDeps, plan: SearchPlan | ProtocolError, 
     release();
   };
 
-  return { pull, close, released: () => releasing };
+  return { pull, close, released: () => releasing, itemFormat: 'json' };
 }
