@@ -17,6 +17,7 @@ import type { OperationContext, Page, PageSource } from '../adapter.js';
 import { ProtocolError, type ProtocolErrorContext } from '../../protocol/errors.js';
 import type { LdapClientPool, Lease } from './client-pool.js';
 import type { LdapDataSourceConfig } from './config.js';
+import { useFastEntryDecoder } from './entry-decoder.js';
 import { bufferAttributesFor, entryJson } from './entry.js';
 import { ldapResultCode, toProtocolError } from './errors.js';
 import { checkFilter, decodeOrThrow, requireWithin, SearchParams } from './params.js';
@@ -111,6 +112,7 @@ export function pagedSearch(deps: SearchDeps, plan: SearchPlan | ProtocolError, 
     const c = await lease.connection();
     if (closed) throw new ProtocolError('CANCELLED', 'search was closed', context);
     url = c.url;
+    useFastEntryDecoder(c.client);
     it = c.client.searchPaginated(p.base, {
       scope: p.scope,
       filter: p.filter,
