@@ -603,6 +603,17 @@ describe('search worker threads', () => {
     expect(await Promise.all(exits)).toEqual([0, 0]); // shut down cleanly (unbind), not terminated
   });
 
+  it('an idle worker unbinds and exits after idleMs; the next search starts a new one', async () => {
+    const a = adapter({}, { searchWorkers: 1, searchWorkerIdleMs: 300 });
+    expect(await total(a.search!({ ...people, filter: '(uid=user0000*)' }, ctx))).toBe(9);
+    const worker = a.searchThreads!.workers[0]!;
+    const code = await new Promise((resolve) => worker.once('exit', resolve));
+    expect(code).toBe(0); // shut down (unbind), not terminated
+    expect(a.stats).toMatchObject({ searchWorkers: 0, openConnections: 0 });
+    expect(await total(a.search!({ ...people, filter: '(uid=user0000*)' }, ctx))).toBe(9);
+    expect(a.stats.searchWorkers).toBe(1);
+  });
+
   it('close(): the worker stops requesting pages and closes the connection; the worker is reused', async () => {
     const filter = '(&(objectClass=inetOrgPerson)(uid=user01*))';
     const a = adapter({}, { searchWorkers: 1 });

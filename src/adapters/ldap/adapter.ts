@@ -21,6 +21,8 @@ export interface LdapAdapterOptions extends ClientPoolOptions {
   readonly searchWorkers?: number;
   /** The search worker script (tests). Default: the built `search-worker.js`. */
   readonly searchWorkerScript?: URL;
+  /** How long an idle search worker stays (ms; tests). Default 60 000. */
+  readonly searchWorkerIdleMs?: number;
 }
 
 export interface LdapAdapterStats extends PoolStats {
@@ -43,7 +45,7 @@ export function defaultSearchWorkers(): number {
 }
 
 export function createLdapAdapter(name: string, config: LdapDataSourceConfig, log: Logger, options: LdapAdapterOptions = {}): LdapAdapter {
-  const { searchWorkers = config.searchWorkers ?? defaultSearchWorkers(), searchWorkerScript, ...poolOptions } = options;
+  const { searchWorkers = config.searchWorkers ?? defaultSearchWorkers(), searchWorkerScript, searchWorkerIdleMs, ...poolOptions } = options;
   const pool = new LdapClientPool(config, log, poolOptions);
   if (config.tls?.insecureSkipVerify === true) {
     log.warn({ urls: config.urls }, 'TLS certificate verification is OFF for this LDAP data source (insecureSkipVerify: true)');
@@ -51,7 +53,12 @@ export function createLdapAdapter(name: string, config: LdapDataSourceConfig, lo
   // The bind password must never reach a message, even if a server echoes it back.
   const secrets = config.bindPassword === undefined || config.bindPassword === '' ? [] : [config.bindPassword];
   const deps = { pool, config, secrets };
-  const threads = searchThreads(name, config, log, { size: searchWorkers, pool: poolOptions, ...(searchWorkerScript === undefined ? {} : { script: searchWorkerScript }) });
+  const threads = searchThreads(name, config, log, {
+    size: searchWorkers,
+    pool: poolOptions,
+    ...(searchWorkerScript === undefined ? {} : { script: searchWorkerScript }),
+    ...(searchWorkerIdleMs === undefined ? {} : { idleMs: searchWorkerIdleMs }),
+  });
   log.debug({ dataSource: name, urls: config.urls, baseDN: config.baseDN, searchWorkers: threads === undefined ? 0 : searchWorkers }, 'LDAP adapter created');
   return {
     type: 'ldap',

@@ -11,7 +11,8 @@
  * `maxStreams` (BUSY) counts threaded and in-thread streams alike.
  *
  * Workers start on the first search (~50 ms), are reused by later streams (the least busy one,
- * a new one while fewer than `size` run) and serve several streams at once. A worker that dies
+ * a new one while fewer than `size` run), serve several streams at once, and exit after
+ * `idleMs` without streams (a worker's heap is tens of MB). A worker that dies
  * fails every stream it served with INTERNAL (retryable: a new stream gets a new worker); one that
  * dies before it is ready disables the threads, and searches run in-thread from then on.
  */
@@ -57,7 +58,15 @@ export interface SearchThreadsOptions {
   readonly script?: URL;
   /** How long `close()` lets workers unbind before terminating them (ms). Default 2000. */
   readonly closeGraceMs?: number;
+  /**
+   * A worker without streams for this long (ms) unbinds and exits, giving its memory back; the
+   * next search starts a new one. Default 60 000.
+   */
+  readonly idleMs?: number;
 }
+
+const DEFAULT_CLOSE_GRACE_MS = 2000;
+const DEFAULT_IDLE_MS = 60_000;
 
 /** One page as a worker sends it. */
 interface WorkerPage {
@@ -94,7 +103,10 @@ class Thread {
   openConnections = 0;
   ready = false;
   exited = false;
+  /** Asked to exit (idle or closing): takes no new streams. */
+  stopping = false;
   private crash: unknown;
+  private idleTimer: NodeJS.Timeout | undefined;
 
   constructor(
     script: URL,
@@ -102,6 +114,7 @@ class Thread {
     private readonly log: Logger,
     private readonly onExit: (t: Thread, error: ProtocolError) => void,
     private readonly closing: () => boolean,
+    private readonly idleMs: number,
   ) {
     this.worker = new Worker(script, { workerData: data, name: `ldap-search ${data.dataSource}` });
     this.worker.unref(); // only streams keep the process alive (see open/drop)
@@ -116,6 +129,7 @@ class Thread {
     });
     this.worker.on('exit', (code) => {
       this.exited = true;
+      clearTimeout(this.idleTimer);
       this.openConnections = 0; // a thread's sockets close with it
       const why = this.crash instanceof Error ? `: ${this.crash.message}` : '';
       const error = this.closing()
@@ -179,7 +193,11 @@ class Thread {
 
   private drop(id: number): void {
     if (!this.streams.delete(id)) return;
-    if (this.streams.size === 0) this.worker.unref();
+    if (this.streams.size > 0) return;
+    this.worker.unref();
+    if (this.exited || this.stopping) return;
+    this.idleTimer = setTimeout(() => void this.stop(DEFAULT_CLOSE_GRACE_MS), this.idleMs);
+    this.idleTimer.unref();
   }
 
   open(id: number, plan: SearchPlan, ctx: OperationContext): WorkerStream {
@@ -207,7 +225,10 @@ class Thread {
         settle()?.reject(e);
       },
     });
-    if (this.streams.size === 1) this.worker.ref();
+    if (this.streams.size === 1) {
+      clearTimeout(this.idleTimer);
+      this.worker.ref();
+    }
     this.post({ type: 'open', stream: id, plan, requestId: ctx.requestId });
     return {
       pull: () => {
@@ -231,6 +252,7 @@ class Thread {
   /** Asks the worker to unbind and exit; terminates it if it has not within `graceMs`. */
   async stop(graceMs: number): Promise<void> {
     if (this.exited) return;
+    this.stopping = true;
     const exited = new Promise<void>((resolve) => this.worker.once('exit', () => resolve()));
     this.post({ type: 'shutdown' });
     let timer: NodeJS.Timeout | undefined;
@@ -290,11 +312,16 @@ export class SearchThreads {
 
   private thread(): Thread {
     let best: Thread | undefined;
-    for (const t of this.threads) if (best === undefined || t.streams.size < best.streams.size) best = t;
-    if (best !== undefined && (best.streams.size === 0 || this.threads.length >= this.options.size)) return best;
+    let running = 0;
+    for (const t of this.threads) {
+      if (t.stopping) continue;
+      running++;
+      if (best === undefined || t.streams.size < best.streams.size) best = t;
+    }
+    if (best !== undefined && (best.streams.size === 0 || running >= this.options.size)) return best;
     let t: Thread;
     try {
-      t = new Thread(this.script, this.data, this.log, (gone, error) => this.exited(gone, error), () => this.closing);
+      t = new Thread(this.script, this.data, this.log, (gone, error) => this.exited(gone, error), () => this.closing, this.options.idleMs ?? DEFAULT_IDLE_MS);
     } catch (err) {
       const error = new ProtocolError('INTERNAL', `LDAP search worker thread failed to start: ${err instanceof Error ? err.message : String(err)}`, {}, { retryable: true, cause: err });
       startFailures.add(error);
@@ -326,7 +353,7 @@ export class SearchThreads {
   /** Stops every worker (each unbinds its connections first, within the grace period). */
   async close(): Promise<void> {
     this.closing = true;
-    await Promise.all(this.threads.map((t) => t.stop(this.options.closeGraceMs ?? 2000)));
+    await Promise.all(this.threads.map((t) => t.stop(this.options.closeGraceMs ?? DEFAULT_CLOSE_GRACE_MS)));
   }
 }
 
