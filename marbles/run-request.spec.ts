@@ -158,6 +158,46 @@ describe('runRequest (virtual time)', () => {
     });
   });
 
+  it("pre-serialised items (itemFormat 'json') are measured and sent as they are, not encoded again", () => {
+    const ts = scheduler();
+    ts.run(({ cold, hot, expectObservable }) => {
+      const texts = ['{"dn":"a","n":1}', '"Zoë"', '[1,2]'];
+      const pages = [cold('-a|', { a: { items: texts, last: false } }), cold('----b|', { b: { items: [], last: true } })];
+      let i = 0;
+      const adapter: DataSourceAdapter = {
+        type: 'fake',
+        supports: ['test', 'search'],
+        test: () => NEVER,
+        search: () => ({ pull: () => pages[i++] ?? NEVER, close: () => undefined, itemFormat: 'json' }),
+        close: () => Promise.resolve(),
+      };
+      const own$ = hot<Frame>('a', { a: { type: 'credit', id: 'r1', n: 10 } as Frame });
+      // maxChunkItems 2: the texts go out in two chunks, byte for byte; page 2 (pulled at 1) ends it.
+      expectObservable(runRequest(request(), own$, deps(adapter, ts))).toBe('-(ab)(c|)', {
+        a: { type: 'chunk', encoded: '{"type":"chunk","id":"r1","seq":0,"items":[{"dn":"a","n":1},"Zoë"]}' },
+        b: { type: 'chunk', encoded: '{"type":"chunk","id":"r1","seq":1,"items":[[1,2]]}' },
+        c: { type: 'end', id: 'r1', count: 3 },
+      });
+    });
+  });
+
+  it('a pre-serialised page holding something else than text fails the stream with INTERNAL', () => {
+    const ts = scheduler();
+    ts.run(({ cold, hot, expectObservable }) => {
+      const adapter: DataSourceAdapter = {
+        type: 'fake',
+        supports: ['test', 'search'],
+        test: () => NEVER,
+        search: () => ({ pull: () => cold('-a|', { a: { items: [{ not: 'text' }], last: true } }), close: () => undefined, itemFormat: 'json' }),
+        close: () => Promise.resolve(),
+      };
+      const own$ = hot<Frame>('a', { a: { type: 'credit', id: 'r1', n: 10 } as Frame });
+      expectObservable(run(request(), own$, deps(adapter, ts))).toBe('-(a|)', {
+        a: expect.objectContaining({ type: 'error', code: 'INTERNAL' }) as unknown as Frame,
+      });
+    });
+  });
+
   it('an operation outside the allow-list is refused without touching the adapter', () => {
     const ts = scheduler();
     ts.run(({ hot, expectObservable }) => {

@@ -42,6 +42,12 @@ export interface Page<T> {
 export interface PageSource<T> {
   pull(): Observable<Page<T>>;
   close(): void;
+  /**
+   * What the items are: `'value'` (default) — values the pipeline serialises; `'json'` — each
+   * item is already a string holding one value's JSON text (e.g. serialised in a worker thread),
+   * measured and sent as it is.
+   */
+  readonly itemFormat?: 'value' | 'json';
 }
 
 /** Result of one export record, in the order the records came. */

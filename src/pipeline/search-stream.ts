@@ -6,9 +6,17 @@
 import { map, tap, type Observable } from 'rxjs';
 import type { PageSource } from '../adapters/adapter.js';
 import { chunkBySize, creditStream } from '../operators/index.js';
-import { encodeChunk, nonNegativeInt, type OutgoingFrame, type Request } from '../protocol/index.js';
+import { encodeChunk, nonNegativeInt, ProtocolError, type OutgoingFrame, type Request } from '../protocol/index.js';
 import { CHUNK_ENVELOPE_BYTES, type PipelineLimits } from './limits.js';
 import { NO_METER, type RequestMeter } from './meter.js';
+
+/** Items an adapter serialised itself: checked to be texts, passed through. */
+function jsonTexts(items: readonly unknown[]): readonly string[] {
+  for (const item of items) {
+    if (typeof item !== 'string') throw new ProtocolError('INTERNAL', `a pre-serialised page holds a ${typeof item}, not JSON text`);
+  }
+  return items as readonly string[];
+}
 
 export function searchFrames(
   request: Request,
@@ -19,7 +27,9 @@ export function searchFrames(
 ): Observable<OutgoingFrame> {
   const id = request.id;
   let firstPage = true;
-  // Each item is serialised once, here: its text is measured for chunking and sent as is.
+  // Each item is serialised once — here, or by the adapter (`itemFormat: 'json'`) — and its text
+  // is measured for chunking and sent as is.
+  const texts = source.itemFormat === 'json' ? jsonTexts : (items: readonly unknown[]): readonly string[] => items.map((item) => JSON.stringify(item) ?? 'null');
   return creditStream<string>({
     pull: () =>
       source.pull().pipe(
@@ -27,7 +37,7 @@ export function searchFrames(
           if (firstPage) meter.firstResult();
           firstPage = false;
         }),
-        map((page) => ({ ...page, items: page.items.map((item) => JSON.stringify(item) ?? 'null') })),
+        map((page) => ({ ...page, items: texts(page.items) })),
       ),
     credit$,
     initialCredit: request.credit ?? 0,

@@ -52,8 +52,11 @@ function config(over: Record<string, unknown> = {}): LdapDataSourceConfig {
   return r.right;
 }
 
+/** Search worker threads of the adapters made (undefined: the config's default). */
+let searchWorkers: number | undefined;
+
 function adapter(over: Record<string, unknown> = {}, options: LdapAdapterOptions = {}): LdapAdapter {
-  const a = createLdapAdapter('corp', config(over), logs.logger, options);
+  const a = createLdapAdapter('corp', config(over), logs.logger, searchWorkers === undefined ? options : { searchWorkers, ...options });
   adapters.push(a);
   return a;
 }
@@ -70,7 +73,12 @@ async function failure(p: Promise<unknown>): Promise<ProtocolError> {
   throw new Error('expected a failure');
 }
 
-const pull = (s: PageSource<unknown>): Promise<Page<LdapEntry>> => firstValueFrom(s.pull()) as Promise<Page<LdapEntry>>;
+/** One page; a worker thread's JSON texts (`itemFormat: 'json'`) parsed back into entries. */
+async function pull(s: PageSource<unknown>): Promise<Page<LdapEntry>> {
+  const page = await firstValueFrom(s.pull());
+  if (s.itemFormat !== 'json') return page as Page<LdapEntry>;
+  return { ...page, items: page.items.map((text) => JSON.parse(text as string) as LdapEntry) };
+}
 
 async function drain(s: PageSource<unknown>): Promise<Array<Page<LdapEntry>>> {
   const pages: Array<Page<LdapEntry>> = [];
@@ -214,107 +222,183 @@ describe('get', () => {
   });
 });
 
-describe('search', () => {
-  const people = { base: PEOPLE_DN, filter: '(objectClass=inetOrgPerson)', attributes: ['uid'] };
+for (const workers of [1, 0]) {
+  describe(`search (searchWorkers: ${workers})`, () => {
+    beforeAll(() => {
+      searchWorkers = workers;
+    });
+    afterAll(() => {
+      searchWorkers = undefined;
+    });
 
-  it(`pulls ${ENTRIES} entries in pages of 500: 5 full pages + an empty last one, 5 page requests`, async () => {
-    const from = slapd.logSize();
-    const pages = await drain(adapter().search!({ ...people, filter: '(&(objectClass=inetOrgPerson)(uid=user*))' }, ctx));
-    expect(pages.map((p) => p.items.length)).toEqual([500, 500, 500, 500, 500, 0]);
-    expect(pages.map((p) => p.last)).toEqual([false, false, false, false, false, true]);
-    expect(pages.some((p) => p.truncated === true)).toBe(false);
-    const uids = new Set(pages.flatMap((p) => p.items.map((e) => e.attributes['uid']?.[0])));
-    expect(uids.size).toBe(ENTRIES);
-    await until(() => srchCount(from, '(&(objectClass=inetOrgPerson)(uid=user*))') === 5);
-  });
+    const people = { base: PEOPLE_DN, filter: '(objectClass=inetOrgPerson)', attributes: ['uid'] };
 
-  it('a short page is known to be the last without another request', async () => {
-    const pages = await drain(adapter().search!({ base: slapd.baseDN, filter: '(uid=user0000*)', attributes: ['uid'] }, ctx));
-    expect(pages.map((p) => [p.items.length, p.last])).toEqual([[9, true]]);
-  });
+    it(`pulls ${ENTRIES} entries in pages of 500: 5 full pages + an empty last one, 5 page requests`, async () => {
+      const from = slapd.logSize();
+      const pages = await drain(adapter().search!({ ...people, filter: '(&(objectClass=inetOrgPerson)(uid=user*))' }, ctx));
+      expect(pages.map((p) => p.items.length)).toEqual([500, 500, 500, 500, 500, 0]);
+      expect(pages.map((p) => p.last)).toEqual([false, false, false, false, false, true]);
+      expect(pages.some((p) => p.truncated === true)).toBe(false);
+      const uids = new Set(pages.flatMap((p) => p.items.map((e) => e.attributes['uid']?.[0])));
+      expect(uids.size).toBe(ENTRIES);
+      await until(() => srchCount(from, '(&(objectClass=inetOrgPerson)(uid=user*))') === 5);
+    });
 
-  it('no pull, no page request: the server is asked for the next page only when pulled', async () => {
-    const filter = '(&(objectClass=inetOrgPerson)(uid=user0*))';
-    const a = adapter();
-    const from = slapd.logSize();
-    const s = a.search!({ ...people, filter, pageSize: 100 }, ctx);
-    expect((await pull(s)).items).toHaveLength(100);
-    await sleep(300);
-    expect(srchCount(from, filter)).toBe(1);
-    expect(a.stats.streams).toBe(1);
-    await pull(s);
-    await until(() => srchCount(from, filter) === 2);
-    await sleep(200);
-    expect(srchCount(from, filter)).toBe(2);
-    s.close();
-    await until(() => a.stats.openConnections === 0);
-    expect(a.stats.streams).toBe(0);
-  });
+    it('a short page is known to be the last without another request', async () => {
+      const pages = await drain(adapter().search!({ base: slapd.baseDN, filter: '(uid=user0000*)', attributes: ['uid'] }, ctx));
+      expect(pages.map((p) => [p.items.length, p.last])).toEqual([[9, true]]);
+    });
 
-  it('UTF-8 values in equality and substring filters', async () => {
-    const expected = (pred: (i: number) => boolean): number => Array.from({ length: ENTRIES }, (_, k) => k + 1).filter(pred).length;
-    const count = async (filter: string): Promise<number> => (await drain(adapter().search!({ base: PEOPLE_DN, filter, attributes: ['1.1'] }, ctx))).reduce((n, p) => n + p.items.length, 0);
-    expect(await count('(cn=Zoë Ågren)')).toBe(expected((i) => person(i).cn === 'Zoë Ågren'));
-    expect(await count('(sn=Núñ*)')).toBe(expected((i) => person(i).sn.startsWith('Núñ')));
-    expect(await count('givenName=Łukasz')).toBe(expected((i) => person(i).givenName === 'Łukasz'));
-  });
+    it('no pull, no page request: the server is asked for the next page only when pulled', async () => {
+      const filter = '(&(objectClass=inetOrgPerson)(uid=user0*))';
+      const a = adapter();
+      const from = slapd.logSize();
+      const s = a.search!({ ...people, filter, pageSize: 100 }, ctx);
+      expect((await pull(s)).items).toHaveLength(100);
+      await sleep(300);
+      expect(srchCount(from, filter)).toBe(1);
+      expect(a.stats.streams).toBe(1);
+      await pull(s);
+      await until(() => srchCount(from, filter) === 2);
+      await sleep(200);
+      expect(srchCount(from, filter)).toBe(2);
+      s.close();
+      await until(() => a.stats.openConnections === 0);
+      expect(a.stats.streams).toBe(0);
+    });
 
-  it('malformed filter, bad params, base outside baseDN', async () => {
-    const a = adapter({ baseDN: PEOPLE_DN });
-    const e1 = await failure(pull(a.search!({ filter: '(cn=foo' }, ctx)));
-    expect(e1.code).toBe('BAD_REQUEST');
-    expect(e1.message).toContain('invalid filter "(cn=foo"');
-    expect((await failure(pull(a.search!({ filter: '(&(cn=a)(sn=b)' }, ctx)))).code).toBe('BAD_REQUEST');
-    const e2 = await failure(pull(a.search!({ scope: 'deep', pageSize: 0, sizeLimit: -1, foo: 1 }, ctx)));
-    expect(e2.code).toBe('BAD_REQUEST');
-    for (const word of ['scope', 'pageSize', 'sizeLimit', "unknown key 'foo'"]) expect(e2.message).toContain(word);
-    const e3 = await failure(pull(a.search!({ base: slapd.baseDN }, ctx)));
-    expect(e3.code).toBe('OPERATION_NOT_ALLOWED');
-    const e4 = await failure(pull(adapter().search!({ base: `ou=nowhere,${slapd.baseDN}` }, ctx)));
-    expect(e4.code).toBe('NOT_FOUND');
-    expect(a.stats.streams).toBe(0);
-  });
+    it('UTF-8 values in equality and substring filters', async () => {
+      const expected = (pred: (i: number) => boolean): number => Array.from({ length: ENTRIES }, (_, k) => k + 1).filter(pred).length;
+      const count = async (filter: string): Promise<number> => (await drain(adapter().search!({ base: PEOPLE_DN, filter, attributes: ['1.1'] }, ctx))).reduce((n, p) => n + p.items.length, 0);
+      expect(await count('(cn=Zoë Ågren)')).toBe(expected((i) => person(i).cn === 'Zoë Ågren'));
+      expect(await count('(sn=Núñ*)')).toBe(expected((i) => person(i).sn.startsWith('Núñ')));
+      expect(await count('givenName=Łukasz')).toBe(expected((i) => person(i).givenName === 'Łukasz'));
+    });
 
-  it('sizeLimit: truncation is reported, an exact fit is not', async () => {
-    const a = adapter();
-    const p10 = await drain(a.search!({ ...people, sizeLimit: 10 }, ctx));
-    expect(p10.map((p) => [p.items.length, p.last, p.truncated])).toEqual([[10, true, true]]);
-    const p1200 = await drain(a.search!({ ...people, sizeLimit: 1200 }, ctx));
-    expect(p1200.map((p) => [p.items.length, p.truncated ?? false])).toEqual([[500, false], [500, false], [200, true]]);
-    const exact = await drain(a.search!({ ...people, sizeLimit: ENTRIES }, ctx));
-    expect(exact.reduce((n, p) => n + p.items.length, 0)).toBe(ENTRIES);
-    expect(exact.some((p) => p.truncated === true)).toBe(false);
-  });
+    it('malformed filter, bad params, base outside baseDN', async () => {
+      const a = adapter({ baseDN: PEOPLE_DN });
+      const e1 = await failure(pull(a.search!({ filter: '(cn=foo' }, ctx)));
+      expect(e1.code).toBe('BAD_REQUEST');
+      expect(e1.message).toContain('invalid filter "(cn=foo"');
+      expect((await failure(pull(a.search!({ filter: '(&(cn=a)(sn=b)' }, ctx)))).code).toBe('BAD_REQUEST');
+      const e2 = await failure(pull(a.search!({ scope: 'deep', pageSize: 0, sizeLimit: -1, foo: 1 }, ctx)));
+      expect(e2.code).toBe('BAD_REQUEST');
+      for (const word of ['scope', 'pageSize', 'sizeLimit', "unknown key 'foo'"]) expect(e2.message).toContain(word);
+      const e3 = await failure(pull(a.search!({ base: slapd.baseDN }, ctx)));
+      expect(e3.code).toBe('OPERATION_NOT_ALLOWED');
+      const e4 = await failure(pull(adapter().search!({ base: `ou=nowhere,${slapd.baseDN}` }, ctx)));
+      expect(e4.code).toBe('NOT_FOUND');
+      expect(a.stats.streams).toBe(0);
+    });
 
-  it("the server's own size limit (limits … size=1000) ends the stream truncated, never silently", async () => {
-    const a = adapter({ bindDN: slapd.limitedDN, bindPassword: slapd.readerPassword });
-    const pages = await drain(a.search!(people, ctx));
-    const total = pages.reduce((n, p) => n + p.items.length, 0);
-    expect(total).toBeLessThanOrEqual(slapd.limitedSize);
-    expect(pages.at(-1)).toMatchObject({ last: true, truncated: true });
-  });
+    it('sizeLimit: truncation is reported, an exact fit is not', async () => {
+      const a = adapter();
+      const p10 = await drain(a.search!({ ...people, sizeLimit: 10 }, ctx));
+      expect(p10.map((p) => [p.items.length, p.last, p.truncated])).toEqual([[10, true, true]]);
+      const p1200 = await drain(a.search!({ ...people, sizeLimit: 1200 }, ctx));
+      expect(p1200.map((p) => [p.items.length, p.truncated ?? false])).toEqual([[500, false], [500, false], [200, true]]);
+      const exact = await drain(a.search!({ ...people, sizeLimit: ENTRIES }, ctx));
+      expect(exact.reduce((n, p) => n + p.items.length, 0)).toBe(ENTRIES);
+      expect(exact.some((p) => p.truncated === true)).toBe(false);
+    });
 
-  it("scope 'base' and 'one'", async () => {
-    const a = adapter();
-    const base = await drain(a.search!({ base: PEOPLE_DN, scope: 'base', attributes: ['ou'] }, ctx));
-    expect(base.flatMap((p) => p.items)).toEqual([{ dn: PEOPLE_DN, attributes: { ou: ['people'] } }]);
-    const one = await drain(a.search!({ base: slapd.baseDN, scope: 'one', attributes: ['1.1'] }, ctx));
-    expect(one.flatMap((p) => p.items.map((e) => e.dn)).sort()).toEqual([GROUPS_DN, PEOPLE_DN, `ou=service,${slapd.baseDN}`]);
-  });
+    it("the server's own size limit (limits … size=1000) ends the stream truncated, never silently", async () => {
+      const a = adapter({ bindDN: slapd.limitedDN, bindPassword: slapd.readerPassword });
+      const pages = await drain(a.search!(people, ctx));
+      const total = pages.reduce((n, p) => n + p.items.length, 0);
+      expect(total).toBeLessThanOrEqual(slapd.limitedSize);
+      expect(pages.at(-1)).toMatchObject({ last: true, truncated: true });
+    });
 
-  it('pageSize is capped by the configured pageSize', async () => {
-    const s = adapter({ pageSize: 100 }).search!({ ...people, pageSize: 1000 }, ctx);
-    expect((await pull(s)).items).toHaveLength(100);
-    s.close();
-  });
+    it("scope 'base' and 'one'", async () => {
+      const a = adapter();
+      const base = await drain(a.search!({ base: PEOPLE_DN, scope: 'base', attributes: ['ou'] }, ctx));
+      expect(base.flatMap((p) => p.items)).toEqual([{ dn: PEOPLE_DN, attributes: { ou: ['people'] } }]);
+      const one = await drain(a.search!({ base: slapd.baseDN, scope: 'one', attributes: ['1.1'] }, ctx));
+      expect(one.flatMap((p) => p.items.map((e) => e.dn)).sort()).toEqual([GROUPS_DN, PEOPLE_DN, `ou=service,${slapd.baseDN}`]);
+    });
 
-  it('binary attributes in search results', async () => {
-    const pages = await drain(adapter().search!({ base: PEOPLE_DN, filter: '(|(uid=user00030)(uid=user00031))', attributes: ['uid', 'jpegPhoto'] }, ctx));
-    const byUid = new Map(pages.flatMap((p) => p.items).map((e) => [e.attributes['uid']?.[0], e.attributes]));
-    expect(byUid.get('user00030')?.['jpegPhoto;binary']).toEqual([photoOf(30).toString('base64')]);
-    expect(byUid.get('user00031')).toEqual({ uid: ['user00031'] });
+    it('pageSize is capped by the configured pageSize', async () => {
+      const s = adapter({ pageSize: 100 }).search!({ ...people, pageSize: 1000 }, ctx);
+      expect((await pull(s)).items).toHaveLength(100);
+      s.close();
+    });
+
+    it('binary attributes in search results', async () => {
+      const pages = await drain(adapter().search!({ base: PEOPLE_DN, filter: '(|(uid=user00030)(uid=user00031))', attributes: ['uid', 'jpegPhoto'] }, ctx));
+      const byUid = new Map(pages.flatMap((p) => p.items).map((e) => [e.attributes['uid']?.[0], e.attributes]));
+      expect(byUid.get('user00030')?.['jpegPhoto;binary']).toEqual([photoOf(30).toString('base64')]);
+      expect(byUid.get('user00031')).toEqual({ uid: ['user00031'] });
+    });
+
+    describe('resources and failures', () => {
+      it('close() mid-stream releases the dedicated connection; a later pull is CANCELLED', async () => {
+        const a = adapter();
+        const s = a.search!({ base: PEOPLE_DN, pageSize: 100 }, ctx);
+        await pull(s);
+        expect(a.stats).toMatchObject({ streams: 1, openConnections: 1 });
+        s.close();
+        s.close();
+        await until(() => a.stats.openConnections === 0);
+        expect(a.stats.streams).toBe(0);
+        expect((await failure(pull(s))).code).toBe('CANCELLED');
+      });
+
+      it('close() while a page request is in flight', async () => {
+        const a = adapter();
+        const s = a.search!({ base: PEOPLE_DN, pageSize: 500 }, ctx);
+        const sub = s.pull().subscribe({ error: () => undefined });
+        await until(() => a.stats.streams === 1);
+        sub.unsubscribe();
+        s.close();
+        await until(() => a.stats.openConnections === 0 && a.stats.streams === 0);
+      });
+
+      it('more streams than maxStreams → BUSY; a released slot is reusable', async () => {
+        const a = adapter({}, { maxStreams: 1 });
+        const s1 = a.search!({ base: PEOPLE_DN, pageSize: 10 }, ctx);
+        await pull(s1);
+        const e = await failure(pull(a.search!({ base: PEOPLE_DN }, ctx)));
+        expect(e).toMatchObject({ code: 'BUSY', retryable: true });
+        s1.close();
+        const s2 = a.search!({ base: PEOPLE_DN, pageSize: 10 }, ctx);
+        expect((await pull(s2)).items).toHaveLength(10);
+        s2.close();
+      });
+
+      it('slapd stopped mid-stream → the next pull fails with UPSTREAM_UNAVAILABLE; the adapter recovers', async () => {
+        const a = adapter();
+        const s = a.search!({ base: PEOPLE_DN, pageSize: 100 }, ctx);
+        await pull(s);
+        await firstValueFrom(a.get!({ dn: person(1).dn }, ctx));
+        await slapd.stop();
+        try {
+          const e = await failure(pull(s));
+          expect(e).toMatchObject({ code: 'UPSTREAM_UNAVAILABLE', retryable: true });
+          expect(a.stats.streams).toBe(0);
+          const g = await failure(firstValueFrom(a.get!({ dn: person(1).dn }, ctx)));
+          expect(g.code).toBe('UPSTREAM_UNAVAILABLE');
+        } finally {
+          await slapd.start();
+        }
+        const e = (await firstValueFrom(a.get!({ dn: person(1).dn }, ctx))) as LdapEntry;
+        expect(e.attributes['uid']).toEqual(['user00001']);
+      });
+
+      it('slapd killed (SIGKILL) during a stream', async () => {
+        const a = adapter();
+        const s = a.search!({ base: PEOPLE_DN, pageSize: 100 }, ctx);
+        await pull(s);
+        await slapd.kill();
+        try {
+          expect((await failure(pull(s))).code).toBe('UPSTREAM_UNAVAILABLE');
+        } finally {
+          await slapd.start();
+        }
+      });
+    });
   });
-});
+}
 
 describe('export', () => {
   const dn = (uid: string): string => `uid=${uid},${PEOPLE_DN}`;
@@ -463,65 +547,12 @@ describe('export', () => {
 });
 
 describe('resources and failures', () => {
-  it('close() mid-stream releases the dedicated connection; a later pull is CANCELLED', async () => {
-    const a = adapter();
-    const s = a.search!({ base: PEOPLE_DN, pageSize: 100 }, ctx);
-    await pull(s);
-    expect(a.stats).toMatchObject({ streams: 1, openConnections: 1 });
-    s.close();
-    s.close();
-    await until(() => a.stats.openConnections === 0);
-    expect(a.stats.streams).toBe(0);
-    expect((await failure(pull(s))).code).toBe('CANCELLED');
-  });
-
-  it('close() while a page request is in flight', async () => {
-    const a = adapter();
-    const s = a.search!({ base: PEOPLE_DN, pageSize: 500 }, ctx);
-    const sub = s.pull().subscribe({ error: () => undefined });
-    await until(() => a.stats.streams === 1);
-    sub.unsubscribe();
-    s.close();
-    await until(() => a.stats.openConnections === 0 && a.stats.streams === 0);
-  });
-
-  it('more streams than maxStreams → BUSY; a released slot is reusable', async () => {
-    const a = adapter({}, { maxStreams: 1 });
-    const s1 = a.search!({ base: PEOPLE_DN, pageSize: 10 }, ctx);
-    await pull(s1);
-    const e = await failure(pull(a.search!({ base: PEOPLE_DN }, ctx)));
-    expect(e).toMatchObject({ code: 'BUSY', retryable: true });
-    s1.close();
-    const s2 = a.search!({ base: PEOPLE_DN, pageSize: 10 }, ctx);
-    expect((await pull(s2)).items).toHaveLength(10);
-    s2.close();
-  });
-
   it('short operations share pooled connections', async () => {
     const a = adapter();
     await Promise.all(Array.from({ length: 10 }, (_, k) => firstValueFrom(a.get!({ dn: person(k + 1).dn }, ctx))));
     expect(a.stats.shared).toBeGreaterThanOrEqual(1);
     expect(a.stats.shared).toBeLessThanOrEqual(4);
     expect(a.stats.sharedInFlight).toBe(0);
-  });
-
-  it('slapd stopped mid-stream → the next pull fails with UPSTREAM_UNAVAILABLE; the adapter recovers', async () => {
-    const a = adapter();
-    const s = a.search!({ base: PEOPLE_DN, pageSize: 100 }, ctx);
-    await pull(s);
-    await firstValueFrom(a.get!({ dn: person(1).dn }, ctx));
-    await slapd.stop();
-    try {
-      const e = await failure(pull(s));
-      expect(e).toMatchObject({ code: 'UPSTREAM_UNAVAILABLE', retryable: true });
-      expect(a.stats.streams).toBe(0);
-      const g = await failure(firstValueFrom(a.get!({ dn: person(1).dn }, ctx)));
-      expect(g.code).toBe('UPSTREAM_UNAVAILABLE');
-    } finally {
-      await slapd.start();
-    }
-    const e = (await firstValueFrom(a.get!({ dn: person(1).dn }, ctx))) as LdapEntry;
-    expect(e.attributes['uid']).toEqual(['user00001']);
   });
 
   it('export: a record after a lost connection fails retryable, the next one reconnects', async () => {
@@ -549,15 +580,113 @@ describe('resources and failures', () => {
     await until(() => a.stats.openConnections === 0);
   });
 
-  it('slapd killed (SIGKILL) during a stream', async () => {
-    const a = adapter();
-    const s = a.search!({ base: PEOPLE_DN, pageSize: 100 }, ctx);
+});
+
+describe('search worker threads', () => {
+  const people = { base: PEOPLE_DN, filter: '(objectClass=inetOrgPerson)', attributes: ['uid'] };
+  const total = async (s: PageSource<unknown>): Promise<number> => (await drain(s)).reduce((n, p) => n + p.items.length, 0);
+
+  it('workers start on the first search, are reused, serve streams at once, and stop with the adapter', async () => {
+    const a = adapter({}, { searchWorkers: 2 });
+    expect(a.searchThreads).toBeDefined();
+    expect(a.stats.searchWorkers).toBe(0);
+    const s = a.search!(people, ctx);
+    expect(s.itemFormat).toBe('json');
+    expect(await total(s)).toBe(ENTRIES);
+    expect(await total(a.search!(people, ctx))).toBe(ENTRIES);
+    expect(a.stats.searchWorkers).toBe(1);
+    expect(await Promise.all([1, 2, 3].map(() => total(a.search!({ ...people, pageSize: 100 }, ctx))))).toEqual([ENTRIES, ENTRIES, ENTRIES]);
+    expect(a.stats.searchWorkers).toBe(2);
+    await until(() => a.stats.openConnections === 0);
+    const exits = a.searchThreads!.workers.map((w) => new Promise((resolve) => w.once('exit', resolve)));
+    await a.close();
+    expect(await Promise.all(exits)).toEqual([0, 0]); // shut down cleanly (unbind), not terminated
+  });
+
+  it('an idle worker unbinds and exits after idleMs; the next search starts a new one', async () => {
+    const a = adapter({}, { searchWorkers: 1, searchWorkerIdleMs: 300 });
+    expect(await total(a.search!({ ...people, filter: '(uid=user0000*)' }, ctx))).toBe(9);
+    const worker = a.searchThreads!.workers[0]!;
+    const code = await new Promise((resolve) => worker.once('exit', resolve));
+    expect(code).toBe(0); // shut down (unbind), not terminated
+    expect(a.stats).toMatchObject({ searchWorkers: 0, openConnections: 0 });
+    expect(await total(a.search!({ ...people, filter: '(uid=user0000*)' }, ctx))).toBe(9);
+    expect(a.stats.searchWorkers).toBe(1);
+  });
+
+  it('close(): the worker stops requesting pages and closes the connection; the worker is reused', async () => {
+    const filter = '(&(objectClass=inetOrgPerson)(uid=user01*))';
+    const a = adapter({}, { searchWorkers: 1 });
+    const from = slapd.logSize();
+    const s = a.search!({ ...people, filter, pageSize: 100 }, ctx);
     await pull(s);
-    await slapd.kill();
-    try {
-      expect((await failure(pull(s))).code).toBe('UPSTREAM_UNAVAILABLE');
-    } finally {
-      await slapd.start();
-    }
+    await pull(s);
+    expect(a.stats).toMatchObject({ streams: 1, openConnections: 1, searchWorkers: 1 });
+    const worker = a.searchThreads!.workers[0];
+    s.close();
+    await until(() => a.stats.openConnections === 0);
+    expect(a.stats.streams).toBe(0);
+    await sleep(300);
+    expect(srchCount(from, filter)).toBe(2);
+    expect(await total(a.search!({ ...people, filter: '(uid=user0000*)' }, ctx))).toBe(9);
+    expect(a.searchThreads!.workers).toEqual([worker]);
+  });
+
+  it('a worker that dies mid-stream fails its streams with INTERNAL (retryable), not a hang; the next stream gets a new worker', async () => {
+    const a = adapter({}, { searchWorkers: 1 });
+    const s1 = a.search!({ ...people, pageSize: 100 }, ctx);
+    const s2 = a.search!({ ...people, pageSize: 100 }, { ...ctx, requestId: 'req-2' });
+    await pull(s1);
+    await pull(s2);
+    const worker = a.searchThreads!.workers[0]!;
+    // A message the worker does not understand is a bug: it throws and the thread dies, here
+    // while s2's next page is being fetched.
+    const inFlight = failure(pull(s2));
+    worker.postMessage({ type: 'no-such-message' });
+    const e2 = await inFlight;
+    expect(e2).toMatchObject({ code: 'INTERNAL', retryable: true, context: { requestId: 'req-2', dataSource: 'corp' } });
+    expect(e2.message).toContain('worker thread stopped');
+    const e1 = await failure(pull(s1));
+    expect(e1).toMatchObject({ code: 'INTERNAL', retryable: true, context: { requestId: 'req-1' } });
+    expect(a.stats).toMatchObject({ streams: 0, openConnections: 0, searchWorkers: 0 });
+    expect(logs.text()).toContain('no-such-message');
+    expect(await total(a.search!(people, ctx))).toBe(ENTRIES);
+    expect(a.searchThreads!.workers).toHaveLength(1);
+    expect(a.searchThreads!.workers[0]).not.toBe(worker);
+  });
+
+  it('a worker terminated from outside: the pull in flight fails with INTERNAL', async () => {
+    const a = adapter({}, { searchWorkers: 1 });
+    const s = a.search!({ ...people, pageSize: 100 }, ctx);
+    await pull(s);
+    const inFlight = failure(pull(s));
+    await a.searchThreads!.workers[0]!.terminate();
+    expect(await inFlight).toMatchObject({ code: 'INTERNAL', retryable: true });
+  });
+
+  it('a worker that cannot start: the stream and later ones run in the main thread', async () => {
+    const a = adapter({}, { searchWorkers: 1, searchWorkerScript: new URL('data:text/javascript,throw new Error("no worker here")') });
+    const s = a.search!(people, ctx);
+    expect(await total(s)).toBe(ENTRIES);
+    expect(logs.text()).toContain('searches run in the main thread from now on');
+    expect(a.searchThreads?.usable).toBe(false);
+    expect(await total(a.search!(people, ctx))).toBe(ENTRIES);
+    expect(a.stats.searchWorkers).toBe(0);
+  });
+
+  it("the worker's log records reach the data source's logger (failover warning), the password in none", async () => {
+    const a = adapter({ url: undefined, urls: [closedPortUrl, slapd.url] }, { searchWorkers: 1 });
+    const before = logs.lines.length;
+    expect((await pull(a.search!({ ...people, pageSize: 10 }, ctx))).items).toHaveLength(10);
+    const records = logs.records().slice(before);
+    expect(records.find((r) => r['msg'] === 'LDAP server unreachable, trying the next URL')).toMatchObject({ level: 40, url: closedPortUrl });
+    expect(logs.text()).not.toContain(slapd.adminPassword);
+  });
+
+  it('searchWorkers: 0 runs searches in the main thread', async () => {
+    const a = adapter({ searchWorkers: 0 });
+    expect(a.searchThreads).toBeUndefined();
+    expect(await total(a.search!(people, ctx))).toBe(ENTRIES);
+    expect(a.stats.searchWorkers).toBe(0);
   });
 });

@@ -3,16 +3,22 @@
  * through the hub's API, and the backpressure contract observed in slapd's own log (one `SRCH`
  * line per page request).
  */
+import { isLeft } from 'fp-ts/lib/Either.js';
 import { Subject, lastValueFrom, toArray, type Subscription } from 'rxjs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { LdapDataSourceConfig } from '../../src/adapters/ldap/config.js';
+import { createLdapAdapter, type LdapAdapter } from '../../src/adapters/ldap/index.js';
 import type { StreamEvent } from '../../src/hub/request-sinks.js';
 import { ProtocolError } from '../../src/protocol/index.js';
+import { captureLogs } from '../helpers/log-capture.js';
 import { basicAgentYaml, isState, makeEnv, startAgent, startHub, type Env, type RunningHub } from '../helpers/relay-env.js';
 import { printSlapdLogOnFailure, startSlapd, type Slapd } from '../helpers/slapd.js';
 
 let env: Env;
 let slapd: Slapd;
 let hub: RunningHub;
+/** `corp`'s adapter, made here so the tests can reach its search worker thread. */
+let corpAdapter: LdapAdapter;
 const cleanups: Array<() => unknown> = [];
 
 printSlapdLogOnFailure(() => slapd);
@@ -32,6 +38,14 @@ dataSources:
     baseDN: ${slapd.baseDN}
     pageSize: 100
     operations: [test, schema, attributes, get, search, export]
+  corp-inthread:
+    type: ldap
+    url: ${slapd.url}
+    bindDN: ${slapd.adminDN}
+    bindPassword: ${slapd.adminPassword}
+    baseDN: ${slapd.baseDN}
+    pageSize: 100
+    searchWorkers: 0
   readonly:
     type: ldap
     urls: [ldap://127.0.0.1:1, ${slapd.ldapsUrl}]
@@ -52,7 +66,19 @@ beforeAll(async () => {
   env = makeEnv();
   slapd = await startSlapd({ entries: 2500 });
   hub = await startHub(env);
-  const a = startAgent(env, basicAgentYaml(env, [hub.url]), dataSources());
+  const corpConfig = LdapDataSourceConfig.decode({
+    type: 'ldap',
+    url: slapd.url,
+    bindDN: slapd.adminDN,
+    bindPassword: slapd.adminPassword,
+    baseDN: slapd.baseDN,
+    pageSize: 100,
+    operations: ['test', 'schema', 'attributes', 'get', 'search', 'export'],
+    searchWorkers: 1,
+  });
+  if (isLeft(corpConfig)) throw new Error('bad corp config');
+  corpAdapter = createLdapAdapter('corp', corpConfig.right, captureLogs('info').logger);
+  const a = startAgent(env, basicAgentYaml(env, [hub.url]), dataSources(), { adapters: new Map([['corp', corpAdapter]]) });
   cleanups.push(() => a.agent.close());
   await a.statuses.next(isState('registered'));
 }, 120_000);
@@ -107,6 +133,39 @@ describe('LDAP through the hub', () => {
       expect(e.dn).toMatch(/^uid=user\d+,ou=people,dc=example,dc=com$/i);
       expect(Array.isArray(e.attributes['uid'])).toBe(true);
     }
+  });
+
+  it('searches run in a worker thread (searchWorkers: 1), reused; in the main thread with searchWorkers: 0 — same entries', async () => {
+    const params = { base: people, filter: '(objectClass=inetOrgPerson)', attributes: ['uid', 'cn', 'mail', 'jpegPhoto'] };
+    const entries = async (dataSource: string): Promise<unknown[]> => {
+      const events = await lastValueFrom(hub.hub.searchEvents$({ tenantId: '1', dataSource, params }).pipe(toArray()));
+      expect(events.at(-1)).toEqual({ type: 'end', count: 2500, truncated: false });
+      return events.flatMap((e) => (e.type === 'items' ? e.items : []));
+    };
+    const threaded = await entries('corp');
+    expect(corpAdapter.stats.searchWorkers).toBe(1);
+    const worker = corpAdapter.searchThreads?.workers[0];
+    expect(await entries('corp')).toHaveLength(2500);
+    expect(corpAdapter.searchThreads?.workers).toEqual([worker]);
+    expect(threaded).toEqual(await entries('corp-inthread'));
+    expect(threaded.filter((e) => JSON.stringify(e).includes('jpegPhoto;binary'))).toHaveLength(250);
+  });
+
+  it("the search worker dying mid-stream → the hub's caller gets INTERNAL (retryable), not a hang; the next search works", async () => {
+    const demand$ = new Subject<number>();
+    const got: StreamEvent[] = [];
+    let error: unknown;
+    subs.push(
+      hub.hub.searchEvents$({ ...corp, params: { base: people } }, { window: 1, demand$ }).subscribe({ next: (e) => got.push(e), error: (e: unknown) => (error = e) }),
+    );
+    await expect.poll(() => got.length).toBe(1);
+    await corpAdapter.searchThreads!.workers[0]!.terminate();
+    demand$.next(1000);
+    await expect.poll(() => error, { timeout: 10_000 }).toBeInstanceOf(ProtocolError);
+    expect(error).toMatchObject({ code: 'INTERNAL', retryable: true });
+    expect(got.some((e) => e.type === 'end')).toBe(false);
+    const n = (await lastValueFrom(hub.hub.search$({ ...corp, params: { base: people, attributes: ['uid'] } }).pipe(toArray()))).length;
+    expect(n).toBe(2501); // the people and ou=people itself
   });
 
   it('a malformed filter → BAD_REQUEST with the parser message; a base outside baseDN → OPERATION_NOT_ALLOWED', async () => {

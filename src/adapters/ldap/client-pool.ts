@@ -99,10 +99,8 @@ export class LdapClientPool {
     }
     this.tlsOptions = {};
     if (config.tls?.ca !== undefined) this.tlsOptions.ca = [readFileSync(config.tls.ca)];
-    if (config.tls?.insecureSkipVerify === true) {
-      this.tlsOptions.rejectUnauthorized = false;
-      this.log.warn({ urls: config.urls }, 'TLS certificate verification is OFF for this LDAP data source (insecureSkipVerify: true)');
-    }
+    // The adapter warns about insecureSkipVerify once; pools in search worker threads do not repeat it.
+    if (config.tls?.insecureSkipVerify === true) this.tlsOptions.rejectUnauthorized = false;
   }
 
   get stats(): PoolStats {

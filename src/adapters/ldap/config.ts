@@ -20,6 +20,7 @@ import {
   LdapUrl,
   listOf,
   NonEmptyString,
+  NonNegativeInt,
   oneOrMany,
   OperationName,
   PositiveInt,
@@ -50,6 +51,8 @@ const LdapDataSourceInput = strictObject(
     bindDN: t.string,
     bindPassword: t.string,
     tls: LdapTlsConfig,
+    /** Worker threads that run searches (0 = in the main thread). Default: min(2, CPUs). */
+    searchWorkers: NonNegativeInt,
   },
   { name: 'LDAP data source mapping', check: checkLdap },
 );

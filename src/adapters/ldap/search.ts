@@ -17,7 +17,8 @@ import type { OperationContext, Page, PageSource } from '../adapter.js';
 import { ProtocolError, type ProtocolErrorContext } from '../../protocol/errors.js';
 import type { LdapClientPool, Lease } from './client-pool.js';
 import type { LdapDataSourceConfig } from './config.js';
-import { bufferAttributesFor, normaliseEntry, type LdapEntry } from './entry.js';
+import { useFastEntryDecoder } from './entry-decoder.js';
+import { bufferAttributesFor, entryJson } from './entry.js';
 import { ldapResultCode, toProtocolError } from './errors.js';
 import { checkFilter, decodeOrThrow, requireWithin, SearchParams } from './params.js';
 
@@ -54,15 +55,31 @@ export function planSearch(params: unknown, config: LdapDataSourceConfig, contex
 
 type Step = { kind: 'page'; result: SearchResult } | { kind: 'done' } | { kind: 'sizeLimit' };
 
-export function searchSource(deps: SearchDeps, params: unknown, ctx: OperationContext): PageSource<LdapEntry> {
-  const context: ProtocolErrorContext = { requestId: ctx.requestId, dataSource: ctx.dataSource };
-  let plan: SearchPlan | ProtocolError;
+/** `planSearch`, a failure kept as the value that every pull then fails with. */
+export function planOrError(params: unknown, config: LdapDataSourceConfig, context: ProtocolErrorContext): SearchPlan | ProtocolError {
   try {
-    plan = planSearch(params, deps.config, context);
+    return planSearch(params, config, context);
   } catch (err) {
-    plan = toProtocolError(err, context);
+    return toProtocolError(err, context);
   }
+}
 
+/**
+ * A paged search run in this thread. Its items are the entries' JSON texts (`itemFormat:
+ * 'json'`, see `entryJson`): serialised once, here, whichever thread runs it.
+ */
+export interface PagedSearch extends PageSource<string> {
+  /** Settles once the stream's connection is closed (after the last page, a failure or `close()`). */
+  released(): Promise<void>;
+}
+
+export function searchSource(deps: SearchDeps, params: unknown, ctx: OperationContext): PagedSearch {
+  return pagedSearch(deps, planOrError(params, deps.config, { requestId: ctx.requestId, dataSource: ctx.dataSource }), ctx);
+}
+
+/** The paged search of a plan (or the planning failure every pull reports). */
+export function pagedSearch(deps: SearchDeps, plan: SearchPlan | ProtocolError, ctx: OperationContext): PagedSearch {
+  const context: ProtocolErrorContext = { requestId: ctx.requestId, dataSource: ctx.dataSource };
   let lease: Lease | undefined;
   let it: AsyncGenerator<SearchResult> | undefined;
   let url: string | undefined;
@@ -71,6 +88,7 @@ export function searchSource(deps: SearchDeps, params: unknown, ctx: OperationCo
   let delivered = 0;
   let finished = false;
   let closed = false;
+  let releasing: Promise<void> = Promise.resolve();
 
   const release = (): void => {
     // Closing the connection is the only way to stop the server's cursor: ldapts has no Abandon.
@@ -79,10 +97,10 @@ export function searchSource(deps: SearchDeps, params: unknown, ctx: OperationCo
     if (generator !== undefined) void generator.return(undefined).catch(() => undefined);
     const l = lease;
     lease = undefined;
-    if (l !== undefined) void l.release();
+    if (l !== undefined) releasing = l.release();
   };
 
-  const finish = (page: Page<LdapEntry>): Page<LdapEntry> => {
+  const finish = (page: Page<string>): Page<string> => {
     finished = true;
     release();
     return page;
@@ -94,6 +112,7 @@ export function searchSource(deps: SearchDeps, params: unknown, ctx: OperationCo
     const c = await lease.connection();
     if (closed) throw new ProtocolError('CANCELLED', 'search was closed', context);
     url = c.url;
+    useFastEntryDecoder(c.client);
     it = c.client.searchPaginated(p.base, {
       scope: p.scope,
       filter: p.filter,
@@ -115,7 +134,7 @@ export function searchSource(deps: SearchDeps, params: unknown, ctx: OperationCo
     }
   };
 
-  const nextPage = async (p: SearchPlan): Promise<Page<LdapEntry>> => {
+  const nextPage = async (p: SearchPlan): Promise<Page<string>> => {
     const generator = await open(p);
     let result = readAhead;
     readAhead = undefined;
@@ -126,7 +145,7 @@ export function searchSource(deps: SearchDeps, params: unknown, ctx: OperationCo
       result = s.result;
     }
     if (result.searchReferences.length > 0) ctx.log.debug({ references: result.searchReferences.length }, 'LDAP search continuation references not followed');
-    let items = result.searchEntries.map(normaliseEntry);
+    let items = result.searchEntries.map(entryJson);
     if (p.sizeLimit > 0 && delivered + items.length > p.sizeLimit) {
       items = items.slice(0, p.sizeLimit - delivered);
       delivered += items.length;
@@ -144,11 +163,11 @@ export function searchSource(deps: SearchDeps, params: unknown, ctx: OperationCo
     return { items, last: false };
   };
 
-  const pull = (): Observable<Page<LdapEntry>> =>
+  const pull = (): Observable<Page<string>> =>
     defer(() => {
       if (plan instanceof ProtocolError) return throwError(() => plan);
       if (closed) return throwError(() => new ProtocolError('CANCELLED', 'search was closed', context));
-      if (finished) return of<Page<LdapEntry>>({ items: [], last: true });
+      if (finished) return of<Page<string>>({ items: [], last: true });
       const p = plan;
       return from(
         nextPage(p).catch((err: unknown) => {
@@ -165,5 +184,5 @@ export function searchSource(deps: SearchDeps, params: unknown, ctx: OperationCo
     release();
   };
 
-  return { pull, close };
+  return { pull, close, released: () => releasing, itemFormat: 'json' };
 }

@@ -1,6 +1,8 @@
 /** ldapts entries → `{dn, attributes: {name: string[]}}`, binary values base64 under `;binary`. */
+import fc from 'fast-check';
+import type { Entry } from 'ldapts';
 import { describe, expect, it } from 'vitest';
-import { bufferAttributesFor, encodeValues, isBase64, isBinaryAttribute, normaliseEntry } from '../../../src/adapters/ldap/entry.js';
+import { bufferAttributesFor, encodeValues, entryJson, isBase64, isBinaryAttribute, normaliseEntry } from '../../../src/adapters/ldap/entry.js';
 
 describe('normaliseEntry', () => {
   it('scalars become one-element arrays, arrays stay, empty (missing requested) attributes are dropped', () => {
@@ -36,6 +38,49 @@ describe('normaliseEntry', () => {
     const e = normaliseEntry({ dn: 'x=1', constructor: 'c', toString: 't' });
     expect(Object.keys(e.attributes)).toEqual(['constructor', 'toString']);
     expect(e.attributes['constructor']).toEqual(['c']);
+  });
+});
+
+describe('entryJson', () => {
+  const reference = (e: Entry): string => JSON.stringify(normaliseEntry(e));
+
+  it('is JSON.stringify(normaliseEntry(entry)) on the cases above', () => {
+    const photo = Buffer.from([0xff, 0xd8, 0x00, 0xff]);
+    const entries: Entry[] = [
+      { dn: 'uid=a,dc=x', uid: 'a', mail: ['a@x', 'b@x'], description: [], '*': [] },
+      { dn: 'cn=Zoë Ågren,dc=x', cn: 'Zoë Ågren', 'cn;lang-de': 'Zoë' },
+      { dn: 'x=1', jpegPhoto: photo, someBlob: [Buffer.from([0xc3, 0x28]), Buffer.from('ok')] },
+      { dn: 'x=1', objectGUID: 'abc', 'userCertificate;binary': Buffer.from([0x30]) },
+      { dn: 'x=1', constructor: 'c', toString: 't' },
+      { dn: 'x="quoted" \\ back\nslash', description: ['tab\there', 'nul\u0000', 'emoji 😀', 'lone \ud800', '\u2028'] },
+      // The reference path: names objects order first, a ;binary name that would collide.
+      { dn: 'x=1', cn: 'a', '7': 'seven', '2.5.4.3': 'oid' },
+      { dn: 'x=1', jpegPhoto: photo, 'jpegPhoto;binary': Buffer.from([1]) },
+    ];
+    for (const e of entries) expect(entryJson(e)).toBe(reference(e));
+  });
+
+  it('is JSON.stringify(normaliseEntry(entry)) on any entry (property)', () => {
+    const name = fc.oneof(
+      fc.constantFrom('cn', 'mail', 'jpegPhoto', 'JPEGPHOTO', 'objectGUID', 'x;binary', 'userCertificate;binary', 'cn;lang-de', '0', '12', 'constructor', '__proto__', 'dn'),
+      fc.string({ minLength: 1, maxLength: 8 }),
+    );
+    const text = fc.oneof(fc.string(), fc.string({ unit: 'grapheme' }), fc.string({ unit: 'binary' }));
+    const bytes = fc.uint8Array({ maxLength: 12 }).map((a) => Buffer.from(a));
+    const value = fc.oneof(text, bytes);
+    const raw = fc.oneof(value, fc.array(value, { maxLength: 4 }));
+    const entry = fc.record({ dn: text, attrs: fc.array(fc.tuple(name, raw), { maxLength: 8 }) }).map(({ dn, attrs }) => {
+      const e: Entry = { dn };
+      // Assigned like ldapts' toObject does (so `__proto__` behaves as it does there).
+      for (const [n, r] of attrs) if (n !== 'dn') e[n] = r as Entry[string]; // mixed arrays too (ldapts does not make them)
+      return e;
+    });
+    fc.assert(
+      fc.property(entry, (e) => {
+        expect(entryJson(e)).toBe(reference(e));
+      }),
+      { numRuns: 2000 },
+    );
   });
 });
 
