@@ -11,7 +11,7 @@ import { connection, type ReconnectOptions } from '../connection/connection.js';
 import type { DialOptions } from '../connection/dial.js';
 import { proxyAgent, redactUrl } from '../connection/proxy.js';
 import { describeStatus, type ConnectionStatus } from '../connection/status.js';
-import { loadClientTls } from '../connection/tls-stores.js';
+import { agentAuthHeaders, agentTls } from '../connection/agent-credentials.js';
 import type { Session } from '../connection/session.js';
 import type { DataSourceAdapter } from '../adapters/adapter.js';
 import { createAdapter } from '../adapters/registry.js';
@@ -56,13 +56,7 @@ export class Agent {
     this.log = logger.child({ component: 'agent' });
     this.streams = new StreamSlots(config.maxConcurrentStreams);
     // Loaded once, at construction: a bad key store must fail at start, not at every reconnect.
-    const tls = loadClientTls({
-      ...(config.agent.keyStore ? { keyStore: config.agent.keyStore } : {}),
-      ...(config.agent.keyStorePassword !== undefined ? { keyStorePassword: config.agent.keyStorePassword } : {}),
-      ...(config.agent.privateKey ? { privateKey: config.agent.privateKey } : {}),
-      ...(config.agent.trustStore ? { trustStore: config.agent.trustStore } : {}),
-      ...(config.agent.trustStorePassword !== undefined ? { trustStorePassword: config.agent.trustStorePassword } : {}),
-    });
+    const tls = agentTls(config.agent);
     for (const [name, ds] of Object.entries(config.dataSources)) {
       const adapter = options.adapters?.get(name) ?? createAdapter(name, ds, logger);
       this.dataSources.set(name, { adapter, operations: ds.operations });
@@ -70,10 +64,7 @@ export class Agent {
     this.metrics = new AgentMetrics({ urls: config.agent.urls, dataSources: [...this.dataSources.keys()] });
     const hello = buildHello(config);
     // A client certificate wins over Basic credentials (DESIGN §7, as in the classic agent).
-    const useBasic = !config.agent.keyStore && config.agent.userName !== undefined;
-    const headers: Record<string, string> = useBasic
-      ? { Authorization: `Basic ${Buffer.from(`${config.agent.userName}:${config.agent.password ?? ''}`).toString('base64')}` }
-      : {};
+    const headers = agentAuthHeaders(config.agent);
     const streams = config.agent.urls.map((url) => {
       const agent = proxyAgent(url, {
         ...(config.agent.proxy ? { proxy: config.agent.proxy } : {}),

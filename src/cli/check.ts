@@ -22,7 +22,8 @@ import { isRecord } from '../config/codecs.js';
 import { ConnectionError, RegistrationRejectedError } from '../connection/errors.js';
 import { connectHint, probeHub, type ProbeResult } from '../connection/probe.js';
 import { proxyAgent, redactUrl, resolveProxy } from '../connection/proxy.js';
-import { TlsStoreError, loadClientTls, type ClientTlsOptions } from '../connection/tls-stores.js';
+import { agentAuthHeaders, agentTls, usesBasicAuth } from '../connection/agent-credentials.js';
+import { TlsStoreError, type ClientTlsOptions } from '../connection/tls-stores.js';
 import { createAdapter } from '../adapters/registry.js';
 import '../adapters/builtin.js';
 import { ProtocolError } from '../protocol/index.js';
@@ -93,25 +94,15 @@ function checkHubs(config: AgentConfig, options: CheckOptions): Array<Promise<Ch
   try {
     // The same loading as the agent's; config decoding already checked the files, but a
     // store can change between `check` and here.
-    tls = loadClientTls({
-      ...(agent.keyStore ? { keyStore: agent.keyStore } : {}),
-      ...(agent.keyStorePassword !== undefined ? { keyStorePassword: agent.keyStorePassword } : {}),
-      ...(agent.privateKey ? { privateKey: agent.privateKey } : {}),
-      ...(agent.trustStore ? { trustStore: agent.trustStore } : {}),
-      ...(agent.trustStorePassword !== undefined ? { trustStorePassword: agent.trustStorePassword } : {}),
-    });
+    tls = agentTls(agent);
   } catch (err) {
     const code = err instanceof TlsStoreError ? err.code : 'TLS_STORE';
     return agent.urls.map((url) =>
       Promise.resolve(failRow('hub', redactUrl(url), code, messageOf(err), true)),
     );
   }
-  // A client certificate wins over Basic credentials (DESIGN §7), exactly as in the agent.
-  const useBasic = !agent.keyStore && agent.userName !== undefined;
-  const headers: Record<string, string> = useBasic
-    ? { Authorization: `Basic ${Buffer.from(`${agent.userName}:${agent.password ?? ''}`).toString('base64')}` }
-    : {};
-  const auth = agent.keyStore ? 'client certificate' : useBasic ? `Basic auth as ${agent.userName}` : 'no credentials';
+  const headers = agentAuthHeaders(agent);
+  const auth = agent.keyStore ? 'client certificate' : usesBasicAuth(agent) ? `Basic auth as ${agent.userName}` : 'no credentials';
   const proxyOptions = {
     ...(agent.proxy ? { proxy: agent.proxy } : {}),
     ...(agent.noProxy ? { noProxy: agent.noProxy } : {}),
