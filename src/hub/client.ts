@@ -7,8 +7,8 @@
  *
  *   const hub = new HubClient({ url: 'https://hub.example:8443', token, ca: readFileSync('ca.pem') });
  *   const search = hub.search('corp-ldap', { filter: '(objectClass=person)' });
- *   for await (const entry of search) console.log(entry.dn);
- *   console.log(search.summary); // { end: true, count, truncated }
+ *   for await (const entry of search) handle(entry);   // read slowly: the agent slows down
+ *   const { count, truncated } = search.summary!;      // set once the stream ended
  */
 import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';

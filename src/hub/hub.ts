@@ -68,10 +68,12 @@ export class Hub {
       ? createHttpsServer({
           cert: readFileSync(config.tls.cert),
           key: readFileSync(config.tls.key),
-          // Client certificates are optional (agents may use Basic auth), and Node cannot make a
+          // Client certificates must be optional on this listener: Basic-auth agents and the
+          // HTTP API's cloud applications (Bearer tokens) present none, and Node cannot make a
           // certificate optional *and* enforced in the handshake. So the handshake still verifies
           // any certificate against clientCa, and `authenticateAgent` refuses the upgrade (401)
-          // unless `socket.authorized` — an untrusted certificate never gets a session.
+          // unless `socket.authorized` — an untrusted certificate never gets a session. This is
+          // not verification switched off; the start-up log says so (listen()).
           ...(config.tls.clientCa ? { ca: readFileSync(config.tls.clientCa), requestCert: true, rejectUnauthorized: false } : {}),
         })
       : createHttpServer();
@@ -103,6 +105,12 @@ export class Hub {
     });
     const address = this.address();
     this.log.info({ host: address.address, port: address.port, tls: Boolean(this.config.tls), path: this.config.listen.path }, 'hub listening');
+    if (this.config.tls?.clientCa) {
+      this.log.info(
+        { clientCa: this.config.tls.clientCa },
+        'client certificates: requested, verified against clientCa; an agent upgrade with an unverified certificate is refused (401)',
+      );
+    }
     this.metrics.declareTenants(Object.keys(this.config.tenants));
     if (this.config.status) {
       this.statusServer = await StatusServer.listen(
