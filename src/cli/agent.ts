@@ -4,7 +4,7 @@ import { loadAgentConfig, summarizeAgentConfig } from '../config/index.js';
 import { TlsStoreError } from '../connection/tls-stores.js';
 import { Agent } from '../agent/agent.js';
 import { VERSION } from '../version.js';
-import { answerMeta, loadOrReport, loggerFor, onShutdownSignal, parseCliArgs } from './args.js';
+import { answerMeta, loadOrReport, loggerFor, onShutdownSignal, parseCliArgs, runMain } from './args.js';
 import { DEFAULT_CHECK_TIMEOUT_MS, checkExitCode, formatCheckTable, runChecks } from './check.js';
 
 const USAGE = `Usage: datasync-agent [run|check] --config FILE [--offline] [--timeout MS]
@@ -74,12 +74,4 @@ async function main(argv: readonly string[]): Promise<number | undefined> {
   return undefined;
 }
 
-main(process.argv.slice(2)).then(
-  (code) => {
-    if (code !== undefined) process.exitCode = code;
-  },
-  (err: unknown) => {
-    process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    process.exitCode = 1;
-  },
-);
+runMain(() => main(process.argv.slice(2)));

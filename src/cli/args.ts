@@ -101,3 +101,20 @@ export function answerMeta(args: CliArgs, usage: string, version: string, comman
 export function loggerFor(logging: LoggingConfig, name: string): Logger {
   return createLogger({ level: logging.level, ...(logging.file ? { file: logging.file } : {}), name });
 }
+
+/**
+ * Runs a CLI's `main`: a number is the exit code, `undefined` means the process keeps running
+ * (a daemon); a failure is printed (a ConfigError as its problem list) with exit code 2 for
+ * configuration errors, 1 otherwise.
+ */
+export function runMain(main: () => Promise<number | undefined>): void {
+  main().then(
+    (code) => {
+      if (code !== undefined) process.exitCode = code;
+    },
+    (err: unknown) => {
+      process.stderr.write(`${err instanceof ConfigError ? err.message : err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      process.exitCode = err instanceof ConfigError ? 2 : 1;
+    },
+  );
+}

@@ -8,10 +8,10 @@
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Agent } from '../agent/agent.js';
-import { ConfigError, loadAgentConfig, loadHubConfig } from '../config/index.js';
+import { loadAgentConfig, loadHubConfig } from '../config/index.js';
 import { Hub } from '../hub/hub.js';
 import { createLogger } from '../log/logger.js';
-import { onShutdownSignal } from './args.js';
+import { onShutdownSignal, runMain } from './args.js';
 
 /** The API token whose hash is in config/demo/hub.yaml. */
 const DEMO_TOKEN = 'demo-token';
@@ -83,7 +83,7 @@ async function main(): Promise<void> {
   });
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`${err instanceof ConfigError ? err.message : err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-  process.exitCode = err instanceof ConfigError ? 2 : 1;
+runMain(async () => {
+  await main();
+  return undefined;
 });

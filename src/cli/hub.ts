@@ -3,7 +3,7 @@
 import { hashPassword, loadHubConfig, summarizeHubConfig } from '../config/index.js';
 import { Hub } from '../hub/hub.js';
 import { VERSION } from '../version.js';
-import { answerMeta, loadOrReport, loggerFor, onShutdownSignal, parseCliArgs } from './args.js';
+import { answerMeta, loadOrReport, loggerFor, onShutdownSignal, parseCliArgs, runMain } from './args.js';
 
 const USAGE = `Usage: datasync-hub [run|check|hash-password] --config FILE
 
@@ -68,12 +68,4 @@ async function main(argv: readonly string[]): Promise<number | undefined> {
   return undefined;
 }
 
-main(process.argv.slice(2)).then(
-  (code) => {
-    if (code !== undefined) process.exitCode = code;
-  },
-  (err: unknown) => {
-    process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    process.exitCode = 1;
-  },
-);
+runMain(() => main(process.argv.slice(2)));
