@@ -4,25 +4,15 @@
  * embedded ldif directory. Then SIGTERM stops the demo with exit 0.
  */
 import { execFile } from 'node:child_process';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT, startDaemon, type Daemon } from '../helpers/cli.js';
+import { freePort } from '../helpers/slapd.js';
 
 const run = promisify(execFile);
 const DEMO_BIN = join(ROOT, 'dist', 'src', 'cli', 'demo.js');
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 let demo: Daemon;
 let commands: Map<string, string>;

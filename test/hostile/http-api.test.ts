@@ -13,7 +13,7 @@ import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DataSourceAdapter, ExportResult } from '../../src/adapters/adapter.js';
 import { memoryAdapter } from '../helpers/memory-adapter.js';
-import { API_TOKENS, basicAgentYaml, isState, makeEnv, startAgent, startHub, type Env, type RunningHub, type TestAgent } from '../helpers/relay-env.js';
+import { API_TOKENS, basicAgentYaml, isState, makeEnv, startAgent, startHub, type Env, type RunningHub, type TestAgent, memoryDataSourceYaml } from '../helpers/relay-env.js';
 import { SEED, PROTO_KEYS, figure, formatCounts, increment, prototypeIsClean, watchCrashes, type CrashWatch } from './helpers.js';
 
 const LIMITS = { maxBodyBytes: 4096, maxLineBytes: 512, maxExportBytes: 32_768 };
@@ -21,14 +21,7 @@ const ITEMS = 20;
 const USABLE_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-const DS = `
-dataSources:
-  mem:
-    type: ldap
-    url: ldap://127.0.0.1:1
-    baseDN: dc=example,dc=com
-    operations: [test, get, search, export]
-`;
+const DS = memoryDataSourceYaml();
 
 let env: Env;
 let hub: RunningHub;

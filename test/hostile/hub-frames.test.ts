@@ -18,7 +18,7 @@ import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ProtocolError, RequestId, decodeFrame, type Frame } from '../../src/protocol/index.js';
 import { memoryAdapter } from '../helpers/memory-adapter.js';
-import { API_TOKENS, basicAgentYaml, isState, makeEnv, startAgent, startHub, type Env, type RunningHub, type TestAgent } from '../helpers/relay-env.js';
+import { API_TOKENS, basicAgentYaml, isState, makeEnv, startAgent, startHub, type Env, type RunningHub, type TestAgent, memoryDataSourceYaml } from '../helpers/relay-env.js';
 import {
   SEED,
   anyHostileFrame,
@@ -46,14 +46,7 @@ const MAX_FRAME_BYTES = 64 * 1024;
 const ITEMS = 500;
 const AUTH = basicAuth('agent', 'agent-secret-123');
 
-const DS = `
-dataSources:
-  mem:
-    type: ldap
-    url: ldap://127.0.0.1:1
-    baseDN: dc=example,dc=com
-    operations: [test, get, search, export]
-`;
+const DS = memoryDataSourceYaml();
 
 let env: Env;
 let hub: RunningHub;

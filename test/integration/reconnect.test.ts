@@ -3,19 +3,11 @@
  * the same port, and a link that silently stops forwarding (a paused TCP relay) between agent
  * and hub. Measured times are printed for the record; bounds come from the config.
  */
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { startTcpRelay } from '../helpers/tcp-relay.js';
-import { basicAgentYaml, isState, makeEnv, startAgent, startHub, type Env } from '../helpers/relay-env.js';
+import { basicAgentYaml, isState, relayFixture, startAgent, startHub } from '../helpers/relay-env.js';
 
-let env: Env;
-const cleanups: Array<() => unknown> = [];
-beforeAll(() => {
-  env = makeEnv();
-  return () => env.cleanup();
-});
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const fx = relayFixture();
 
 // startAgent uses keepAliveInterval 300 ms, keepAliveTimeout 300 ms, reconnectDelay 300 ms, cap 2000 ms.
 const KEEPALIVE_BOUND_MS = 300 + 300;
@@ -24,9 +16,9 @@ const SLACK_MS = 300;
 
 describe('reconnect', () => {
   it('re-registers after the hub is stopped and restarted on the same port', async () => {
-    const first = await startHub(env);
-    const a = startAgent(env, basicAgentYaml(env, [first.url]));
-    cleanups.push(() => a.stop());
+    const first = await startHub(fx.env);
+    const a = startAgent(fx.env, basicAgentYaml(fx.env, [first.url]));
+    fx.later(() => a.stop());
     await a.statuses.next(isState('registered'));
 
     await first.close();
@@ -38,8 +30,8 @@ describe('reconnect', () => {
     expect(refused.length).toBeGreaterThan(0);
     expect(refused.every((e) => e.status.state === 'disconnected' && e.status.code === 'CONNECT_FAILED')).toBe(true);
 
-    const second = await startHub(env, { port: first.port });
-    cleanups.push(() => second.close());
+    const second = await startHub(fx.env, { port: first.port });
+    fx.later(() => second.close());
     const back = performance.now();
     const reg = await a.statuses.next(isState('registered'));
     const took = reg.at - back;
@@ -49,13 +41,13 @@ describe('reconnect', () => {
   });
 
   it('detects a black-holed link within keepAliveInterval + keepAliveTimeout and reconnects once it is back', async () => {
-    const hub = await startHub(env, { keepAliveInterval: 1000, keepAliveTimeout: 1000 });
-    cleanups.push(() => hub.close());
+    const hub = await startHub(fx.env, { keepAliveInterval: 1000, keepAliveTimeout: 1000 });
+    fx.later(() => hub.close());
     const relay = await startTcpRelay({ host: '127.0.0.1', port: hub.port });
-    cleanups.push(() => relay.close());
+    fx.later(() => relay.close());
     const url = `wss://127.0.0.1:${relay.port}/agent`;
-    const a = startAgent(env, basicAgentYaml(env, [url]), '', { registrationTimeoutMs: 1000 });
-    cleanups.push(() => a.stop());
+    const a = startAgent(fx.env, basicAgentYaml(fx.env, [url]), '', { registrationTimeoutMs: 1000 });
+    fx.later(() => a.stop());
     await a.statuses.next(isState('registered'));
 
     relay.pause();
@@ -77,12 +69,12 @@ describe('reconnect', () => {
   });
 
   it('an agent whose link is cut (RST) reconnects at the base delay', async () => {
-    const hub = await startHub(env);
-    cleanups.push(() => hub.close());
+    const hub = await startHub(fx.env);
+    fx.later(() => hub.close());
     const relay = await startTcpRelay({ host: '127.0.0.1', port: hub.port });
-    cleanups.push(() => relay.close());
-    const a = startAgent(env, basicAgentYaml(env, [`wss://127.0.0.1:${relay.port}/agent`]));
-    cleanups.push(() => a.stop());
+    fx.later(() => relay.close());
+    const a = startAgent(fx.env, basicAgentYaml(fx.env, [`wss://127.0.0.1:${relay.port}/agent`]));
+    fx.later(() => a.stop());
     await a.statuses.next(isState('registered'));
     relay.cutAll();
     const d = await a.statuses.next(isState('disconnected'));

@@ -4,60 +4,38 @@
  * registration, requests, a search under credit, the hub going away and coming back.
  */
 import { writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Subject, lastValueFrom, toArray, type Subscription } from 'rxjs';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { loadHubConfig } from '../../src/config/index.js';
 import { Hub } from '../../src/hub/hub.js';
 import type { StreamEvent } from '../../src/hub/request-sinks.js';
 import { captureLogs } from '../helpers/log-capture.js';
 import { memoryAdapter } from '../helpers/memory-adapter.js';
 import { sample, sampleOr0 } from '../helpers/metrics.js';
-import { basicAgentYaml, fixtureHashes, isState, makeEnv, startAgent, type Env } from '../helpers/relay-env.js';
+import { basicAgentYaml, fixtureHashes, isState, memoryDataSourceYaml, relayFixture, startAgent } from '../helpers/relay-env.js';
+import { freePort } from '../helpers/slapd.js';
 
-let env: Env;
-const cleanups: Array<() => unknown> = [];
-beforeAll(() => {
-  env = makeEnv();
-  return () => env.cleanup();
-});
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const fx = relayFixture();
 
-const DS = `
-dataSources:
-  mem:
-    type: ldap
-    url: ldap://127.0.0.1:1
-    baseDN: dc=example,dc=com
-    operations: [test, get, search]
+const DS = `${memoryDataSourceYaml(['test', 'get', 'search'])}
 # Small frames: a page of 100 entries is cut into 3 chunks, so a consumer with a window of 1
 # leaves chunks waiting for credit.
 maxFrameBytes: 2048
 `;
 const req = { tenantId: '1', dataSource: 'mem' };
 
-/** A port nothing listens on right now (the hub's ports must survive a restart). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 /** A TLS hub on fixed ports with its status listener (tenant 1: Basic `agent`). */
 async function startStatusHub(port: number, statusPort: number): Promise<Hub> {
   const h = await fixtureHashes();
-  const file = join(env.dir, `hub-status-${Math.random().toString(36).slice(2)}.yaml`);
+  const file = join(fx.env.dir, `hub-status-${Math.random().toString(36).slice(2)}.yaml`);
   writeFileSync(
     file,
     `
 logging: { level: trace }
 listen: { host: 127.0.0.1, port: ${port}, path: /agent }
-tls: { cert: ${env.pki.server.certFile}, key: ${env.pki.server.keyFile} }
+tls: { cert: ${fx.env.pki.server.certFile}, key: ${fx.env.pki.server.keyFile} }
 status: { listen: "127.0.0.1:${statusPort}" }
 keepAliveInterval: 1000
 keepAliveTimeout: 1000
@@ -98,8 +76,8 @@ describe('status listeners of a real hub and agent', () => {
 
     // The agent starts while no hub listens: alive, not ready.
     const adapter = memoryAdapter({ items: 250, pageSize: 100 });
-    const a = startAgent(env, basicAgentYaml(env, [url]), `${DS}status: { listen: "127.0.0.1:0" }`, { adapters: new Map([['mem', adapter]]) });
-    cleanups.push(() => a.agent.close());
+    const a = startAgent(fx.env, basicAgentYaml(fx.env, [url]), `${DS}status: { listen: "127.0.0.1:0" }`, { adapters: new Map([['mem', adapter]]) });
+    fx.later(() => a.agent.close());
     const address = await a.agent.statusAddress();
     expect(address?.address).toBe('127.0.0.1');
     const port = address!.port;
@@ -116,7 +94,7 @@ describe('status listeners of a real hub and agent', () => {
     // The hub comes up: the agent registers and is ready; both sides show it.
     const hub = await startStatusHub(hubPort, hubStatus);
     let hubUp = true;
-    cleanups.push(() => (hubUp ? hub.close() : undefined));
+    fx.later(() => (hubUp ? hub.close() : undefined));
     await a.statuses.next(isState('registered'));
     const ready = await get(port, '/readyz');
     expect(ready.status).toBe(200);
@@ -147,7 +125,7 @@ describe('status listeners of a real hub and agent', () => {
     const demand$ = new Subject<number>();
     const got: StreamEvent[] = [];
     const sub: Subscription = hub.searchEvents$(req, { window: 1, demand$ }).subscribe((e) => got.push(e));
-    cleanups.push(() => sub.unsubscribe());
+    fx.later(() => sub.unsubscribe());
     await expect.poll(() => got.length).toBe(1);
     await expect.poll(async () => sampleOr0(await metrics(port), 'datasync_agent_credit_stalls_total', stalls)).toBeGreaterThan(stallsBefore);
     demand$.next(100);
@@ -182,7 +160,7 @@ describe('status listeners of a real hub and agent', () => {
 
     // It comes back on the same ports: the agent reconnects, which the counter shows.
     const hub2 = await startStatusHub(hubPort, hubStatus);
-    cleanups.push(() => hub2.close());
+    fx.later(() => hub2.close());
     await a.statuses.next(isState('registered'));
     await expect.poll(async () => (await get(port, '/readyz')).status).toBe(200);
     text = await metrics(port);
@@ -197,8 +175,8 @@ describe('status listeners of a real hub and agent', () => {
 
   it('an agent without `status` opens no listener; its readiness never shows URL credentials', async () => {
     const url = 'wss://someone:pa55word@127.0.0.1:1/agent';
-    const a = startAgent(env, basicAgentYaml(env, [url]), DS, { adapters: new Map([['mem', memoryAdapter()]]) });
-    cleanups.push(() => a.agent.close());
+    const a = startAgent(fx.env, basicAgentYaml(fx.env, [url]), DS, { adapters: new Map([['mem', memoryAdapter()]]) });
+    fx.later(() => a.agent.close());
     expect(await a.agent.statusAddress()).toBeUndefined();
     const down = await a.statuses.next(isState('disconnected'));
     expect(JSON.stringify(down.status.state === 'disconnected' && down.status.reason)).toContain('pa55word'); // the raw status does
