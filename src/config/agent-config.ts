@@ -5,6 +5,7 @@
 import { hostname } from 'node:os';
 import * as t from 'io-ts';
 import {
+  Bool,
   decoder,
   DurationMs,
   HttpUrl,
@@ -88,6 +89,21 @@ const DEFAULTS = {
 
 const ms = (n: number): DurationMs => n as DurationMs;
 
+/** Bounds of the export journals under `stateDir` (docs/exports.md). */
+export const ExportJournalConfig = strictObject(
+  {
+    /** A journal untouched this long is deleted. */
+    maxAge: withDefault(DurationMs, ms(7 * 24 * 3_600_000)),
+    /** Total size of all journals; the oldest are deleted first beyond it. */
+    maxBytes: withDefault(PositiveInt, (256 * 1024 * 1024) as PositiveInt),
+    /** fdatasync every journal line (survives an OS crash, costs a disk flush per record). */
+    fsync: withDefault(Bool, false),
+  },
+  {},
+  { name: 'exportJournal mapping (maxAge, maxBytes, fsync)' },
+);
+export type ExportJournalConfig = t.TypeOf<typeof ExportJournalConfig>;
+
 export const AgentConfigCodec = strictObject(
   {
     logging: orEmpty(LoggingConfig),
@@ -118,8 +134,14 @@ export const AgentConfigCodec = strictObject(
   {
     /** Local listener for /healthz, /readyz and /metrics; off unless set. */
     status: StatusConfig,
+    /** Directory for the agent's durable state (export journals); off unless set. */
+    stateDir: NonEmptyString,
+    exportJournal: ExportJournalConfig,
   },
-  { name: 'agent configuration mapping', check: checkBackoff },
+  {
+    name: 'agent configuration mapping',
+    check: (value, input) => [...checkBackoff(value, input), ...requires(input, 'exportJournal', 'stateDir', 'export journals live under stateDir')],
+  },
 );
 
 /** maxReconnectDelay caps the backoff, so it cannot be below its base. */
@@ -144,7 +166,7 @@ function resolvePaths(cfg: AgentConfig, resolve: PathResolver): AgentConfig {
   const dataSources = Object.fromEntries(
     Object.entries(cfg.dataSources).map(([name, ds]) => [name, resolveDataSourcePaths(ds, resolve)]),
   );
-  return { ...cfg, logging, agent, dataSources };
+  return { ...cfg, logging, agent, dataSources, ...(cfg.stateDir === undefined ? {} : { stateDir: resolve(cfg.stateDir) as NonEmptyString }) };
 }
 
 /** Decodes agent configuration text; `file` names it in problems and anchors relative paths. */

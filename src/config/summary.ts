@@ -51,6 +51,9 @@ export function summarizeAgentConfig(cfg: AgentConfig): string {
     `requests: ${cfg.maxConcurrentRequests} at once + ${cfg.maxQueuedRequests} queued, ${cfg.maxConcurrentStreams} streams at once, ${cfg.maxChunkItems} items per chunk`,
     statusLine(cfg.status),
     loggingLine(cfg.logging),
+    cfg.stateDir === undefined
+      ? 'export journals: off (no stateDir: exports cannot carry an idempotency key)'
+      : `export journals: ${cfg.stateDir}/exports, kept ${cfg.exportJournal?.maxAge ?? 604_800_000} ms, at most ${cfg.exportJournal?.maxBytes ?? 268_435_456} bytes${cfg.exportJournal?.fsync === true ? ', fsync per line' : ''}`,
   );
   const sources = Object.entries(cfg.dataSources);
   lines.push(`data sources: ${sources.length === 0 ? 'none' : sources.length}`);

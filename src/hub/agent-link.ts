@@ -78,6 +78,11 @@ export class AgentLink {
     return this.helloFrame?.dataSources.some((d) => d.name === dataSource && (d.operations as string[]).includes(op)) ?? false;
   }
 
+  /** Does the agent journal exports of this data source (so an export may carry an idempotency key)? */
+  keepsExportJournal(dataSource: string): boolean {
+    return this.helloFrame?.dataSources.some((d) => d.name === dataSource && d.idempotentExport === true) ?? false;
+  }
+
   inFlight(): number {
     return this.pending.size;
   }

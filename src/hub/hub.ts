@@ -12,7 +12,7 @@ import type { Logger } from 'pino';
 import { EMPTY, concatMap, defer, firstValueFrom, from, type Observable, type SchedulerLike } from 'rxjs';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { HubConfig } from '../config/index.js';
-import { CLOSE_CODES, ProtocolError, SUBPROTOCOL, type Operation } from '../protocol/index.js';
+import { CLOSE_CODES, ProtocolError, SUBPROTOCOL, exportKeyDigest, type Operation } from '../protocol/index.js';
 import type { FastifyInstance } from 'fastify';
 import { AgentLink } from './agent-link.js';
 import { createHttpApi } from './http/api.js';
@@ -20,6 +20,7 @@ import type { ExportEvent, ExportOptions, RecordSource } from './export-request.
 import type { RequestSpec, StreamEvent, StreamOptions } from './request-sinks.js';
 import { authenticateAgent, type AgentPrincipal } from './auth.js';
 import { AgentRegistry } from './registry.js';
+import { ExportPins } from './export-pins.js';
 import { HubMetrics } from '../metrics/hub-metrics.js';
 import { StatusServer } from '../status/status-server.js';
 
@@ -31,6 +32,8 @@ export interface HubRequest {
   /** Defaults to the per-operation timeout from hub.yaml. */
   readonly timeoutMs?: number;
   readonly id?: string;
+  /** Export only: the caller's idempotency key; the export runs on the agent holding its journal (docs/exports.md). */
+  readonly idempotencyKey?: string;
 }
 
 export interface HubOptions {
@@ -49,6 +52,8 @@ const TIMEOUT_KEY: Record<Operation, keyof HubConfig['timeouts']> = {
 
 export class Hub {
   readonly registry = new AgentRegistry();
+  /** Which agent holds the journal of each export idempotency key. */
+  readonly exportPins = new ExportPins();
   /** Prometheus metrics (own registry); the HTTP API records its requests here, see hub-metrics.ts. */
   readonly metrics = new HubMetrics(this.registry);
   private statusServer: StatusServer | undefined;
@@ -142,6 +147,37 @@ export class Hub {
     );
   }
 
+  /**
+   * The agent for a keyed export: the one its key is pinned to (or that announced its journal),
+   * else one of the agents that keep export journals for the data source, which the key is then
+   * pinned to. Never an agent without the journal: while the pinned agent is away, a retryable
+   * AGENT_DISCONNECTED.
+   */
+  private pickForKey(req: HubRequest, key: string): AgentLink {
+    const digest = exportKeyDigest(req.dataSource, key);
+    const pinned = this.exportPins.agentFor(req.tenantId, digest);
+    if (pinned !== undefined) {
+      const link = this.registry.get(req.tenantId, pinned);
+      if (link?.offers(req.dataSource, 'export')) return link;
+      throw new ProtocolError(
+        'AGENT_DISCONNECTED',
+        `agent ${pinned}, which holds the journal of this idempotency key, is not connected: resend the export when it is back`,
+        { dataSource: req.dataSource },
+      );
+    }
+    const link = this.registry.pick(req.tenantId, req.dataSource, 'export', (l) => l.keepsExportJournal(req.dataSource));
+    if (link === undefined) {
+      this.pick(req); // the coded reason when no agent offers the export at all
+      throw new ProtocolError(
+        'IDEMPOTENCY_NOT_SUPPORTED',
+        `no connected agent keeps an export journal for data source ${JSON.stringify(req.dataSource)} (stateDir in application.yaml): send the export without Idempotency-Key`,
+        { dataSource: req.dataSource },
+      );
+    }
+    this.exportPins.pin(req.tenantId, digest, link.agentId!);
+    return link;
+  }
+
   /** The configured deadline of an operation (hub.yaml `timeouts`). */
   timeoutFor(op: Operation): number {
     return this.config.timeouts[TIMEOUT_KEY[op]];
@@ -154,6 +190,7 @@ export class Hub {
       params: req.params ?? {},
       timeoutMs: req.timeoutMs ?? this.timeoutFor(req.op),
       ...(req.id === undefined ? {} : { id: req.id }),
+      ...(req.idempotencyKey === undefined ? {} : { idempotencyKey: req.idempotencyKey }),
     };
   }
 
@@ -181,7 +218,10 @@ export class Hub {
   /** An `export`: records in (pulled as the agent grants credit), one result per record out. */
   exportEvents$(req: Omit<HubRequest, 'op'>, records: RecordSource, options?: ExportOptions): Observable<ExportEvent> {
     const full: HubRequest = { ...req, op: 'export' };
-    return defer(() => this.pick(full).export$(this.spec(full), records, options));
+    return defer(() => {
+      const link = full.idempotencyKey === undefined ? this.pick(full) : this.pickForKey(full, full.idempotencyKey);
+      return link.export$(this.spec(full), records, options);
+    });
   }
 
   export$(req: Omit<HubRequest, 'op'>, records: RecordSource, options?: ExportOptions): Observable<unknown> {
@@ -246,6 +286,7 @@ export class Hub {
         const tenantId = link.tenantId!;
         const agentId = link.agentId!;
         const replaced = this.registry.register(tenantId, agentId, link);
+        this.exportPins.learn(tenantId, agentId, link.hello?.exportKeys ?? []);
         if (replaced) {
           log.info({ tenantId, agentId }, 'agent re-registered: closing the stale connection');
           replaced.close(CLOSE_CODES.REPLACED, 'replaced by a newer registration');

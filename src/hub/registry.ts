@@ -53,11 +53,11 @@ export class AgentRegistry {
   }
 
   /**
-   * An agent of `tenantId` offering `dataSource` for `op`: the least busy, ties broken round
+   * An agent of `tenantId` offering `dataSource` for `op` (and passing `also`): the least busy, ties broken round
    * robin so load spreads over equally idle agents.
    */
-  pick(tenantId: string, dataSource: string, op: string): AgentLink | undefined {
-    const candidates = this.agents(tenantId).filter((l) => l.offers(dataSource, op));
+  pick(tenantId: string, dataSource: string, op: string, also: (link: AgentLink) => boolean = () => true): AgentLink | undefined {
+    const candidates = this.agents(tenantId).filter((l) => l.offers(dataSource, op) && also(l));
     if (candidates.length === 0) return undefined;
     const least = Math.min(...candidates.map((l) => l.inFlight()));
     const idle = candidates.filter((l) => l.inFlight() === least);

@@ -19,6 +19,9 @@ export const ERROR_CODES = {
   UPSTREAM_ERROR: { retryable: false, meaning: 'the data source failed in a way not covered by another code' },
   AGENT_DISCONNECTED: { retryable: true, meaning: 'the agent serving the request went away (hub side)' },
   INTERNAL: { retryable: false, meaning: 'a bug: an unexpected failure inside the agent or hub' },
+  IDEMPOTENCY_NOT_SUPPORTED: { retryable: false, meaning: 'an export carries an idempotency key, but no agent offering the data source keeps an export journal' },
+  IDEMPOTENCY_MISMATCH: { retryable: false, meaning: 'a resent export record differs from the record journaled under the same idempotency key and position; it was not written' },
+  OUTCOME_UNKNOWN: { retryable: false, meaning: 'the agent stopped while writing this record and cannot tell whether the write was applied; check the data source' },
 } as const satisfies Record<string, { retryable: boolean; meaning: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

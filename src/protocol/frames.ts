@@ -19,6 +19,17 @@ interface NonNegativeIntBrand { readonly NonNegativeInt: unique symbol }
 export const NonNegativeInt = t.brand(t.Int, (n): n is t.Branded<t.Int, NonNegativeIntBrand> => n >= 0, 'NonNegativeInt');
 interface PositiveIntBrand { readonly PositiveInt: unique symbol }
 export const PositiveInt = t.brand(t.Int, (n): n is t.Branded<t.Int, PositiveIntBrand> => n > 0, 'PositiveInt');
+interface IdempotencyKeyBrand { readonly IdempotencyKey: unique symbol }
+/** A caller's export idempotency key (the HTTP `Idempotency-Key` header): 1–255 printable ASCII characters. */
+export const IdempotencyKey = t.brand(
+  t.string,
+  (s): s is t.Branded<string, IdempotencyKeyBrand> => s.length > 0 && s.length <= 255 && /^[\x20-\x7e]+$/.test(s),
+  'IdempotencyKey',
+);
+export type IdempotencyKey = t.TypeOf<typeof IdempotencyKey>;
+/** Digests of export keys an agent holds journals of (hex, 32 characters), see `exportKeyDigest`. */
+const KeyDigest = t.refinement(t.string, (s) => /^[0-9a-f]{32}$/.test(s), 'KeyDigest');
+
 interface RequestIdBrand { readonly RequestId: unique symbol }
 /** Request ids are chosen by the hub: short printable strings, so they are safe in logs. */
 export const RequestId = t.brand(
@@ -47,7 +58,14 @@ export function requestId(s: string): RequestId {
 
 const JsonObject = t.UnknownRecord;
 
-export const DataSourceInfo = t.type({ name: t.string, type: t.string, operations: t.array(Operation) }, 'DataSourceInfo');
+export const DataSourceInfo = t.intersection(
+  [
+    t.type({ name: t.string, type: t.string, operations: t.array(Operation) }),
+    /** The agent keeps an export journal for this data source: exports may carry an idempotency key. */
+    t.partial({ idempotentExport: t.boolean }),
+  ],
+  'DataSourceInfo',
+);
 export type DataSourceInfo = t.TypeOf<typeof DataSourceInfo>;
 
 /** What the agent accepts, so the hub never sends more (optional: older agents omit it). */
@@ -62,7 +80,11 @@ export const Hello = t.intersection(
       tenantId: t.string,
       dataSources: t.array(DataSourceInfo),
     }),
-    t.partial({ limits: AgentLimits }),
+    t.partial({
+      limits: AgentLimits,
+      /** Export journals this agent holds (newest first, at most 1,000), so a restarted hub routes their resends here. */
+      exportKeys: t.array(KeyDigest),
+    }),
   ],
   'hello',
 );
@@ -86,7 +108,7 @@ export const Request = t.intersection(
       params: JsonObject,
       timeoutMs: PositiveInt,
     }),
-    t.partial({ credit: NonNegativeInt }),
+    t.partial({ credit: NonNegativeInt, idempotencyKey: IdempotencyKey }),
   ],
   'request',
 );

@@ -3,3 +3,4 @@ export * from './error-codes.js';
 export * from './frames.js';
 export * from './codec.js';
 export * from './errors.js';
+export * from './export-key.js';

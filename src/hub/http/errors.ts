@@ -34,6 +34,9 @@ export const STATUS_OF: Record<ErrorCode, number> = {
   UPSTREAM_ERROR: 502,
   AGENT_DISCONNECTED: 503,
   INTERNAL: 500,
+  IDEMPOTENCY_NOT_SUPPORTED: 422,
+  IDEMPOTENCY_MISMATCH: 409,
+  OUTCOME_UNKNOWN: 502,
 };
 
 export interface ApiErrorBody {
