@@ -22,6 +22,33 @@ export interface OperationContext {
   readonly requestId: string;
   readonly dataSource: string;
   readonly log: Logger;
+  /**
+   * Export only, when the caller gave an idempotency key and the agent keeps journals: the
+   * durable journal of this key. The shared export loop uses it (export-journaling.ts); an
+   * adapter never needs to look at it.
+   */
+  readonly exportJournal?: RecordJournal;
+}
+
+/** What a journaled upstream write answered (an `ExportResult` without its index). */
+export type JournaledResult =
+  | { readonly ok: true; readonly data?: unknown }
+  | { readonly ok: false; readonly code: string; readonly message: string; readonly retryable: boolean };
+
+/**
+ * The durable per-key export journal as the export loop sees it (the agent's implementation is
+ * `src/pipeline/export-journal.ts`; docs/exports.md). Records are known by their position in
+ * the export and the hash of their content.
+ */
+export interface RecordJournal {
+  /** Hash of a record as received (canonical JSON). */
+  hash(record: unknown): string;
+  lookup(
+    index: number,
+  ): { readonly state: 'none' } | { readonly state: 'intent'; readonly hash: string } | { readonly state: 'outcome'; readonly hash: string; readonly result: JournaledResult };
+  /** Written (durably) before the upstream write; throws when it cannot be, and then nothing is written. */
+  intent(index: number, hash: string): void;
+  outcome(index: number, hash: string, result: JournaledResult): void;
 }
 
 /** One page pulled from an upstream: `last` says no more pages follow. */
@@ -52,10 +79,12 @@ export interface PageSource<T> {
 
 /** Result of one export record, in the order the records came. */
 export type ExportResult =
-  | { readonly index: number; readonly ok: true; readonly data?: unknown }
+  | { readonly index: number; readonly ok: true; readonly data?: unknown; readonly replayed?: true; readonly verified?: true }
   | {
       readonly index: number;
       readonly ok: false;
+      /** The journal answered for this record (an earlier attempt's outcome): it was not written again. */
+      readonly replayed?: true;
       readonly code: string;
       readonly message: string;
       readonly retryable: boolean;

@@ -24,6 +24,8 @@ import { servePipeline } from '../pipeline/session-pipeline.js';
 import { AgentMetrics } from '../metrics/agent-metrics.js';
 import { StatusServer, type Readiness } from '../status/status-server.js';
 import { buildHello } from './hello.js';
+import { EXPORT_JOURNAL_DEFAULTS, ExportJournals, exportJournalDir } from '../pipeline/export-journal.js';
+import { MAX_ANNOUNCED_EXPORT_KEYS, type Hello } from '../protocol/index.js';
 
 export interface AgentOptions {
   /** Adapters to use instead of building them from config, by data-source name (tests, embedding). */
@@ -47,6 +49,8 @@ export class Agent {
   /** Prometheus metrics of this agent (its own registry), served on `/metrics` when `status` is set. */
   readonly metrics: AgentMetrics;
   private statusServer: Promise<StatusServer> | undefined;
+  /** Durable journals of exports with an idempotency key (`stateDir`); absent without one. */
+  private readonly journals: ExportJournals | undefined;
 
   constructor(
     private readonly config: AgentConfig,
@@ -62,7 +66,21 @@ export class Agent {
       this.dataSources.set(name, { adapter, operations: ds.operations });
     }
     this.metrics = new AgentMetrics({ urls: config.agent.urls, dataSources: [...this.dataSources.keys()] });
-    const hello = buildHello(config);
+    const journals =
+      config.stateDir === undefined
+        ? undefined
+        : new ExportJournals(
+            {
+              dir: exportJournalDir(config.stateDir),
+              maxAgeMs: config.exportJournal?.maxAge ?? EXPORT_JOURNAL_DEFAULTS.maxAgeMs,
+              maxBytes: config.exportJournal?.maxBytes ?? EXPORT_JOURNAL_DEFAULTS.maxBytes,
+              fsync: config.exportJournal?.fsync ?? EXPORT_JOURNAL_DEFAULTS.fsync,
+            },
+            logger,
+          );
+    this.journals = journals;
+    // Built at every connection: the journals it announces change as exports run.
+    const hello = (): Hello => buildHello(config, journals?.recent(MAX_ANNOUNCED_EXPORT_KEYS) ?? []);
     // A client certificate wins over Basic credentials (DESIGN §7, as in the classic agent).
     const headers = agentAuthHeaders(config.agent);
     const streams = config.agent.urls.map((url) => {
@@ -169,6 +187,7 @@ export class Agent {
       limits: pipelineLimits(this.config, session.maxFrameBytes),
       log: this.log,
       metrics: this.metrics,
+      ...(this.journals ? { journals: this.journals } : {}),
     }).pipe(
       catchError((err: unknown) => {
         this.log.error({ err, url: redactUrl(session.url) }, 'request pipeline failed: closing the session');

@@ -3,8 +3,13 @@ import type { AgentConfig } from '../config/index.js';
 import { PROTOCOL_VERSION, positiveInt, type Hello } from '../protocol/index.js';
 import { VERSION } from '../version.js';
 
-/** The registration frame: who we are and what we offer — never any secret (DESIGN §7). */
-export function buildHello(config: AgentConfig): Hello {
+/**
+ * The registration frame: who we are and what we offer — never any secret. `exportKeys` are the
+ * digests of the export journals this agent holds (a restarted hub routes their resends here);
+ * with a `stateDir`, every data source that allows export is announced as journaled.
+ */
+export function buildHello(config: AgentConfig, exportKeys: readonly string[] = []): Hello {
+  const journaled = config.stateDir !== undefined;
   return {
     type: 'hello',
     protocol: PROTOCOL_VERSION,
@@ -14,7 +19,9 @@ export function buildHello(config: AgentConfig): Hello {
       name,
       type: ds.type,
       operations: [...ds.operations],
+      ...(journaled && ds.operations.includes('export') ? { idempotentExport: true } : {}),
     })),
+    ...(exportKeys.length > 0 ? { exportKeys: [...exportKeys] } : {}),
     limits: { maxChunkItems: positiveInt(config.maxChunkItems), maxConcurrentStreams: positiveInt(config.maxConcurrentStreams) },
   };
 }

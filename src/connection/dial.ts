@@ -23,8 +23,8 @@ import { WsSession, sendFrame, type Session } from './session.js';
 import type { ClientTlsOptions } from './tls-stores.js';
 
 export interface DialOptions {
-  /** The registration frame, built once from config. */
-  readonly hello: Hello;
+  /** The registration frame, or a function building it at each connection (its export journals change). */
+  readonly hello: Hello | (() => Hello);
   /** Our frame-size limit in bytes; the session uses min(ours, the hub's). */
   readonly maxFrameBytes: number;
   /** ms allowed for TCP + TLS + upgrade, and again for hello → welcome. */
@@ -137,7 +137,7 @@ export function dial(url: string, options: DialOptions): Observable<DialEvent> {
         fail(new ConnectionError('PROTOCOL_ERROR', `hub did not accept subprotocol ${SUBPROTOCOL}`, url));
         return;
       }
-      sendFrame(ws, options.hello, options.maxFrameBytes).catch((err: unknown) => fail(classifySocketError(err, url)));
+      sendFrame(ws, typeof options.hello === 'function' ? options.hello() : options.hello, options.maxFrameBytes).catch((err: unknown) => fail(classifySocketError(err, url)));
       subs.push(
         inbound
           .pipe(
