@@ -1,5 +1,5 @@
 /**
- * LDAP failures → protocol errors, decided once in one lookup table (STYLE §12).
+ * LDAP failures → protocol errors, decided once in one lookup table.
  *
  * ldapts throws `ResultCodeError` subclasses carrying the LDAPResult code (RFC 4511 §4.1.9,
  * Appendix A) and plain `Error`s for transport failures. Every mapped error keeps the server's
@@ -10,6 +10,7 @@ import { ResultCodeError } from 'ldapts';
 import { ProtocolError, type ProtocolErrorContext } from '../../protocol/errors.js';
 import type { ErrorCode } from '../../protocol/error-codes.js';
 import { SOCKET_ERROR_CODES } from '../decode.js';
+import { scrub } from '../scrub.js';
 
 export interface ResultCodeMapping {
   /** RFC 4511 name of the result code. */
@@ -103,14 +104,8 @@ function diagnostic(err: Error): string {
 export interface ToProtocolErrorOptions {
   /** What was being done, e.g. `bind` or `search ou=people,…` (prefixed to the message). */
   readonly operation?: string;
-  /** Strings that must never appear in a message (the bind password). */
+  /** Strings that must never appear in a message (the bind password); see `../scrub.ts`. */
   readonly secrets?: readonly string[];
-}
-
-function scrub(message: string, secrets: readonly string[] = []): string {
-  let out = message;
-  for (const s of secrets) if (s.length > 0) out = out.split(s).join('[REDACTED]');
-  return out;
 }
 
 /** Maps anything an LDAP call threw to a `ProtocolError` (a `ProtocolError` passes through). */

@@ -1,23 +1,26 @@
 /**
- * `export`: write records (add / modify / delete / rename / upsert) one after the other on a
- * dedicated connection, one `ExportResult` per record in order. A record that fails — bad
- * shape, outside baseDN, refused by the server, connection lost — gets a failed result and the
- * batch goes on; a lost connection is re-made (with failover) for the next record.
+ * `export`: the LDAP records (add / modify / delete / rename / upsert) and their writer for the
+ * shared export loop (`../export-loop.ts`), which writes them one after the other on a dedicated
+ * connection, one `ExportResult` per record in order. A record that fails — bad shape, outside
+ * baseDN, refused by the server, connection lost — gets a failed result and the batch goes on;
+ * a lost connection is re-made (with failover) for the next record. The record codecs and the
+ * scope check are shared with the ldif adapter.
  */
 import * as t from 'io-ts';
 import { isLeft } from 'fp-ts/lib/Either.js';
 import { Attribute, Change, type Client } from 'ldapts';
-import { concatMap, defer, finalize, from, type Observable } from 'rxjs';
+import type { Observable } from 'rxjs';
 import type { ExportResult, OperationContext } from '../adapter.js';
+import { errorContext, exportLoop, type RecordWriter } from '../export-loop.js';
 import { Bool, decoder, isRecord, listOf, strictObject } from '../../config/codecs.js';
 import { ProtocolError, type ProtocolErrorContext } from '../../protocol/errors.js';
 import type { LdapClientPool, Lease } from './client-pool.js';
 import type { LdapDataSourceConfig } from './config.js';
 import { encodeValues, isBase64 } from './entry.js';
 import { ldapResultCode, toProtocolError } from './errors.js';
-import { renameEntry } from './modify-dn.js';
+import { renameEntry, renameTarget } from './modify-dn.js';
 import { parseDn } from './dn.js';
-import { badRequest, DnString, requireWithin } from './params.js';
+import { DnString, requireWithin } from './params.js';
 import { recordDecoder } from '../decode.js';
 
 const ATTRIBUTE_TYPE = /^([A-Za-z][A-Za-z0-9-]*|\d+(\.\d+)+)(;[A-Za-z0-9-]+)*$/;
@@ -80,7 +83,14 @@ const DeleteRecord = strictObject({ op: t.literal('delete'), dn: DnString }, {},
 const RenameRecord = strictObject(
   { op: t.literal('rename'), dn: DnString, newRdn: DnString },
   { newSuperior: DnString, deleteOldRdn: Bool },
-  { name: 'rename record (op, dn, newRdn, newSuperior, deleteOldRdn)' },
+  {
+    name: 'rename record (op, dn, newRdn, newSuperior, deleteOldRdn)',
+    // RFC 4511 §4.9: newrdn is an RDN, not a DN (a new parent is newSuperior).
+    check: (v) => {
+      const n = v.newRdn === undefined ? 1 : parseDn(v.newRdn).length;
+      return n === 1 ? [] : [{ path: ['newRdn'], message: `expected exactly one RDN, got ${n} (a new parent goes in newSuperior)` }];
+    },
+  },
 );
 
 const RECORDS = { add: AddRecord, modify: ModifyRecord, delete: DeleteRecord, rename: RenameRecord, upsert: UpsertRecord } as const;
@@ -108,87 +118,83 @@ export interface ExportDeps {
 }
 
 /**
- * Checks one decoded record against the data source's scope and returns its write. Every
- * refusal (outside baseDN, a bad newRdn) happens here, before the record's connection is
- * made: a refused record never reaches the server.
+ * The scope check of every directory record (ldap and ldif): its DN inside `baseDN`, and for a
+ * rename the new superior and the new DN too (`renameTarget`). OPERATION_NOT_ALLOWED otherwise.
  */
-function plan(record: ExportRecord, baseDN: string, context: ProtocolErrorContext): (client: Client) => Promise<unknown> {
-  requireWithin(record.dn, baseDN, 'dn', context);
+export function checkScope(record: ExportRecord, baseDN: string, context: ProtocolErrorContext = {}): void {
+  if (record.op === 'rename') renameTarget(record, baseDN, context);
+  else requireWithin(record.dn, baseDN, 'dn', context);
+}
+
+/** The write of one checked record on `client`; resolves with the result's `data`, if any. */
+async function writeRecord(client: Client, record: ExportRecord, baseDN: string): Promise<unknown> {
   switch (record.op) {
     case 'add':
-      return async (client) => {
-        await client.add(record.dn, attributesOf(record.attributes));
-        return undefined;
-      };
+      await client.add(record.dn, attributesOf(record.attributes));
+      return undefined;
     case 'modify':
-      return async (client) => {
-        await client.modify(
-          record.dn,
-          record.changes.map((ch) => {
-            const { name, values } = encodeValues(ch.attribute, ch.values ?? []);
-            return new Change({ operation: ch.operation, modification: new Attribute({ type: name, values }) });
-          }),
-        );
-        return undefined;
-      };
+      await client.modify(
+        record.dn,
+        record.changes.map((ch) => {
+          const { name, values } = encodeValues(ch.attribute, ch.values ?? []);
+          return new Change({ operation: ch.operation, modification: new Attribute({ type: name, values }) });
+        }),
+      );
+      return undefined;
     case 'delete':
-      return async (client) => {
-        await client.del(record.dn);
-        return undefined;
-      };
+      await client.del(record.dn);
+      return undefined;
     case 'rename': {
-      const newRdn = parseDn(record.newRdn);
-      const rdn = newRdn[0];
-      if (newRdn.length !== 1 || rdn === undefined) return badRequest(`newRdn ${JSON.stringify(record.newRdn)} must be exactly one RDN`, context);
-      const newSuperior = record.newSuperior === undefined ? undefined : requireWithin(record.newSuperior, baseDN, 'newSuperior', context);
-      return async (client) => {
-        await renameEntry(client, { dn: record.dn, newRdn: rdn, deleteOldRdn: record.deleteOldRdn ?? true, ...(newSuperior === undefined ? {} : { newSuperior }) });
-        return undefined;
-      };
+      const { newRdn, newSuperior } = renameTarget(record, baseDN);
+      await renameEntry(client, { dn: record.dn, newRdn, deleteOldRdn: record.deleteOldRdn ?? true, ...(newSuperior === undefined ? {} : { newSuperior }) });
+      return undefined;
     }
     case 'upsert':
-      return async (client) => {
-        try {
-          await client.add(record.dn, attributesOf(record.attributes));
-          return { action: 'added' };
-        } catch (err) {
-          if (ldapResultCode(err) !== 68) throw err;
-        }
-        // It exists: replace exactly the attributes given (others are left alone).
-        await client.modify(record.dn, replaceAll(record.attributes));
-        return { action: 'replaced' };
-      };
+      try {
+        await client.add(record.dn, attributesOf(record.attributes));
+        return { action: 'added' };
+      } catch (err) {
+        if (ldapResultCode(err) !== 68) throw err;
+      }
+      // It exists: replace exactly the attributes given (others are left alone).
+      await client.modify(record.dn, replaceAll(record.attributes));
+      return { action: 'replaced' };
   }
 }
 
-async function writeOne(deps: ExportDeps, lease: Lease, input: unknown, index: number, ctx: OperationContext): Promise<ExportResult> {
-  const context: ProtocolErrorContext = { requestId: ctx.requestId, dataSource: ctx.dataSource };
-  let url: string | undefined;
-  try {
-    const write = plan(decodeRecord(input, context), deps.config.baseDN, context);
-    const c = await lease.connection();
-    url = c.url;
-    const data = await write(c.client);
-    return data === undefined ? { index, ok: true } : { index, ok: true, data };
-  } catch (err) {
-    const e = toProtocolError(err, { ...context, ...(url === undefined ? {} : { url }) }, { operation: `export record ${index}`, secrets: deps.secrets });
-    ctx.log.debug({ index, code: e.code, reason: e.message }, 'LDAP export record failed');
-    return { index, ok: false, code: e.code, message: e.message, retryable: e.retryable };
-  }
+/**
+ * The LDAP record writer: one dedicated connection per export (a pool lease, taken when the
+ * export is subscribed, BUSY beyond `maxStreams`), made on the first record that passes its
+ * checks and made again (with failover) for the record after a lost connection.
+ */
+export function ldapWriter(deps: ExportDeps): RecordWriter<ExportRecord> {
+  const { baseDN } = deps.config;
+  let lease: Lease | undefined;
+  const table = (err: unknown, context: ProtocolErrorContext, index?: number): ProtocolError =>
+    toProtocolError(err, context, { ...(index === undefined ? {} : { operation: `export record ${index}` }), secrets: deps.secrets });
+  return {
+    decode: (input, context) => decodeRecord(input, context),
+    checkScope: (record, context) => checkScope(record, baseDN, context),
+    open: () => {
+      lease = deps.pool.lease();
+    },
+    write: async (record, index, ctx) => {
+      if (lease === undefined) throw new ProtocolError('INTERNAL', 'LDAP export wrote before its lease was taken');
+      const c = await lease.connection();
+      try {
+        return await writeRecord(c.client, record, baseDN);
+      } catch (err) {
+        // The server's URL belongs in the message (which of the failover servers said it).
+        throw table(err, { ...errorContext(ctx), url: c.url }, index);
+      }
+    },
+    toProtocolError: table,
+    close: async () => {
+      await lease?.release();
+    },
+  };
 }
 
 export function exportRecords(deps: ExportDeps, records$: Observable<unknown>, ctx: OperationContext): Observable<ExportResult> {
-  return defer(() => {
-    let lease: Lease;
-    try {
-      lease = deps.pool.lease();
-    } catch (err) {
-      throw err instanceof ProtocolError ? err : toProtocolError(err, { requestId: ctx.requestId, dataSource: ctx.dataSource });
-    }
-    return records$.pipe(
-      // Sequential: record n+1 is written only after record n's result (order = input order).
-      concatMap((record, index) => defer(() => from(writeOne(deps, lease, record, index, ctx)))),
-      finalize(() => void lease.release()),
-    );
-  });
+  return exportLoop(records$, () => ldapWriter(deps), ctx);
 }

@@ -1,15 +1,18 @@
 /**
- * ldif failures → protocol errors (STYLE §12), in one place:
+ * ldif failures → protocol errors, in one place:
  * - directory refusals are LDAP result codes (ldapts `ResultCodeError`s thrown by
  *   directory.ts) and go through the ldap adapter's table (`RESULT_CODES`), so `ALREADY_EXISTS`,
  *   `NOT_FOUND`, `CONSTRAINT_VIOLATION` and `details.ldapResultCode` mean the same as there;
  * - reading the files fails with Node file-system codes: `FILE_ERRORS` below;
  * - a file that does not parse or load (`LdifError`, `file:line`) is `UPSTREAM_ERROR`.
+ * Messages go through the adapters' one scrubber (`../scrub.ts`) like the other tables'; an
+ * LDIF data source configures no secret today, so `secrets` is empty unless a caller names one.
  */
 import { ResultCodeError } from 'ldapts';
 import { ProtocolError, type ProtocolErrorContext } from '../../protocol/errors.js';
 import type { ErrorCode } from '../../protocol/error-codes.js';
 import { toProtocolError as ldapToProtocolError } from '../ldap/errors.js';
+import { scrub } from '../scrub.js';
 import { LdifError } from './parse-ldif.js';
 
 export interface FileErrorMapping {
@@ -51,6 +54,8 @@ function fields(err: unknown): { code?: string; path?: string } {
 export interface ToProtocolErrorOptions {
   /** What was being done, e.g. `search ou=people,…` or `export record 3` (prefixed to the message). */
   readonly operation?: string;
+  /** Strings that must never appear in a message (see `../scrub.ts`). */
+  readonly secrets?: readonly string[];
 }
 
 /** Maps anything an ldif operation threw to a `ProtocolError` (a `ProtocolError` passes through). */
@@ -58,14 +63,15 @@ export function toProtocolError(err: unknown, context: ProtocolErrorContext = {}
   if (err instanceof ProtocolError) return err;
   if (err instanceof ResultCodeError) return ldapToProtocolError(err, context, options);
   const prefix = options.operation === undefined ? '' : `${options.operation}: `;
+  const say = (m: string): string => scrub(prefix + m, options.secrets);
   if (err instanceof LdifError) {
-    return new ProtocolError('UPSTREAM_ERROR', `${prefix}${err.message}`, { ...context, details: { ...context.details, file: err.file, line: err.line } }, { cause: err });
+    return new ProtocolError('UPSTREAM_ERROR', say(err.message), { ...context, details: { ...context.details, file: err.file, line: err.line } }, { cause: err });
   }
   const { code, path } = fields(err);
   const mapping = code === undefined ? undefined : FILE_ERRORS[code];
   if (mapping !== undefined) {
-    return new ProtocolError(mapping.code, `${prefix}${path ?? 'LDIF file'}: ${mapping.says} (${code})`, context, { cause: err, retryable: mapping.retryable });
+    return new ProtocolError(mapping.code, say(`${path ?? 'LDIF file'}: ${mapping.says} (${code})`), context, { cause: err, retryable: mapping.retryable });
   }
   // A bug: its message stays in the agent's log (the caller logs `cause`), not in the frame.
-  return new ProtocolError('INTERNAL', `${prefix}internal error in the ldif adapter`, context, { cause: err });
+  return new ProtocolError('INTERNAL', say('internal error in the ldif adapter'), context, { cause: err });
 }

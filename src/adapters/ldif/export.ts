@@ -1,16 +1,18 @@
 /**
  * `export`: the ldap adapter's records (add / modify / delete / rename / upsert, decoded by its
- * `decodeRecord`) applied to the in-memory directory one after the other, one `ExportResult`
- * per record in order. A record that fails gets a failed result and the batch goes on.
- * Changes live in memory only: the LDIF files are never written.
+ * `decodeRecord` and scope-checked by its `checkScope`) applied to the in-memory directory by
+ * the shared export loop (`../export-loop.ts`): one after the other, one `ExportResult` per
+ * record in order; a record that fails gets a failed result and the batch goes on. Changes
+ * live in memory only: the LDIF files are never written.
  */
-import { map, switchMap, defer, from, type Observable } from 'rxjs';
+import { of, type Observable } from 'rxjs';
 import type { ExportResult, OperationContext } from '../adapter.js';
-import type { ProtocolErrorContext } from '../../protocol/errors.js';
-import { formatDn, parseDn, type Rdn } from '../ldap/dn.js';
+import { errorContext, exportLoop, type RecordWriter } from '../export-loop.js';
+import { ProtocolError, type ProtocolErrorContext } from '../../protocol/errors.js';
+import { parseDn } from '../ldap/dn.js';
 import { encodeValues } from '../ldap/entry.js';
-import { decodeRecord, type ExportRecord } from '../ldap/export.js';
-import { badRequest, requireWithin } from '../ldap/params.js';
+import { checkScope, decodeRecord, type ExportRecord } from '../ldap/export.js';
+import { renameTarget } from '../ldap/modify-dn.js';
 import type { AttributeInput, Directory } from './directory.js';
 import { toProtocolError } from './errors.js';
 import { withoutBinaryOption, type Value } from './values.js';
@@ -30,9 +32,14 @@ export interface ExportDeps {
   readonly config: { readonly baseDN: string };
 }
 
-/** Applies one decoded record; returns the result's `data`, if any. */
+/**
+ * Applies one decoded record; returns the result's `data`, if any. The record's scope is
+ * checked again here (`checkScope`, the ldap adapter's), so a caller without the export loop
+ * cannot skip it.
+ */
 export function applyRecord(dir: Directory, record: ExportRecord, baseDN: string, context: ProtocolErrorContext = {}): unknown {
-  const rdns = requireWithin(record.dn, baseDN, 'dn', context);
+  checkScope(record, baseDN, context);
+  const rdns = parseDn(record.dn);
   switch (record.op) {
     case 'add':
       dir.add(record.dn, rdns, attributesOf(record.attributes));
@@ -48,13 +55,8 @@ export function applyRecord(dir: Directory, record: ExportRecord, baseDN: string
       dir.delete(record.dn, rdns);
       return undefined;
     case 'rename': {
-      const newRdn = parseDn(record.newRdn);
-      const rdn = newRdn[0];
-      if (newRdn.length !== 1 || rdn === undefined) return badRequest(`newRdn ${JSON.stringify(record.newRdn)} must be exactly one RDN`, context);
-      const newSuperior: Rdn[] | undefined = record.newSuperior === undefined ? undefined : requireWithin(record.newSuperior, baseDN, 'newSuperior', context);
-      // The entry's new name must stay inside the data source too (renaming the base would leave it).
-      requireWithin(formatDn([rdn, ...(newSuperior ?? rdns.slice(1))]), baseDN, 'new DN', context);
-      dir.rename(record.dn, rdns, rdn, newSuperior, record.deleteOldRdn ?? true);
+      const { newRdn, newSuperior } = renameTarget(record, baseDN, context);
+      dir.rename(record.dn, rdns, newRdn, newSuperior, record.deleteOldRdn ?? true);
       return undefined;
     }
     case 'upsert': {
@@ -74,22 +76,28 @@ export function applyRecord(dir: Directory, record: ExportRecord, baseDN: string
   }
 }
 
-function writeOne(dir: Directory, baseDN: string, input: unknown, index: number, ctx: OperationContext): ExportResult {
-  const context: ProtocolErrorContext = { requestId: ctx.requestId, dataSource: ctx.dataSource };
-  try {
-    const data = applyRecord(dir, decodeRecord(input, context), baseDN, context);
-    return data === undefined ? { index, ok: true } : { index, ok: true, data };
-  } catch (err) {
-    const e = toProtocolError(err, context, { operation: `export record ${index}` });
-    if (e.code === 'INTERNAL') ctx.log.error({ err, index }, 'LDIF export record failed unexpectedly');
-    else ctx.log.debug({ index, code: e.code, reason: e.message }, 'LDIF export record refused');
-    return { index, ok: false, code: e.code, message: e.message, retryable: e.retryable };
-  }
+/**
+ * The ldif record writer: the directory is loaded (or found loaded) when the export is
+ * subscribed — a failed load fails the export as a whole — and each record is applied to it
+ * synchronously.
+ */
+export function ldifWriter(deps: ExportDeps): RecordWriter<ExportRecord> {
+  const { baseDN } = deps.config;
+  let dir: Directory | undefined;
+  return {
+    decode: (input, context) => decodeRecord(input, context),
+    checkScope: (record, context) => checkScope(record, baseDN, context),
+    open: async () => {
+      dir = await deps.directory();
+    },
+    write: (record, _index, ctx) => {
+      if (dir === undefined) throw new ProtocolError('INTERNAL', 'LDIF export wrote before its directory was loaded');
+      return of(applyRecord(dir, record, baseDN, errorContext(ctx)));
+    },
+    toProtocolError: (err, context, index) => toProtocolError(err, context, index === undefined ? {} : { operation: `export record ${index}` }),
+  };
 }
 
 export function exportRecords(deps: ExportDeps, records$: Observable<unknown>, ctx: OperationContext): Observable<ExportResult> {
-  return defer(() => from(deps.directory())).pipe(
-    // Sequential by construction: each record is applied synchronously, in input order.
-    switchMap((dir) => records$.pipe(map((record, index) => writeOne(dir, deps.config.baseDN, record, index, ctx)))),
-  );
+  return exportLoop(records$, () => ldifWriter(deps), ctx);
 }

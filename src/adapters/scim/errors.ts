@@ -1,5 +1,5 @@
 /**
- * SCIM failures → protocol errors, decided once in one lookup table (STYLE §12).
+ * SCIM failures → protocol errors, decided once in one lookup table.
  *
  * A SCIM service provider answers a failed request with an HTTP status and, usually, an error
  * body (RFC 7644 §3.12: `schemas: [urn:ietf:params:scim:api:messages:2.0:Error]`, `status`,
@@ -17,6 +17,10 @@ import { ProtocolError, type ProtocolErrorContext } from '../../protocol/errors.
 import type { ErrorCode } from '../../protocol/error-codes.js';
 import { ScimErrorBody, isValid } from './codecs.js';
 import { SOCKET_ERROR_CODES } from '../decode.js';
+import { scrub } from '../scrub.js';
+
+// The shared scrubber, for the client's own messages (one rule for every adapter).
+export { scrub };
 
 export interface StatusMapping {
   readonly code: ErrorCode;
@@ -158,16 +162,10 @@ export function isConnectionFailure(err: unknown): boolean {
 export interface ToProtocolErrorOptions {
   /** What was being done, e.g. `GET /Users` (prefixed to the message). */
   readonly operation?: string;
-  /** Strings that must never appear in a message (token, password, client secret). */
+  /** Strings that must never appear in a message (token, password, client secret); see `../scrub.ts`. */
   readonly secrets?: readonly string[];
   /** `timeoutMs`, quoted in timeout messages. */
   readonly timeoutMs?: number;
-}
-
-export function scrub(message: string, secrets: readonly string[] = []): string {
-  let out = message;
-  for (const s of secrets) if (s.length >= 4) out = out.split(s).join('[REDACTED]');
-  return out;
 }
 
 function shorten(text: string, max = 300): string {

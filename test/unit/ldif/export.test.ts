@@ -148,12 +148,23 @@ describe('rename', () => {
     expect((await rejection(dns(a, { base: people }))).code).toBe('NOT_FOUND');
   });
 
+  it('a new superior given as the base in another spelling is inside', async () => {
+    const a = adapterFor(SMALL);
+    expect(await exportAll(a, [{ op: 'rename', dn: `uid=bob,${people}`, newRdn: 'uid=bob', newSuperior: 'DC=Example, dc=\\63om' }])).toEqual([{ index: 0, ok: true }]);
+    expect((await get(a, 'uid=bob,dc=example,dc=com')).attributes['uid']).toEqual(['bob']);
+  });
+
   it.each([
     ['onto an existing entry', { newRdn: 'uid=zoe' }, 'ALREADY_EXISTS'],
     ['below itself', { dn: people, newRdn: 'ou=p2', newSuperior: `uid=zoe,${people}` }, 'CONSTRAINT_VIOLATION'],
     ['to a missing parent', { newRdn: 'uid=bob', newSuperior: 'ou=nowhere,dc=example,dc=com' }, 'NOT_FOUND'],
     ['to a parent outside baseDN', { newRdn: 'uid=bob', newSuperior: 'dc=other,dc=com' }, 'OPERATION_NOT_ALLOWED'],
     ['the base entry (its new name would be outside)', { dn: 'dc=example,dc=com', newRdn: 'dc=renamed' }, 'OPERATION_NOT_ALLOWED'],
+    ['the base entry to ou=escaped', { dn: 'dc=example,dc=com', newRdn: 'ou=escaped' }, 'OPERATION_NOT_ALLOWED'],
+    ['the base entry spelled in upper case with spaces', { dn: 'DC=Example ,  DC=COM', newRdn: 'dc=renamed' }, 'OPERATION_NOT_ALLOWED'],
+    ['the base entry spelled with hex escapes', { dn: 'dc=\\65xample,dc=c\\6Fm', newRdn: 'dc=renamed' }, 'OPERATION_NOT_ALLOWED'],
+    ['the base entry under a new superior inside itself', { dn: 'dc=example,dc=com', newRdn: 'dc=renamed', newSuperior: people }, 'OPERATION_NOT_ALLOWED'],
+    ['to a parent that only looks like the base', { newRdn: 'uid=bob', newSuperior: 'dc=example,dc=comX' }, 'OPERATION_NOT_ALLOWED'],
     ['a missing entry', { dn: `uid=nobody,${people}`, newRdn: 'uid=somebody' }, 'NOT_FOUND'],
     ['a newRdn of several RDNs', { newRdn: 'uid=a,ou=b' }, 'BAD_REQUEST'],
   ])('refuses a rename %s', async (_what, fields, code) => {
