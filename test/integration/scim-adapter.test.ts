@@ -7,7 +7,9 @@
  * timeouts, oversized responses, cancelled requests). A few provider misbehaviours that scimmy
  * cannot produce (ignoring `count`, empty pages early) come from a small node:http server, and
  * so does RFC 9865 cursor paging (scimmy has none): a provider advertising it in its
- * ServiceProviderConfig, its request sequence, cap, and invalid/expired cursors.
+ * ServiceProviderConfig, its request sequence, cap, and invalid/expired cursors — and a provider
+ * without ETags or sorting, to which a `version` or a `sortBy` is refused before any request
+ * that would ignore it.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -405,13 +407,16 @@ describe('export', () => {
       { op: 'delete', resourceType: '/Users', id },
     ]);
     expect(results.map((r) => r.index)).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(requestsSince(from0)[0]?.path).toBe('/scim/v2/ServiceProviderConfig');
     expect(ok(results[0])).toEqual({ id, version: 'W/"2"' });
     expect(results[1]).toMatchObject({ ok: false, code: 'CONSTRAINT_VIOLATION', retryable: false });
     expect(ok(results[2])).toEqual({ id, version: 'W/"3"' });
     expect(results[3]).toMatchObject({ ok: false, code: 'CONSTRAINT_VIOLATION' });
     expect(ok(results[4])).toEqual({ id });
     expect(results[5]).toMatchObject({ ok: false, code: 'NOT_FOUND' });
+    // The first record with a version reads the provider's ServiceProviderConfig (etag.supported: true).
     expect(requestsSince(from0).map((r) => [r.method, r.status])).toEqual([
+      ['GET', 200],
       ['PUT', 200],
       ['PUT', 412],
       ['PATCH', 200],
@@ -822,7 +827,9 @@ describe('providers that misbehave (node:http)', () => {
   it('sends Accept and Content-Type application/scim+json, a JSON body, and If-Match', async () => {
     const headers: Array<Record<string, string | string[] | undefined>> = [];
     const bodies: string[] = [];
-    handler = (req, res) => {
+    handler = (req, res, url) => {
+      // No ServiceProviderConfig: nothing says If-Match is unsupported, so it is sent.
+      if (url.pathname.endsWith('/ServiceProviderConfig')) return json(res, 404, { status: '404', detail: 'no such endpoint' });
       headers.push(req.headers);
       let b = '';
       req.on('data', (c: Buffer) => (b += c.toString('utf8')));
@@ -1000,6 +1007,102 @@ describe('cursor paging (RFC 9865, node:http provider)', () => {
     expect(pages.map((p) => [p.items.length, p.last, p.truncated])).toEqual([[100, true, true]]);
     expect(usersSeen()).toHaveLength(1);
     expect(logs.text()).toContain('did not advance its cursor');
+  });
+});
+
+describe('conditions honoured or refused (node:http provider without ETags or sorting)', () => {
+  // An independent provider as found in the wild: its ServiceProviderConfig says
+  // `etag.supported: false` and `sort.supported: false` (both optional in RFC 7644), and it
+  // really ignores If-Match and sortBy: every write it receives is applied.
+  let fake: Server;
+  let fakeUrl: string;
+  const seen: Array<{ method: string; path: string; ifMatch: string | undefined; sortBy: string | null }> = [];
+  const applied: string[] = [];
+  const json = (res: ServerResponse, status: number, body: unknown): void => {
+    res.writeHead(status, { 'content-type': 'application/scim+json' }).end(JSON.stringify(body));
+  };
+  beforeAll(async () => {
+    fake = createServer((req, res) => {
+      const url = new URL(req.url ?? '/', 'http://x');
+      const method = req.method ?? 'GET';
+      const ifMatch = req.headers['if-match'];
+      seen.push({ method, path: url.pathname, ifMatch: typeof ifMatch === 'string' ? ifMatch : undefined, sortBy: url.searchParams.get('sortBy') });
+      req.resume();
+      req.on('end', () => {
+        if (url.pathname.endsWith('/ServiceProviderConfig')) {
+          return json(res, 200, {
+            schemas: ['urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig'],
+            patch: { supported: true },
+            bulk: { supported: false, maxOperations: 0, maxPayloadSize: 0 },
+            filter: { supported: true, maxResults: 100 },
+            changePassword: { supported: false },
+            sort: { supported: false },
+            etag: { supported: false },
+            authenticationSchemes: [],
+          });
+        }
+        if (!url.pathname.startsWith('/scim/v2/Users')) return json(res, 404, { status: '404', detail: 'not here' });
+        if (method === 'GET') return json(res, 200, { schemas: ['urn:ietf:params:scim:api:messages:2.0:ListResponse'], totalResults: 2, Resources: [{ id: 'b', userName: 'b' }, { id: 'a', userName: 'a' }] });
+        applied.push(`${method} ${url.pathname}`);
+        if (method === 'DELETE') return res.writeHead(204).end();
+        return json(res, method === 'POST' ? 201 : 200, { id: url.pathname.split('/')[4] ?? 'new', userName: 'x' });
+      });
+    });
+    await new Promise<void>((resolve) => fake.listen(0, '127.0.0.1', resolve));
+    fakeUrl = `http://127.0.0.1:${(fake.address() as AddressInfo).port}/scim/v2`;
+  });
+  afterAll(async () => {
+    fake.closeAllConnections();
+    await new Promise<void>((resolve) => fake.close(() => resolve()));
+  });
+
+  const versioned = [
+    { op: 'replace', resourceType: '/Users', id: 'u1', version: 'W/"bogus"', resource: user('u1') },
+    { op: 'patch', resourceType: '/Users', id: 'u1', version: 'W/"bogus"', operations: [{ op: 'replace', path: 'active', value: false }] },
+    { op: 'delete', resourceType: '/Users', id: 'u1', version: 'W/"bogus"' },
+  ];
+
+  it('a record with a version is refused (BAD_REQUEST, not retryable) before any write: zero write requests', async () => {
+    seen.length = 0;
+    applied.length = 0;
+    const results = await exportAll(adapter({ baseUrl: fakeUrl }), versioned);
+    expect(results.map((r) => [r.index, r.ok ? 'ok' : r.code, r.ok ? undefined : r.retryable])).toEqual([
+      [0, 'BAD_REQUEST', false],
+      [1, 'BAD_REQUEST', false],
+      [2, 'BAD_REQUEST', false],
+    ]);
+    for (const r of results) expect(r.ok ? '' : r.message).toContain('etag.supported: false');
+    // One read of the ServiceProviderConfig (cached for the adapter), and nothing else.
+    expect(seen.map((q) => `${q.method} ${q.path}`)).toEqual(['GET /scim/v2/ServiceProviderConfig']);
+    expect(applied).toEqual([]);
+  });
+
+  it('the batch goes on: records without a version are written (unconditionally, as asked)', async () => {
+    seen.length = 0;
+    applied.length = 0;
+    const results = await exportAll(adapter({ baseUrl: fakeUrl }), [
+      versioned[0],
+      { op: 'create', resourceType: '/Users', resource: user('u2') },
+      { op: 'replace', resourceType: '/Users', id: 'u1', resource: user('u1') },
+      versioned[2],
+    ]);
+    expect(results.map((r) => (r.ok ? 'ok' : r.code))).toEqual(['BAD_REQUEST', 'ok', 'ok', 'BAD_REQUEST']);
+    expect(applied).toEqual(['POST /scim/v2/Users', 'PUT /scim/v2/Users/u1']);
+    expect(seen.filter((q) => q.ifMatch !== undefined)).toEqual([]);
+  });
+
+  it('a sortBy is refused (BAD_REQUEST) at the first pull, before any search request; without sortBy the search runs', async () => {
+    seen.length = 0;
+    const a = adapter({ baseUrl: fakeUrl });
+    const e = await failure(pull(a.search!({ resourceType: '/Users', sortBy: 'userName' }, ctx)));
+    expect(e.code).toBe('BAD_REQUEST');
+    expect(e.retryable).toBe(false);
+    expect(e.message).toContain('sort.supported: false');
+    expect(seen.map((q) => `${q.method} ${q.path}`)).toEqual(['GET /scim/v2/ServiceProviderConfig']);
+    const pages = await drain(a.search!({ resourceType: '/Users' }, ctx));
+    expect(pages.map((p) => p.items.length)).toEqual([2]);
+    expect(seen.map((q) => `${q.method} ${q.path}`)).toEqual(['GET /scim/v2/ServiceProviderConfig', 'GET /scim/v2/Users']);
+    expect(seen.every((q) => q.sortBy === null)).toBe(true);
   });
 });
 

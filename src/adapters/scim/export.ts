@@ -1,8 +1,13 @@
 /**
- * `export`: write records (create / replace / patch / delete / upsert, see records.ts) one
- * after the other, one `ExportResult` per record in input order. A record that fails — bad
- * shape, unknown resource type, refused by the provider, provider unreachable — gets a failed
- * result and the next record is written (docs/adapters.md rule 4).
+ * `export`: the SCIM record writer (create / replace / patch / delete / upsert, see records.ts)
+ * for the shared export loop (`../export-loop.ts`): one record after the other, one
+ * `ExportResult` per record in input order. A record that fails — bad shape, unknown resource
+ * type, a condition the provider cannot honour, refused by the provider, provider unreachable —
+ * gets a failed result and the next record is written (docs/adapters.md rule 4).
+ *
+ * Conditions are honoured or refused, never dropped: a record with a `version` is sent with
+ * `If-Match`, unless the provider's ServiceProviderConfig says `etag.supported: false` — then
+ * it is refused (BAD_REQUEST) before any write, since the provider would ignore `If-Match`.
  *
  * Success data is `{id, version?}` (`version` from `meta.version` or the `ETag` header, RFC
  * 7644 §3.14); an upsert adds `action: 'created' | 'replaced'`.
@@ -11,9 +16,10 @@
  * timed out may have been applied (retry.ts).
  */
 import type { IncomingHttpHeaders } from 'node:http';
-import { catchError, concatMap, defer, map, of, type Observable } from 'rxjs';
+import { concatMap, EMPTY, map, type Observable } from 'rxjs';
 import { ProtocolError, type ProtocolErrorContext } from '../../protocol/errors.js';
 import type { ExportResult, OperationContext } from '../adapter.js';
+import { errorContext, exportLoop, type RecordWriter } from '../export-loop.js';
 import { etagOf, type ScimResponse } from './client.js';
 import { decodeBody, ListResponse, PATCH_OP_SCHEMA, Resource, WriteResponse } from './codecs.js';
 import type { ScimDeps } from './deps.js';
@@ -21,6 +27,7 @@ import { toProtocolError } from './errors.js';
 import { eqFilter } from './filter.js';
 import { resourcePath } from './get.js';
 import { decodeRecord, type ExportRecord } from './records.js';
+import { requireEtags } from './service-provider.js';
 
 export interface WriteData {
   readonly id?: string;
@@ -111,19 +118,30 @@ function withId(data: WriteData, ctx: OperationContext, index: number): WriteDat
   return data;
 }
 
-function writeOne(deps: ScimDeps, input: unknown, index: number, ctx: OperationContext): Observable<ExportResult> {
-  const context: ProtocolErrorContext = { requestId: ctx.requestId, dataSource: ctx.dataSource };
-  return defer(() => perform(deps, decodeRecord(input, context), index, ctx, context)).pipe(
-    map((data): ExportResult => ({ index, ok: true, data })),
-    catchError((err: unknown) => {
-      const e = toProtocolError(err, context, { operation: `export record ${index}`, secrets: deps.client.secrets() });
-      ctx.log.debug({ index, code: e.code, reason: e.message }, 'SCIM export record failed');
-      return of<ExportResult>({ index, ok: false, code: e.code, message: e.message, retryable: e.retryable });
-    }),
-  );
+/** The `version` (→ `If-Match`) a record asks for, if any. */
+export function versionOf(record: ExportRecord): string | undefined {
+  return record.op === 'replace' || record.op === 'patch' || record.op === 'delete' ? record.version : undefined;
+}
+
+/**
+ * The SCIM record writer. No scope check: every record addresses one resource type of the
+ * configured base URL (one path segment, `params.ts`). A record with a `version` is checked
+ * against the provider's `etag.supported` before its write (`requireEtags`).
+ */
+export function scimWriter(deps: ScimDeps): RecordWriter<ExportRecord> {
+  return {
+    decode: (input, context) => decodeRecord(input, context),
+    checkScope: () => undefined,
+    checkConditions: (record, ctx, context) => {
+      const version = versionOf(record);
+      return version === undefined ? EMPTY : deps.serviceProvider.capabilities(ctx).pipe(map((caps) => requireEtags(caps, version, context)));
+    },
+    write: (record, index, ctx) => perform(deps, record, index, ctx, errorContext(ctx)),
+    toProtocolError: (err, context, index) =>
+      toProtocolError(err, context, { ...(index === undefined ? {} : { operation: `export record ${index}` }), secrets: deps.client.secrets() }),
+  };
 }
 
 export function exportRecords(deps: ScimDeps, records$: Observable<unknown>, ctx: OperationContext): Observable<ExportResult> {
-  // Sequential: record n+1 is written only after record n's result (order = input order).
-  return defer(() => records$.pipe(concatMap((record, index) => writeOne(deps, record, index, ctx))));
+  return exportLoop(records$, scimWriter(deps), ctx);
 }

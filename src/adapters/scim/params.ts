@@ -1,7 +1,7 @@
 /**
- * Request parameters of the SCIM operations, decoded with io-ts at the adapter's edge (DESIGN
- * §8). Unknown keys are problems (a typo must not be silently ignored); every problem is listed
- * in one BAD_REQUEST message.
+ * Request parameters of the SCIM operations, decoded with io-ts at the adapter's edge. Unknown
+ * keys are problems (a typo must not be silently ignored); every problem is listed in one
+ * BAD_REQUEST message.
  */
 import * as t from 'io-ts';
 import { decoder, listOf, NonNegativeInt, PositiveInt, strictObject } from '../../config/codecs.js';
@@ -68,6 +68,7 @@ export const SearchParams = strictObject(
     filter: FilterText,
     attributes: AttributeList,
     excludedAttributes: AttributeList,
+    /** Refused at the first pull when the provider says `sort.supported: false` (search.ts). */
     sortBy: AttributePath,
     sortOrder: SortOrder,
     /** Most resources to return in total (0 = only `totalResults`). */

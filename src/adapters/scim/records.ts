@@ -10,6 +10,10 @@
  * | patch     | PATCH  /Endpoint/id   If-Match: version  (§3.5.2) |
  * | delete    | DELETE /Endpoint/id   If-Match: version  (§3.6)   |
  * | upsert    | GET ?filter=attr eq "value", then POST or PUT     |
+ *
+ * A `version` asks for a conditional write (RFC 7644 §3.14). It is honoured (sent as
+ * `If-Match`) or refused: to a provider whose ServiceProviderConfig says `etag.supported:
+ * false`, the record fails with BAD_REQUEST before any write (export.ts).
  */
 import * as t from 'io-ts';
 import { decoder, isRecord, listOf, strictObject } from '../../config/codecs.js';

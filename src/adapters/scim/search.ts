@@ -1,6 +1,6 @@
 /**
  * `search`: RFC 7644 §3.4.2 query with index-based pagination (§3.4.2.4) exposed as a
- * `PageSource` (DESIGN §6). Each `pull()` makes exactly one `GET /Endpoint?startIndex=…&count=…`
+ * `PageSource` pulled under credit. Each `pull()` makes exactly one `GET /Endpoint?startIndex=…&count=…`
  * (1-based `startIndex`); nothing is requested before the first pull or after the last page.
  *
  * The last page is known without another request when `startIndex + received - 1 >=
@@ -15,7 +15,10 @@
  * had more. Every page carries the provider's latest `totalResults`.
  *
  * Index-based paging is not a snapshot (RFC 7644 §3.4.2.4): resources added or deleted while a
- * search runs can shift pages. Use a `sortBy` the provider supports for a stable order.
+ * search runs can shift pages. Use a `sortBy` the provider supports for a stable order. A
+ * `sortBy` to a provider whose ServiceProviderConfig says `sort.supported: false` is refused
+ * (BAD_REQUEST) at the first pull, before any search request: it would be ignored, and an
+ * unsorted result must not pass for a sorted one (`service-provider.ts`).
  *
  * Cursor paging (RFC 9865) is used instead when the provider's `/ServiceProviderConfig`
  * (read once per adapter, `service-provider.ts`) advertises `pagination.cursor: true` and
@@ -33,6 +36,7 @@ import { decodeBody, ListResponse, type JsonObject } from './codecs.js';
 import type { ScimDeps } from './deps.js';
 import { toProtocolError } from './errors.js';
 import { cursorAsk, cursorStep, type CursorState, type PagingMethod } from './pagination.js';
+import { requireSort } from './service-provider.js';
 import { attributeQuery, decodeOrThrow, SearchParams } from './params.js';
 
 /** A page of resources with the provider's `totalResults` (for a progress display). */
@@ -141,7 +145,17 @@ export function searchSource(deps: ScimDeps, params: unknown, ctx: OperationCont
       if (closed) return throwError(() => new ProtocolError('CANCELLED', 'search was closed', context));
       if (finished) return of<ScimPage>({ items: [], last: true, totalResults: delivered });
       const p = plan;
-      const method$ = method === undefined ? deps.serviceProvider.paging(ctx) : of(method);
+      // The first pull reads the provider's capabilities: the paging method, and whether it
+      // can honour a sortBy (refused before any search request if not).
+      const method$ =
+        method === undefined
+          ? deps.serviceProvider.capabilities(ctx).pipe(
+              map((caps) => {
+                if (p.query['sortBy'] !== undefined) requireSort(caps, p.query['sortBy'], context);
+                return caps.paging;
+              }),
+            )
+          : of(method);
       return method$.pipe(
         concatMap((m) => {
           method = m;
