@@ -12,6 +12,9 @@
  * refuses a second connection, because ldapts would otherwise reconnect transparently and
  * anonymously (and, after StartTLS, in clear text). A client whose connection is gone is
  * discarded and the next use makes a new one.
+ *
+ * Every client decodes search result entries with `entry-decoder.ts` (entries keep the bytes
+ * the server sent); a client cannot be made without it.
  */
 import { readFileSync } from 'node:fs';
 import * as net from 'node:net';
@@ -20,6 +23,7 @@ import { Client } from 'ldapts';
 import type { Logger } from 'pino';
 import { ProtocolError } from '../../protocol/errors.js';
 import type { LdapDataSourceConfig } from './config.js';
+import { useEntryDecoder } from './entry-decoder.js';
 import { toProtocolError } from './errors.js';
 
 export interface ClientPoolOptions {
@@ -124,7 +128,7 @@ export class LdapClientPool {
 
   private newClient(url: string): Client {
     const ldaps = url.startsWith('ldaps:');
-    return new Client({
+    const client = new Client({
       url,
       connectTimeout: this.config.timeoutMs,
       timeout: this.config.timeoutMs,
@@ -135,6 +139,11 @@ export class LdapClientPool {
       // Used for ldaps:// and for the StartTLS upgrade (which passes the existing socket).
       createSecureConnection: ldaps ? oneShot(tls.connect) : tls.connect,
     });
+    // Entries must keep their bytes (entry-decoder.ts); without the hook ldapts would change them.
+    if (!useEntryDecoder(client)) {
+      throw new ProtocolError('INTERNAL', 'this ldapts build has no message parser hook for the entry decoder (ldapts 8.2.0 is required)', { url }, { retryable: false });
+    }
+    return client;
   }
 
   /**

@@ -6,12 +6,20 @@
  * test would accept `uid=x,dc=example,dc=comX` or reject `UID=x, DC=Example,dc=com`.
  */
 
+import { isUtf8 } from 'node:buffer';
+
 export interface Ava {
   /** Attribute type as written (descriptor or numeric OID). */
   readonly type: string;
-  /** Unescaped value; a `#hex` BER value is kept as written (lower-cased) with `ber: true`. */
+  /**
+   * Unescaped value; a `#hex` BER value is kept as written (lower-cased) with `ber: true`. When
+   * the value's bytes are not valid UTF-8, U+FFFD stands in for each invalid sequence here and
+   * `bytes` holds the value.
+   */
   readonly value: string;
   readonly ber?: true;
+  /** The value's bytes, present only when they are not valid UTF-8 (hex escapes such as `\ED`). */
+  readonly bytes?: Buffer;
 }
 
 /** One RDN: one or more attribute-value assertions joined by `+`. */
@@ -53,16 +61,14 @@ export function parseDn(input: string): Rdn[] {
     i++; // '='
     skipSpaces();
 
-    let value: string;
-    let ber = false;
     if (input[i] === '#') {
-      ber = true;
       const start = i;
       i++;
       while (i < n && /[0-9a-fA-F]/.test(input[i] ?? '')) i++;
-      value = input.slice(start, i).toLowerCase();
+      const value = input.slice(start, i).toLowerCase();
       if (value.length < 3 || value.length % 2 === 0) fail('bad #hex value');
       skipSpaces();
+      rdn.push({ type, value, ber: true });
     } else {
       const bytes: number[] = [];
       // Index in `bytes` after the last escaped or non-space character: unescaped trailing spaces
@@ -78,6 +84,7 @@ export function parseDn(input: string): Rdn[] {
             i += 3;
           } else if (i + 1 < n) {
             const escaped = input.codePointAt(i + 1) ?? 0;
+            if (escaped >= 0xd800 && escaped <= 0xdfff) fail('lone UTF-16 surrogate (use hex escapes for bytes that are not UTF-8)');
             const ch = String.fromCodePoint(escaped);
             bytes.push(...Buffer.from(ch, 'utf8'));
             i += 1 + ch.length;
@@ -90,14 +97,19 @@ export function parseDn(input: string): Rdn[] {
         // RFC 4514 §2.4 (`=` need not be escaped; `"` `<` `>` must be).
         if (c === '"' || c === '<' || c === '>') fail(`unescaped ${JSON.stringify(c)} in value`);
         const cp = input.codePointAt(i) ?? 0;
+        // A lone surrogate has no UTF-8 form: sending it would change it into U+FFFD.
+        if (cp >= 0xd800 && cp <= 0xdfff) fail('lone UTF-16 surrogate (use hex escapes for bytes that are not UTF-8)');
         const ch = String.fromCodePoint(cp);
         bytes.push(...Buffer.from(ch, 'utf8'));
         if (ch !== ' ') significant = bytes.length;
         i += ch.length;
       }
-      value = Buffer.from(bytes.slice(0, significant)).toString('utf8');
+      // Hex pairs can spell bytes that are not UTF-8 (`\ED\A0\80`): the value then keeps them,
+      // so that neither scope checks nor re-formatting confuse it with U+FFFD.
+      const raw = Buffer.from(bytes.slice(0, significant));
+      const value = raw.toString('utf8');
+      rdn.push(isUtf8(raw) ? { type, value } : { type, value, bytes: raw });
     }
-    rdn.push(ber ? { type, value, ber: true } : { type, value });
 
     if (i >= n) {
       rdns.push(rdn);
@@ -120,14 +132,16 @@ export function valueKey(value: string): string {
 
 /** Comparison key of an RDN: its AVAs sorted, so `a=1+b=2` equals `B=2+A=1`. */
 export function rdnKey(rdn: Rdn): string {
+  // Bytes that are not UTF-8 are keyed by their hex after a lone surrogate, which no text value's
+  // key holds (values parsed from a DN are well-formed), so they never equal any text value.
   return rdn
-    .map((ava) => `${ava.type.toLowerCase()}=${valueKey(ava.value)}`)
+    .map((ava) => `${ava.type.toLowerCase()}=${ava.bytes === undefined ? valueKey(ava.value) : `\ud800${asciiLower(ava.bytes).toString('hex')}`}`)
     .sort()
     .join('+');
 }
 
 /** Do two DNs name the same entry (case-insensitive types and values, spacing ignored)? */
-export function dnEquals(a: string | Rdn[], b: string | Rdn[]): boolean {
+export function dnEquals(a: string | readonly Rdn[], b: string | readonly Rdn[]): boolean {
   const x = typeof a === 'string' ? parseDn(a) : a;
   const y = typeof b === 'string' ? parseDn(b) : b;
   return x.length === y.length && x.every((rdn, k) => rdnKey(rdn) === rdnKey(y[k] ?? []));
@@ -145,16 +159,31 @@ export function dnEquals(a: string | Rdn[], b: string | Rdn[]): boolean {
  */
 function scopeKey(rdn: Rdn): string {
   return rdn
-    .map((ava) => `${ava.type.toLowerCase()}=${ava.ber ? 'ber:' : 'str:'}${ava.value.replace(/[A-Z]+/g, (s) => s.toLowerCase())}`)
+    .map((ava) => {
+      const type = ava.type.toLowerCase();
+      // Bytes that are not UTF-8 are compared as bytes, never as the U+FFFD that stands for them.
+      if (ava.bytes !== undefined) return `${type}=bytes:${asciiLower(ava.bytes).toString('hex')}`;
+      return `${type}=${ava.ber ? 'ber:' : 'str:'}${ava.value.replace(/[A-Z]+/g, (s) => s.toLowerCase())}`;
+    })
     .sort()
     .join('+');
+}
+
+/** A copy with the ASCII letters A–Z in lower case (the only folding scope checks do). */
+function asciiLower(bytes: Buffer): Buffer {
+  const out = Buffer.from(bytes);
+  for (let k = 0; k < out.length; k++) {
+    const b = out[k] ?? 0;
+    if (b >= 0x41 && b <= 0x5a) out[k] = b + 0x20;
+  }
+  return out;
 }
 
 /**
  * Is `dn` the base itself or below it, as every directory server sees it? The root DN `''`
  * contains everything. Case-insensitive for ASCII only (see `scopeKey`).
  */
-export function isWithin(dn: string | Rdn[], base: string | Rdn[]): boolean {
+export function isWithin(dn: string | readonly Rdn[], base: string | readonly Rdn[]): boolean {
   const d = typeof dn === 'string' ? parseDn(dn) : dn;
   const b = typeof base === 'string' ? parseDn(base) : base;
   if (b.length > d.length) return false;
@@ -168,21 +197,95 @@ export function isWithin(dn: string | Rdn[], base: string | Rdn[]): boolean {
  * backslash, which `\\,` (an escaped backslash before a separator) would fool.
  */
 export function escapeDnValue(value: string): string {
+  return escapeEdges(escapeSpecials(value));
+}
+
+function escapeSpecials(value: string): string {
   let out = '';
   for (const ch of value) {
     if (ch === '\\' || ch === ',' || ch === '+' || ch === '"' || ch === '<' || ch === '>' || ch === ';' || ch === '=' || ch === '\0') {
-      out += `\\${ch.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`;
+      out += hexEscape(ch.charCodeAt(0));
     } else {
       out += ch;
     }
   }
-  if (out.startsWith(' ') || out.startsWith('#')) out = `\\${out.charCodeAt(0).toString(16).toUpperCase()}${out.slice(1)}`;
+  return out;
+}
+
+/** A leading space or `#` and a trailing space must be escaped (RFC 4514 §2.4). */
+function escapeEdges(out: string): string {
+  if (out.startsWith(' ') || out.startsWith('#')) out = `${hexEscape(out.charCodeAt(0))}${out.slice(1)}`;
   if (out.endsWith(' ')) out = `${out.slice(0, -1)}\\20`;
   return out;
 }
 
+function hexEscape(byte: number): string {
+  return `\\${byte.toString(16).toUpperCase().padStart(2, '0')}`;
+}
+
+/**
+ * Length of the well-formed UTF-8 sequence at `bytes[i]` (RFC 3629 §4: no overlong forms, no
+ * surrogates, nothing above U+10FFFF), or 0 if there is none.
+ */
+function utf8SequenceLength(bytes: Uint8Array, i: number): number {
+  const c = bytes[i] ?? 0;
+  if (c < 0x80) return 1;
+  const continues = (k: number, lo = 0x80, hi = 0xbf): boolean => {
+    const b = bytes[i + k];
+    return b !== undefined && b >= lo && b <= hi;
+  };
+  if (c >= 0xc2 && c <= 0xdf) return continues(1) ? 2 : 0;
+  if (c >= 0xe0 && c <= 0xef) return continues(1, c === 0xe0 ? 0xa0 : 0x80, c === 0xed ? 0x9f : 0xbf) && continues(2) ? 3 : 0;
+  if (c >= 0xf0 && c <= 0xf4) return continues(1, c === 0xf0 ? 0x90 : 0x80, c === 0xf4 ? 0x8f : 0xbf) && continues(2) && continues(3) ? 4 : 0;
+  return 0;
+}
+
+/**
+ * `bytes` as text, each byte of every sequence that is not well-formed UTF-8 written as an RFC
+ * 4514 hex escape `\XX` (upper case) and the rest decoded: `caf\xE9` → `caf\E9`, `ED A0 80`
+ * (a UTF-16 surrogate in three bytes) → `\ED\A0\80`. For a DN a server sent, the result is
+ * an equivalent DN string (a hex pair stands for its byte wherever a value may hold one), which
+ * servers accept as a search base or a target; bytes that are valid UTF-8 come back unchanged.
+ */
+export function escapeDnBytes(bytes: Uint8Array): string {
+  const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (isUtf8(buf)) return buf.toString('utf8');
+  let out = '';
+  let start = 0;
+  let i = 0;
+  while (i < buf.length) {
+    const len = utf8SequenceLength(buf, i);
+    if (len > 0) {
+      i += len;
+      continue;
+    }
+    out += buf.toString('utf8', start, i) + hexEscape(buf[i] ?? 0);
+    i++;
+    start = i;
+  }
+  return out + buf.toString('utf8', start);
+}
+
+/** A value's bytes that are not UTF-8, escaped: specials and invalid bytes as hex pairs. */
+function escapeDnValueBytes(bytes: Buffer): string {
+  let out = '';
+  let start = 0;
+  let i = 0;
+  while (i < bytes.length) {
+    const len = utf8SequenceLength(bytes, i);
+    if (len > 0) {
+      i += len;
+      continue;
+    }
+    out += escapeSpecials(bytes.toString('utf8', start, i)) + hexEscape(bytes[i] ?? 0);
+    i++;
+    start = i;
+  }
+  return escapeEdges(out + escapeSpecials(bytes.toString('utf8', start)));
+}
+
 export function formatRdn(rdn: Rdn): string {
-  return rdn.map((ava) => `${ava.type}=${ava.ber ? ava.value : escapeDnValue(ava.value)}`).join('+');
+  return rdn.map((ava) => `${ava.type}=${ava.ber ? ava.value : ava.bytes === undefined ? escapeDnValue(ava.value) : escapeDnValueBytes(ava.bytes)}`).join('+');
 }
 
 export function formatDn(rdns: readonly Rdn[]): string {

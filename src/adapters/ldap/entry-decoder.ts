@@ -1,44 +1,77 @@
 /**
- * A faster decoder of SearchResultEntry messages (RFC 4511 §4.5.2) for stream clients.
+ * Our own decoder of SearchResultEntry messages (RFC 4511 §4.5.2), installed on every client of
+ * the LDAP adapter, so that entries keep the exact bytes the server sent.
  *
- * Decoding entries is most of what a search costs the agent, and ldapts 8 spends it on
- * generality: a BerReader call per byte, an `Attribute` object and a Buffer view per value, and
- * `TextDecoder` on every value. This decoder walks the well-formed shape directly —
+ * ldapts 8 loses data on the way to its `Entry`: it decodes values with a `TextDecoder` that
+ * strips a leading U+FEFF, decodes the DN with U+FFFD in place of bytes that are not UTF-8, and
+ * when a server sends one attribute description in several runs (OpenLDAP does after
+ * `slapadd -q`) `toObject` keeps only the last run. It is also slow (a BerReader call per byte,
+ * an object per attribute, a Buffer view and a decoder call per value). This decoder walks the
+ * plain shape of the message directly —
  *
  *   SearchResultEntry ::= [APPLICATION 4] SEQUENCE { objectName OCTET STRING,
  *       attributes SEQUENCE OF SEQUENCE { type OCTET STRING, vals SET OF OCTET STRING } }
  *
- * — and produces exactly the `Entry` ldapts' own `toObject` would (same strings, same Buffers,
- * same keys in the same order, same handling of `;binary`, `explicitBufferAttributes`, text
- * that is not UTF-8 and requested attributes that are missing). Anything else in the message
- * (a tag or length form it does not expect, nesting that does not add up) is handed to ldapts'
- * own parser unchanged, so malformed messages fail exactly as they did.
+ * — and keeps a `RawEntry`: the message buffer and the offsets of the DN and of every value,
+ * every run in server order. `entry.ts` turns it into entry JSON in one pass. A message of any
+ * other shape (a tag or length form it does not expect, nesting that does not add up) is parsed
+ * by ldapts' own code, so malformed messages fail exactly as before; when ldapts accepts it, the
+ * raw entry is made from the value Buffers ldapts keeps and the DN bytes read again here.
  *
- * It is installed per client (`useFastEntryDecoder`) through ldapts 8.2.0's (pinned) message
- * parser hook `_getMessageFromProtocolOperation`, behind a runtime shape check: if the hook is
- * not there, the client keeps ldapts' decoder. Tests compare both decoders on generated and on
- * malformed messages.
+ * `toObject` gives two shapes. A search that passes `LOSSLESS_ENTRIES` as its
+ * `explicitBufferAttributes` (the adapter's `search` and `get`) gets `{dn}` plus the raw entry
+ * under `RAW_ENTRY` and nothing else — the bytes are decoded once, into JSON. Any other search
+ * (root DSE, subschema) gets an ldapts-shaped entry built from the raw one: the runs of one
+ * attribute merged under its first spelling, text exact (a BOM kept), Buffers for `;binary`
+ * names, `explicitBufferAttributes` and values that are not UTF-8, `[]` for requested
+ * attributes the entry lacks.
+ *
+ * The hook is ldapts 8.2.0's (pinned) per-client message parser method
+ * `_getMessageFromProtocolOperation`; `useEntryDecoder` reports whether it was found, and the
+ * client pool refuses to use a client without it.
  */
-import { SearchEntry, type BerReader, type Client, type Control, type Entry } from 'ldapts';
+import { isUtf8 } from 'node:buffer';
+import { SearchEntry, type Attribute, type BerReader, type Client, type Control, type Entry } from 'ldapts';
+import { attributeIdentity, hasBinaryOption } from './description.js';
+import { escapeDnBytes } from './dn.js';
 
 const SEARCH_RESULT_ENTRY = 0x64; // [APPLICATION 4], constructed
 const OCTET_STRING = 0x04;
 const SEQUENCE = 0x30;
 const SET = 0x31;
 
-const BINARY_OPTION = /;binary$/i;
-const fatalUtf8 = new TextDecoder('utf8', { fatal: true });
-
-/** One attribute: its type and the [start, end) offsets of its values in the message buffer. */
-interface RawAttribute {
+/** One run of an attribute: its description as sent and the [start, end) offsets of its values. */
+export interface RawAttribute {
   readonly type: string;
-  readonly bounds: number[];
+  readonly bounds: readonly number[];
 }
 
-interface RawEntry {
+/** A SearchResultEntry as bytes: everything is an offset into `buffer`. */
+export interface RawEntry {
   readonly buffer: Buffer;
+  /** The DN as sent when it is valid UTF-8, else with hex escapes for the bytes that are not (`escapeDnBytes`). */
   readonly dn: string;
-  readonly attributes: RawAttribute[];
+  /** The DN's bytes are `buffer[dnStart, dnEnd)`. */
+  readonly dnStart: number;
+  readonly dnEnd: number;
+  /** The DN is not valid UTF-8 (entry JSON then carries its bytes as `dn;binary`). */
+  readonly dnBinary: boolean;
+  /** Every run, in server order (a description may come more than once). */
+  readonly attributes: readonly RawAttribute[];
+}
+
+/** Where a decoded entry keeps its `RawEntry`. */
+export const RAW_ENTRY: unique symbol = Symbol('ldap raw entry');
+
+/**
+ * Pass as `explicitBufferAttributes` to get entries that carry only `dn` and their `RawEntry`
+ * (see the module comment). Compared by identity; frozen.
+ */
+export const LOSSLESS_ENTRIES: string[] = Object.freeze([]) as unknown as string[];
+
+/** The raw entry of an entry this decoder made, if it did. */
+export function rawEntryOf(entry: Entry): RawEntry | undefined {
+  return (entry as { [RAW_ENTRY]?: RawEntry })[RAW_ENTRY];
 }
 
 /** Read position of `decodeEntry` (synchronous, so one module-level cursor is enough). */
@@ -68,12 +101,23 @@ function element(buf: Buffer, tag: number, end: number): number {
   return pos + len;
 }
 
+/** Is `buf[start, end)` valid UTF-8? `toString` is the fast path: only U+FFFD needs a strict look. */
+function utf8(buf: Buffer, start: number, end: number, text: string): boolean {
+  return text.indexOf('\ufffd') === -1 || isUtf8(buf.subarray(start, end));
+}
+
+function rawEntry(buffer: Buffer, dnStart: number, dnEnd: number, attributes: RawAttribute[]): RawEntry {
+  const text = buffer.toString('utf8', dnStart, dnEnd);
+  const valid = utf8(buffer, dnStart, dnEnd, text);
+  return { buffer, dn: valid ? text : escapeDnBytes(buffer.subarray(dnStart, dnEnd)), dnStart, dnEnd, dnBinary: !valid, attributes };
+}
+
 /** The entry in `buf[start, end)`, or undefined when its shape is not the plain one. */
 function decodeEntry(buf: Buffer, start: number, end: number): RawEntry | undefined {
   pos = start;
   const dnEnd = element(buf, OCTET_STRING, end);
   if (dnEnd < 0) return undefined;
-  const dn = buf.toString('utf8', pos, dnEnd);
+  const dnStart = pos;
   pos = dnEnd;
   if (element(buf, SEQUENCE, end) !== end) return undefined;
   const attributes: RawAttribute[] = [];
@@ -94,35 +138,91 @@ function decodeEntry(buf: Buffer, start: number, end: number): RawEntry | undefi
     }
     attributes.push({ type, bounds });
   }
-  return { buffer: buf, dn, attributes };
+  return rawEntry(buf, dnStart, dnEnd, attributes);
 }
 
 /**
- * A value as ldapts decodes it: text if it is UTF-8 (a leading BOM dropped, as `TextDecoder`
- * does), else undefined (the attribute then comes back as Buffers). `toString` is the fast
- * path; anything it may have changed (U+FFFD, a BOM) is decided by the strict decoder.
+ * The raw entry of a message ldapts parsed (`attributes` with their value Buffers): the DN's
+ * bytes are read again at `start` (ldapts keeps only its lossy string), the values copied into
+ * one buffer. Only for shapes the fast path does not take.
  */
-function text(buf: Buffer, start: number, end: number): string | undefined {
-  const s = buf.toString('utf8', start, end);
-  if (!s.includes('\ufffd') && s.charCodeAt(0) !== 0xfeff) return s;
-  try {
-    return fatalUtf8.decode(buf.subarray(start, end));
-  } catch {
-    return undefined;
-  }
+function fromParsed(reader: BerReader, start: number, end: number, name: string, parsed: readonly Attribute[]): RawEntry {
+  pos = start;
+  const dnEnd = element(reader.buffer, OCTET_STRING, end);
+  const dn = dnEnd < 0 ? Buffer.from(name, 'utf8') : reader.buffer.subarray(pos, dnEnd);
+  const parts: Buffer[] = [dn];
+  let at = dn.length;
+  const attributes: RawAttribute[] = parsed.map((a) => {
+    const bounds: number[] = [];
+    for (const value of a.parsedBuffers) {
+      parts.push(value);
+      bounds.push(at, at + value.length);
+      at += value.length;
+    }
+    return { type: a.type, bounds };
+  });
+  return rawEntry(Buffer.concat(parts), 0, dn.length, attributes);
 }
 
-/** A SearchResultEntry decoded by `decodeEntry` (or by ldapts when its shape is not the plain one). */
-class FastSearchEntry extends SearchEntry {
+/** The ldapts-shaped entry of a raw entry (for searches that did not ask for `LOSSLESS_ENTRIES`). */
+function ldaptsEntry(raw: RawEntry, requestAttributes: readonly string[], explicitBufferAttributes: readonly string[]): Entry {
+  const { buffer } = raw;
+  const groups = new Map<string, { key: string; runs: RawAttribute[] }>();
+  for (const a of raw.attributes) {
+    const id = attributeIdentity(a.type);
+    const group = groups.get(id);
+    if (group === undefined) groups.set(id, { key: a.type, runs: [a] });
+    else group.runs.push(a);
+  }
+  const result: Entry = { dn: raw.dn };
+  for (const { key, runs } of groups.values()) {
+    let binary = runs.some((a) => hasBinaryOption(a.type) || explicitBufferAttributes.includes(a.type));
+    const texts: string[] = [];
+    const buffers: Buffer[] = [];
+    for (const { bounds } of runs) {
+      for (let i = 0; i < bounds.length; i += 2) {
+        const start = bounds[i] ?? 0;
+        const end = bounds[i + 1] ?? 0;
+        buffers.push(buffer.subarray(start, end));
+        if (binary) continue;
+        const text = buffer.toString('utf8', start, end);
+        if (utf8(buffer, start, end, text)) texts.push(text);
+        else binary = true;
+      }
+    }
+    const values = binary ? buffers : texts;
+    // As ldapts: one value as a scalar, several as an array, none as [].
+    result[key] = values.length === 1 ? (values[0] as string | Buffer) : values;
+  }
+  if (requestAttributes.length > 0) {
+    const present = new Set(raw.attributes.map((a) => a.type.toLocaleLowerCase()));
+    for (const name of requestAttributes) {
+      if (typeof result[name] === 'undefined' && !present.has(name.toLocaleLowerCase())) result[name] = [];
+    }
+  }
+  return Object.assign(result, { [RAW_ENTRY]: raw });
+}
+
+/** A SearchResultEntry decoded to a `RawEntry` (by `decodeEntry`, or by ldapts when its shape is not the plain one). */
+class RawSearchEntry extends SearchEntry {
   private raw: RawEntry | undefined;
+
+  constructor(
+    options: { messageId: number },
+    private readonly fast: boolean,
+  ) {
+    super(options);
+  }
 
   override parseMessage(reader: BerReader): void {
     const start = reader.offset;
     // `reader.length` is the protocolOp's length here (Message.parse calls us right after it was read).
     const end = start + reader.length;
-    const raw = reader.length <= reader.remain ? decodeEntry(reader.buffer, start, end) : undefined;
+    const inBounds = reader.length <= reader.remain;
+    const raw = this.fast && inBounds ? decodeEntry(reader.buffer, start, end) : undefined;
     if (raw === undefined) {
       super.parseMessage(reader);
+      this.raw = fromParsed(reader, start, inBounds ? end : reader.buffer.length, this.name, this.attributes);
       return;
     }
     this.raw = raw;
@@ -133,40 +233,8 @@ class FastSearchEntry extends SearchEntry {
   override toObject(requestAttributes: string[], explicitBufferAttributes: string[]): Entry {
     const raw = this.raw;
     if (raw === undefined) return super.toObject(requestAttributes, explicitBufferAttributes);
-    const { buffer } = raw;
-    const result: Entry = { dn: raw.dn };
-    for (const { type, bounds } of raw.attributes) {
-      const n = bounds.length / 2;
-      let binary = BINARY_OPTION.test(type) || explicitBufferAttributes.includes(type);
-      let values: Array<string | Buffer> = [];
-      if (!binary) {
-        const texts: string[] = [];
-        for (let i = 0; i < bounds.length; i += 2) {
-          const t = text(buffer, bounds[i] ?? 0, bounds[i + 1] ?? 0);
-          if (t === undefined) {
-            binary = true;
-            break;
-          }
-          texts.push(t);
-        }
-        values = texts;
-      }
-      if (binary) {
-        const buffers: Buffer[] = [];
-        for (let i = 0; i < bounds.length; i += 2) buffers.push(buffer.subarray(bounds[i], bounds[i + 1]));
-        values = buffers;
-      }
-      // As ldapts: one value as a scalar, several as an array, none as [] (same assignment, so
-      // a `__proto__` type behaves the same too).
-      result[type] = n === 0 ? [] : n === 1 ? (values[0] as string | Buffer) : (values as string[] | Buffer[]);
-    }
-    if (requestAttributes.length > 0) {
-      const present = new Set(raw.attributes.map((a) => a.type.toLocaleLowerCase()));
-      for (const name of requestAttributes) {
-        if (typeof result[name] === 'undefined' && !present.has(name.toLocaleLowerCase())) result[name] = [];
-      }
-    }
-    return result;
+    if (explicitBufferAttributes === LOSSLESS_ENTRIES) return { dn: raw.dn, [RAW_ENTRY]: raw };
+    return ldaptsEntry(raw, requestAttributes, explicitBufferAttributes);
   }
 }
 
@@ -179,19 +247,25 @@ type ParserHook = (this: unknown, messageId: number, protocolOperation: number, 
 
 const hooked = new WeakSet<object>();
 
+export interface HookOptions {
+  /** Take the fast path when the message has the plain shape (default true; false tests the other path). */
+  readonly fast?: boolean;
+}
+
 /**
- * Makes an ldapts `MessageParser` decode search result entries with the fast decoder. Returns
- * false (and changes nothing) when this ldapts build does not have the hook.
+ * Makes an ldapts `MessageParser` decode search result entries with this decoder. Returns false
+ * (and changes nothing) when this ldapts build does not have the hook.
  */
-export function hookMessageParser(parser: unknown): boolean {
+export function hookMessageParser(parser: unknown, options: HookOptions = {}): boolean {
   if (typeof parser !== 'object' || parser === null) return false;
   if (hooked.has(parser)) return true;
   const original: unknown = Reflect.get(parser, '_getMessageFromProtocolOperation');
   if (typeof original !== 'function') return false;
+  const fast = options.fast ?? true;
   const hook: ParserHook = function (messageId, protocolOperation, reader, request) {
     if (protocolOperation !== SEARCH_RESULT_ENTRY) return Reflect.apply(original, this, [messageId, protocolOperation, reader, request]);
     // As ldapts does for every message: the request's controls help parse the response's.
-    const message = new FastSearchEntry({ messageId });
+    const message = new RawSearchEntry({ messageId }, fast);
     message.parse(reader, request?.controls ?? []);
     return message;
   };
@@ -201,6 +275,6 @@ export function hookMessageParser(parser: unknown): boolean {
 }
 
 /** `hookMessageParser` for a client's parser (ldapts 8.2.0 keeps it in `messageParser`). */
-export function useFastEntryDecoder(client: Client): boolean {
+export function useEntryDecoder(client: Client): boolean {
   return hookMessageParser(Reflect.get(client, 'messageParser'));
 }

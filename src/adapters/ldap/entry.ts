@@ -1,117 +1,38 @@
 /**
- * ldapts entries → protocol entries (DESIGN §5): `{dn, attributes: {name: string[]}}`.
+ * Entries as the protocol carries them, byte for byte (the contract is docs/protocol.md,
+ * "Entries"): `{dn, "dn;binary"?, attributes: {description: string[]}}`.
  *
- * ldapts returns a scalar for one value and an array for several, `[]` for a requested
- * attribute the entry does not have, and Buffers only for `;binary` names, names listed in
- * `explicitBufferAttributes` (matched case-sensitively against the name the server sends) or
- * values that are not valid UTF-8. Binary values travel base64-encoded under `name;binary`.
+ * - A description of a binary type or with the `;binary` option: all its values base64 under
+ *   `description;binary`. Any other: each value that is valid UTF-8 is a string under the
+ *   description, exactly as sent (a BOM, NUL, controls kept), each value that is not goes base64
+ *   under `description;binary`.
+ * - Runs of one attribute (`description.ts`: case-insensitive, options a set, `binary` aside)
+ *   are merged in server order under the first spelling; an attribute's keys come where the
+ *   server first sent it (its text key before its `;binary` key); runs without values count
+ *   for nothing.
+ * - A DN that is not valid UTF-8: `dn` with hex escapes (`escapeDnBytes`), `dn;binary` its bytes.
+ *
+ * Entries a search on an adapter client returns carry their bytes (`entry-decoder.ts`):
+ * `entryJson` writes their JSON straight from the bytes (a search serialises every entry it
+ * streams), and `normaliseEntry` is that JSON parsed, so `get` and both search paths give the
+ * same thing. Other entries (the LDIF adapter's) go through `buildEntry`, the same rules on
+ * values given as strings (text) and Buffers.
  */
+import { isUtf8 } from 'node:buffer';
 import type { Entry } from 'ldapts';
+import { ProtocolError } from '../../protocol/errors.js';
+import { attributeIdentity, binaryKey, isBinaryAttribute, textKey } from './description.js';
+import { escapeDnBytes } from './dn.js';
+import { rawEntryOf, type RawEntry } from './entry-decoder.js';
+
+export { baseName, isBinaryAttribute, KNOWN_BINARY_ATTRIBUTES } from './description.js';
+export { encodeValues, isBase64, writeAttributes } from './entry-write.js';
 
 export interface LdapEntry {
   readonly dn: string;
+  /** The DN's bytes, base64, when they are not valid UTF-8 (`dn` then has hex escapes). */
+  readonly 'dn;binary'?: string;
   readonly attributes: Record<string, string[]>;
-}
-
-/**
- * Attributes whose values are binary whatever bytes they hold (RFC 4517/4523 JPEG, certificate,
- * CRL and octet-string syntaxes, Active Directory GUIDs and SIDs). Lower-case for lookups.
- */
-export const KNOWN_BINARY_ATTRIBUTES: readonly string[] = [
-  'jpegPhoto',
-  'photo',
-  'audio',
-  'thumbnailPhoto',
-  'thumbnailLogo',
-  'userCertificate',
-  'cACertificate',
-  'authorityRevocationList',
-  'certificateRevocationList',
-  'deltaRevocationList',
-  'crossCertificatePair',
-  'userSMIMECertificate',
-  'userPKCS12',
-  'supportedAlgorithms',
-  'objectGUID',
-  'objectSid',
-  'sIDHistory',
-  'tokenGroups',
-  'msExchMailboxGuid',
-  'mS-DS-ConsistencyGuid',
-  'msDS-GenerationId',
-  'javaSerializedData',
-];
-
-const BINARY = new Set(KNOWN_BINARY_ATTRIBUTES.map((a) => a.toLowerCase()));
-const BINARY_OPTION = /;binary$/i;
-
-/** The attribute type of a description (`cn;lang-de` → `cn`). */
-export function baseName(description: string): string {
-  const semi = description.indexOf(';');
-  return semi === -1 ? description : description.slice(0, semi);
-}
-
-/** Answers by attribute description, which repeat on every entry of a search (bounded memo). */
-const binaryByName = new Map<string, boolean>();
-
-/** Is this attribute description binary (known binary type, or the `;binary` option)? */
-export function isBinaryAttribute(description: string): boolean {
-  let answer = binaryByName.get(description);
-  if (answer === undefined) {
-    answer = BINARY_OPTION.test(description) || BINARY.has(baseName(description).toLowerCase());
-    if (binaryByName.size < 10_000) binaryByName.set(description, answer);
-  }
-  return answer;
-}
-
-/**
- * Names to pass as ldapts `explicitBufferAttributes`: the known binary types as the schema
- * spells them, in lower case, and as the caller spelled them (servers may echo either).
- */
-export function bufferAttributesFor(requested: readonly string[] = []): string[] {
-  const names = new Set<string>();
-  for (const a of KNOWN_BINARY_ATTRIBUTES) {
-    names.add(a);
-    names.add(a.toLowerCase());
-  }
-  for (const r of requested) if (isBinaryAttribute(r)) names.add(r);
-  return [...names];
-}
-
-type RawValue = Entry[string];
-
-function asList(value: RawValue): Array<string | Buffer> {
-  return Array.isArray(value) ? value : [value];
-}
-
-/**
- * The values of one attribute of a raw entry as text, the name matched case-insensitively
- * (root DSE and subschema attribute names come back as the server spells them).
- */
-export function valuesOf(entry: Entry | undefined, name: string): string[] {
-  if (entry === undefined) return [];
-  const key = Object.keys(entry).find((k) => k.toLowerCase() === name.toLowerCase());
-  const raw = key === undefined || key === 'dn' ? undefined : entry[key];
-  return raw === undefined ? [] : asList(raw).map((v) => (typeof v === 'string' ? v : v.toString('utf8')));
-}
-
-/** Normalises one ldapts entry; attributes without values are dropped. */
-export function normaliseEntry(entry: Entry): LdapEntry {
-  const attributes: Array<[string, string[]]> = [];
-  for (const [name, raw] of Object.entries(entry)) {
-    if (name === 'dn') continue;
-    const values = asList(raw);
-    if (values.length === 0) continue;
-    const binary = isBinaryAttribute(name) || values.some((v) => Buffer.isBuffer(v));
-    if (binary) {
-      const key = BINARY_OPTION.test(name) ? name : `${name};binary`;
-      attributes.push([key, values.map((v) => (Buffer.isBuffer(v) ? v : Buffer.from(v, 'utf8')).toString('base64'))]);
-    } else {
-      attributes.push([name, values.map((v) => (typeof v === 'string' ? v : v.toString('utf8')))]);
-    }
-  }
-  // fromEntries defines own properties, so no attribute name can reach the prototype.
-  return { dn: entry.dn, attributes: Object.fromEntries(attributes) };
 }
 
 /** Strings JSON.stringify leaves as they are: no `"`, `\`, control character or surrogate. */
@@ -122,73 +43,220 @@ function jsonString(s: string): string {
   return PLAIN_JSON_STRING.test(s) ? `"${s}"` : JSON.stringify(s);
 }
 
-/** Names an object orders before the others (array indices): the fast path keeps no such order. */
+/** Names an object orders before the others (array indices): such an entry's JSON is re-ordered. */
 const INDEX_LIKE = /^(?:0|[1-9]\d*)$/;
 
-/**
- * `JSON.stringify(normaliseEntry(entry))`, byte for byte, without building the normalised entry
- * (a search serialises every entry it streams). Unusual entries — a name that objects order
- * first (`"0"`), a `;binary` name that would collide with another attribute, a value that is
- * neither text nor bytes — take the reference path.
- */
-export function entryJson(entry: Entry): string {
-  if (typeof entry.dn !== 'string') return JSON.stringify(normaliseEntry(entry));
-  let out = `{"dn":${jsonString(entry.dn)},"attributes":{`;
+/** What the JSON writer needs of a description, computed once per spelling (bounded memo). */
+interface Described {
+  /** Small number naming the attribute (same for `cn`, `CN`, `cn;binary`), or -1 past the memo's bound. */
+  readonly id: number;
+  readonly binary: boolean;
+  /** JSON-quoted keys of text and base64 values. */
+  readonly textKey: string;
+  readonly binaryKey: string;
+  /** The text key is an array index, which objects order first. */
+  readonly indexLike: boolean;
+}
+
+const MAX_NAMES = 1 << 16;
+const describedByName = new Map<string, Described>();
+const idByIdentity = new Map<string, number>();
+
+function describe(type: string): Described {
+  let d = describedByName.get(type);
+  if (d !== undefined) return d;
+  const identity = attributeIdentity(type);
+  let id = idByIdentity.get(identity) ?? -1;
+  if (id < 0 && idByIdentity.size < MAX_NAMES) {
+    id = idByIdentity.size;
+    idByIdentity.set(identity, id);
+  }
+  const text = textKey(type);
+  d = { id, binary: isBinaryAttribute(type), textKey: jsonString(text), binaryKey: jsonString(binaryKey(type)), indexLike: INDEX_LIKE.test(text) };
+  if (describedByName.size < MAX_NAMES) describedByName.set(type, d);
+  return d;
+}
+
+/** `seen[id] === stamp`: the attribute `id` was met in the entry being written. */
+const seen = new Int32Array(MAX_NAMES);
+let stamp = 0;
+
+function nextStamp(): number {
+  if (stamp === 0x7fffffff) {
+    seen.fill(0);
+    stamp = 0;
+  }
+  return ++stamp;
+}
+
+/** The JSON of an attribute's values: text ones (joined strings) and base64 ones, from a run's bounds. */
+interface Parts {
+  text: string;
+  binary: string;
+}
+
+function addValues(parts: Parts, buffer: Buffer, bounds: readonly number[], allBinary: boolean): void {
+  for (let i = 0; i < bounds.length; i += 2) {
+    const start = bounds[i] ?? 0;
+    const end = bounds[i + 1] ?? 0;
+    if (!allBinary) {
+      const text = buffer.toString('utf8', start, end);
+      // toString puts U+FFFD where bytes are not UTF-8; only then is a strict look needed.
+      if (text.indexOf('\ufffd') === -1 || isUtf8(buffer.subarray(start, end))) {
+        parts.text += (parts.text === '' ? '' : ',') + jsonString(text);
+        continue;
+      }
+    }
+    // base64 needs no escaping.
+    parts.binary += `${parts.binary === '' ? '"' : ',"'}${buffer.toString('base64', start, end)}"`;
+  }
+}
+
+function attributeJson(d: Described, parts: Parts): string {
+  const text = parts.text === '' ? '' : `${d.textKey}:[${parts.text}]`;
+  const binary = parts.binary === '' ? '' : `${d.binaryKey}:[${parts.binary}]`;
+  return text === '' ? binary : binary === '' ? text : `${text},${binary}`;
+}
+
+function head(raw: RawEntry): string {
+  const dnBinary = raw.dnBinary ? `,"dn;binary":"${raw.buffer.toString('base64', raw.dnStart, raw.dnEnd)}"` : '';
+  return `{"dn":${jsonString(raw.dn)}${dnBinary},"attributes":{`;
+}
+
+/** `JSON.parse` then `stringify`: what an object makes of keys that are array indices. */
+function objectOrder(json: string): string {
+  return JSON.stringify(JSON.parse(json));
+}
+
+/** Entry JSON when some attribute comes in several runs (or names exceed the memo): grouped first. */
+function groupedJson(raw: RawEntry): string {
+  const groups = new Map<string, { d: Described; parts: Parts }>();
+  let indexLike = false;
+  for (const { type, bounds } of raw.attributes) {
+    if (bounds.length === 0) continue;
+    const run = describe(type);
+    const identity = attributeIdentity(type);
+    let group = groups.get(identity);
+    if (group === undefined) {
+      group = { d: run, parts: { text: '', binary: '' } };
+      groups.set(identity, group);
+      indexLike ||= run.indexLike;
+    }
+    // Whether values are all binary is the run's own description (`cn` vs `cn;binary`).
+    addValues(group.parts, raw.buffer, bounds, run.binary);
+  }
+  const json = `${head(raw)}${[...groups.values()].map((g) => attributeJson(g.d, g.parts)).join(',')}}}`;
+  return indexLike ? objectOrder(json) : json;
+}
+
+/** The entry JSON of a raw entry, in one pass over its bytes when no attribute repeats. */
+function rawJson(raw: RawEntry): string {
+  const { buffer, attributes } = raw;
+  const entryStamp = nextStamp();
+  let out = head(raw);
   let first = true;
-  for (const name of Object.keys(entry)) {
-    if (name === 'dn') continue;
-    const raw = entry[name];
-    if (raw === undefined || INDEX_LIKE.test(name)) return JSON.stringify(normaliseEntry(entry));
-    const values: ReadonlyArray<unknown> = Array.isArray(raw) ? raw : [raw];
-    if (values.length === 0) continue;
-    let binary = isBinaryAttribute(name);
-    let text = '';
-    for (let i = 0; i < values.length && !binary; i++) {
-      const v = values[i];
-      if (typeof v === 'string') text += (i === 0 ? '' : ',') + jsonString(v);
-      else if (Buffer.isBuffer(v)) binary = true;
-      else return JSON.stringify(normaliseEntry(entry));
-    }
-    let key = name;
-    if (binary) {
-      if (!BINARY_OPTION.test(name)) {
-        key = `${name};binary`;
-        if (Object.hasOwn(entry, key)) return JSON.stringify(normaliseEntry(entry));
-      }
-      text = '';
-      for (let i = 0; i < values.length; i++) {
-        const v = values[i];
-        if (typeof v !== 'string' && !Buffer.isBuffer(v)) return JSON.stringify(normaliseEntry(entry));
-        // base64 needs no escaping.
-        text += `${i === 0 ? '"' : ',"'}${(typeof v === 'string' ? Buffer.from(v, 'utf8') : v).toString('base64')}"`;
-      }
-    }
-    out += `${first ? '' : ','}${jsonString(key)}:[${text}]`;
+  let indexLike = false;
+  const parts: Parts = { text: '', binary: '' };
+  for (let k = 0; k < attributes.length; k++) {
+    const { type, bounds } = attributes[k] as (typeof attributes)[number];
+    if (bounds.length === 0) continue;
+    const d = describe(type);
+    if (d.id < 0 || seen[d.id] === entryStamp) return groupedJson(raw);
+    seen[d.id] = entryStamp;
+    indexLike ||= d.indexLike;
+    parts.text = '';
+    parts.binary = '';
+    addValues(parts, buffer, bounds, d.binary);
+    out += (first ? '' : ',') + attributeJson(d, parts);
     first = false;
   }
-  return `${out}}}`;
+  out += '}}';
+  return indexLike ? objectOrder(out) : out;
+}
+
+/** A value list of an ldapts-shaped entry. */
+function asList(value: Entry[string] | undefined): Array<string | Buffer> {
+  return value === undefined ? [] : Array.isArray(value) ? value : [value];
 }
 
 /**
- * Attribute values of a write: `name;binary` values are base64 and sent as Buffers. Returns the
- * name to send (the `;binary` option is kept only for certificate types, RFC 4522 §2 — other
- * servers reject it on e.g. jpegPhoto) and the values.
+ * The protocol entry of a DN and attribute runs (description, values) by the contract's rules:
+ * strings are text, Uint8Arrays bytes (text if valid UTF-8 and the description is not binary).
+ * A DN given as bytes that are not UTF-8 gets `dn;binary`.
  */
-export function encodeValues(name: string, values: readonly string[]): { name: string; values: Buffer[] | string[] } {
-  if (!BINARY_OPTION.test(name)) return { name, values: [...values] };
-  const type = baseName(name);
-  const keepOption = CERTIFICATE_TYPES.has(type.toLowerCase());
-  return { name: keepOption ? name : type, values: values.map((v) => Buffer.from(v, 'base64')) };
+export function buildEntry(dn: string | Uint8Array, runs: Iterable<readonly [string, ReadonlyArray<string | Uint8Array>]>): LdapEntry {
+  const groups = new Map<string, { text: string[]; textKey: string; binary: string[]; binaryKey: string }>();
+  for (const [description, values] of runs) {
+    if (values.length === 0) continue;
+    const identity = attributeIdentity(description);
+    let group = groups.get(identity);
+    if (group === undefined) {
+      group = { text: [], textKey: textKey(description), binary: [], binaryKey: binaryKey(description) };
+      groups.set(identity, group);
+    }
+    const allBinary = isBinaryAttribute(description);
+    for (const v of values) {
+      const bytes = typeof v === 'string' ? undefined : Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+      if (bytes === undefined && !allBinary) group.text.push(v as string);
+      else if (bytes !== undefined && !allBinary && isUtf8(bytes)) group.text.push(bytes.toString('utf8'));
+      else group.binary.push((bytes ?? Buffer.from(v as string, 'utf8')).toString('base64'));
+    }
+  }
+  const attributes: Array<[string, string[]]> = [];
+  for (const g of groups.values()) {
+    if (g.text.length > 0) attributes.push([g.textKey, g.text]);
+    if (g.binary.length > 0) attributes.push([g.binaryKey, g.binary]);
+  }
+  const dnBytes = typeof dn === 'string' ? undefined : Buffer.from(dn.buffer, dn.byteOffset, dn.byteLength);
+  const head = dnBytes === undefined ? { dn: dn as string } : isUtf8(dnBytes) ? { dn: dnBytes.toString('utf8') } : { dn: escapeDnBytes(dnBytes), 'dn;binary': dnBytes.toString('base64') };
+  // fromEntries defines own properties, so no attribute name can reach the prototype.
+  return { ...head, attributes: Object.fromEntries(attributes) };
 }
 
-/** RFC 4523 types whose values must be transferred with `;binary` (RFC 4522). */
-const CERTIFICATE_TYPES = new Set(
-  ['userCertificate', 'cACertificate', 'authorityRevocationList', 'certificateRevocationList', 'deltaRevocationList', 'crossCertificatePair', 'supportedAlgorithms'].map((a) =>
-    a.toLowerCase(),
-  ),
-);
+/** The protocol entry of an ldapts entry: from its bytes when it has them (`entry-decoder.ts`). */
+export function normaliseEntry(entry: Entry): LdapEntry {
+  const raw = rawEntryOf(entry);
+  if (raw !== undefined) return JSON.parse(rawJson(raw)) as LdapEntry;
+  return buildEntry(
+    entry.dn,
+    Object.keys(entry)
+      .filter((name) => name !== 'dn')
+      .map((name) => [name, asList(entry[name])] as const),
+  );
+}
 
-/** Is a string strict base64 (what `;binary` values must be)? */
-export function isBase64(value: string): boolean {
-  return /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/.test(value);
+/** `JSON.stringify(normaliseEntry(entry))`, written straight from the entry's bytes when it has them. */
+export function entryJson(entry: Entry): string {
+  const raw = rawEntryOf(entry);
+  return raw === undefined ? JSON.stringify(normaliseEntry(entry)) : rawJson(raw);
+}
+
+/**
+ * The entry of a search that asked for `LOSSLESS_ENTRIES`, checked to carry its bytes: an entry
+ * without them was decoded by ldapts (the decoder is not installed) and may have lost data, so
+ * it is an error rather than a silent change.
+ */
+export function losslessEntry(entry: Entry): Entry {
+  if (rawEntryOf(entry) === undefined) throw new ProtocolError('INTERNAL', 'LDAP entry was not decoded from its bytes (the entry decoder is not installed on this client)');
+  return entry;
+}
+
+/**
+ * The values of one attribute as text, the name matched case-insensitively (root DSE and
+ * subschema attribute names come back as the server spells them).
+ */
+export function valuesOf(entry: Entry | undefined, name: string): string[] {
+  if (entry === undefined) return [];
+  const raw = rawEntryOf(entry);
+  const wanted = name.toLowerCase();
+  if (raw !== undefined) {
+    const out: string[] = [];
+    for (const { type, bounds } of raw.attributes) {
+      if (type.toLowerCase() !== wanted) continue;
+      for (let i = 0; i < bounds.length; i += 2) out.push(raw.buffer.toString('utf8', bounds[i], bounds[i + 1]));
+    }
+    return out;
+  }
+  const key = Object.keys(entry).find((k) => k.toLowerCase() === wanted);
+  return key === undefined || key === 'dn' ? [] : asList(entry[key]).map((v) => (typeof v === 'string' ? v : v.toString('utf8')));
 }

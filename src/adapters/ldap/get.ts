@@ -1,13 +1,16 @@
 /**
  * `get`: one entry by DN (a base-scope search on a shared client). NOT_FOUND when the server
  * says noSuchObject or returns nothing (OpenLDAP answers noSuchObject for entries its ACLs hide).
+ * The target is `dn` or `dn;binary` (`GetParams` turns the bytes into the equivalent escaped DN
+ * string, which is checked against baseDN like any other and sent as the search base).
  */
 import { defer, from, type Observable } from 'rxjs';
 import type { OperationContext } from '../adapter.js';
 import { ProtocolError, type ProtocolErrorContext } from '../../protocol/errors.js';
 import type { LdapClientPool } from './client-pool.js';
 import type { LdapDataSourceConfig } from './config.js';
-import { bufferAttributesFor, normaliseEntry, type LdapEntry } from './entry.js';
+import { LOSSLESS_ENTRIES } from './entry-decoder.js';
+import { losslessEntry, normaliseEntry, type LdapEntry } from './entry.js';
 import { toProtocolError } from './errors.js';
 import { decodeOrThrow, GetParams, requireWithin } from './params.js';
 
@@ -29,11 +32,12 @@ export function getEntry(deps: GetDeps, params: unknown, ctx: OperationContext):
             scope: 'base',
             filter: '(objectClass=*)',
             ...(p.attributes === undefined ? {} : { attributes: p.attributes }),
-            explicitBufferAttributes: bufferAttributesFor(p.attributes),
+            // Entries as bytes (the pool's clients decode with entry-decoder.ts), as search does.
+            explicitBufferAttributes: LOSSLESS_ENTRIES,
           });
           const entry = searchEntries[0];
           if (entry === undefined) throw new ProtocolError('NOT_FOUND', `${url}: no entry ${JSON.stringify(p.dn)}`, { ...context, url });
-          return normaliseEntry(entry);
+          return normaliseEntry(losslessEntry(entry));
         } catch (err) {
           throw toProtocolError(err, { ...context, url }, { operation: `get ${p.dn}`, secrets: deps.secrets });
         }

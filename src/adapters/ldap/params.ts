@@ -3,11 +3,13 @@
  * §8). Unknown keys are problems (a typo must not be silently ignored); every problem is listed
  * in one BAD_REQUEST message.
  */
+import { isLeft } from 'fp-ts/lib/Either.js';
 import * as t from 'io-ts';
 import { AndFilter, FilterParser, NotFilter, OrFilter, SubstringFilter, type Filter } from 'ldapts';
 import { decoder, listOf, NonNegativeInt, PositiveInt, strictObject } from '../../config/codecs.js';
 import { ProtocolError, type ProtocolErrorContext } from '../../protocol/errors.js';
-import { DnSyntaxError, isWithin, parseDn, type Rdn } from './dn.js';
+import { DnSyntaxError, escapeDnBytes, isWithin, parseDn, type Rdn } from './dn.js';
+import { isBase64 } from './entry-write.js';
 import { badRequest, decodeOrThrow } from '../decode.js';
 
 export { badRequest, decodeOrThrow };
@@ -45,12 +47,59 @@ export const SearchParams = strictObject(
 );
 export type SearchParams = t.TypeOf<typeof SearchParams>;
 
-export const GetParams = strictObject(
-  { dn: DnString },
-  { attributes: listOf(AttributeName, 'list of attribute names') },
-  { name: 'get parameters (dn, attributes)' },
+/** Base64 of a DN's bytes (`dn;binary`, for names that are not valid UTF-8). */
+export const DnBytes = decoder<string>('base64 of a distinguished name', (u, c) => (typeof u === 'string' && isBase64(u) ? t.success(u) : t.failure(u, c)));
+
+/** Where a request or record names its target: `dn`, or `dn;binary` (which wins). */
+export interface DnTarget {
+  readonly dn?: string;
+  readonly 'dn;binary'?: string;
+}
+
+/**
+ * The target DN of a request or record as a string: `dn;binary` (base64 of the DN's bytes) when
+ * present, with hex escapes for bytes that are not UTF-8 (`escapeDnBytes`: an equivalent DN),
+ * else `dn`. BAD_REQUEST when there is neither, or the bytes are not base64 or not a DN.
+ */
+export function targetDn(record: DnTarget, context: ProtocolErrorContext = {}): string {
+  const bytes = record['dn;binary'];
+  if (bytes === undefined) return record.dn ?? badRequest("missing 'dn' (or 'dn;binary')", context);
+  if (!isBase64(bytes)) return badRequest('dn;binary: expected base64 of a distinguished name', context);
+  const dn = escapeDnBytes(Buffer.from(bytes, 'base64'));
+  try {
+    parseDn(dn);
+  } catch (err) {
+    return badRequest(`dn;binary: ${err instanceof Error ? err.message : String(err)}`, context);
+  }
+  return dn;
+}
+
+const GetInput = strictObject(
+  {},
+  { dn: DnString, 'dn;binary': DnBytes, attributes: listOf(AttributeName, 'list of attribute names') },
+  {
+    name: "get parameters (dn or 'dn;binary', attributes)",
+    check: (_, u) => (u['dn'] === undefined && u['dn;binary'] === undefined ? [{ path: [], message: "missing required key 'dn' (or 'dn;binary')" }] : []),
+  },
 );
-export type GetParams = t.TypeOf<typeof GetParams>;
+
+/** Decoded get parameters: `dn` is the target (`dn;binary` already turned into its escaped string form). */
+export interface GetParams {
+  readonly dn: string;
+  readonly attributes?: string[];
+}
+
+export const GetParams = decoder<GetParams>('get parameters', (u, c) => {
+  const r = GetInput.validate(u, c);
+  if (isLeft(r)) return r;
+  const { attributes } = r.right;
+  try {
+    const dn = targetDn(r.right);
+    return t.success(attributes === undefined ? { dn } : { dn, attributes });
+  } catch (err) {
+    return t.failure(u, t.appendContext(c, 'dn;binary', DnBytes, r.right['dn;binary']), err instanceof Error ? err.message.replace(/^dn;binary: /, '') : undefined);
+  }
+});
 
 /** Decodes `input` or throws BAD_REQUEST listing every problem as `path: message`. */
 

@@ -17,8 +17,8 @@ import type { OperationContext, Page, PageSource } from '../adapter.js';
 import { ProtocolError, type ProtocolErrorContext } from '../../protocol/errors.js';
 import type { LdapClientPool, Lease } from './client-pool.js';
 import type { LdapDataSourceConfig } from './config.js';
-import { useFastEntryDecoder } from './entry-decoder.js';
-import { bufferAttributesFor, entryJson } from './entry.js';
+import { LOSSLESS_ENTRIES } from './entry-decoder.js';
+import { entryJson, losslessEntry } from './entry.js';
 import { ldapResultCode, toProtocolError } from './errors.js';
 import { checkFilter, decodeOrThrow, requireWithin, SearchParams } from './params.js';
 
@@ -112,13 +112,13 @@ export function pagedSearch(deps: SearchDeps, plan: SearchPlan | ProtocolError, 
     const c = await lease.connection();
     if (closed) throw new ProtocolError('CANCELLED', 'search was closed', context);
     url = c.url;
-    useFastEntryDecoder(c.client);
     it = c.client.searchPaginated(p.base, {
       scope: p.scope,
       filter: p.filter,
       paged: { pageSize: p.pageSize },
       ...(p.attributes === undefined ? {} : { attributes: p.attributes }),
-      explicitBufferAttributes: bufferAttributesFor(p.attributes),
+      // Entries as bytes (the pool's clients decode with entry-decoder.ts), written to JSON below.
+      explicitBufferAttributes: LOSSLESS_ENTRIES,
     });
     return it;
   };
@@ -145,7 +145,7 @@ export function pagedSearch(deps: SearchDeps, plan: SearchPlan | ProtocolError, 
       result = s.result;
     }
     if (result.searchReferences.length > 0) ctx.log.debug({ references: result.searchReferences.length }, 'LDAP search continuation references not followed');
-    let items = result.searchEntries.map(entryJson);
+    let items = result.searchEntries.map((e) => entryJson(losslessEntry(e)));
     if (p.sizeLimit > 0 && delivered + items.length > p.sizeLimit) {
       items = items.slice(0, p.sizeLimit - delivered);
       delivered += items.length;

@@ -1,8 +1,13 @@
 /** RFC 4514 DNs and the "inside baseDN" check every operation relies on. */
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { dnEquals, DnSyntaxError, escapeDnValue, formatDn, isWithin, parseDn } from '../../../src/adapters/ldap/dn.js';
+import { dnEquals, DnSyntaxError, escapeDnBytes, escapeDnValue, formatDn, isWithin, parseDn } from '../../../src/adapters/ldap/dn.js';
 import { ProtocolError } from '../../../src/protocol/index.js';
 import { requireWithin } from '../../../src/adapters/ldap/params.js';
+import { referenceEscape } from './entry-reference.js';
+
+const bytes = (...b: number[]): Buffer => Buffer.from(b);
+const utf8 = (s: string): Buffer => Buffer.from(s, 'utf8');
 
 describe('parseDn', () => {
   it('RDNs most specific first, multi-valued RDNs, escapes and hex pairs', () => {
@@ -78,5 +83,64 @@ describe('escaping', () => {
     for (const dn of ['cn=Smith\\, John+uid=js,ou=People,dc=example,dc=com', 'cn=\\ x\\ ,dc=y', 'cn=#04024869,dc=z', 'cn=back\\\\slash,dc=z']) {
       expect(dnEquals(formatDn(parseDn(dn)), dn)).toBe(true);
     }
+  });
+});
+
+describe('DNs that are not UTF-8', () => {
+  it('escapeDnBytes: each byte of every invalid sequence as \\XX, the rest as text', () => {
+    expect(escapeDnBytes(utf8('cn=Zoë,dc=x'))).toBe('cn=Zoë,dc=x');
+    expect(escapeDnBytes(utf8('cn=\ufeffA'))).toBe('cn=\ufeffA');
+    expect(escapeDnBytes(Buffer.concat([utf8('cn=caf'), bytes(0xe9), utf8(',dc=x')]))).toBe('cn=caf\\E9,dc=x');
+    expect(escapeDnBytes(Buffer.concat([utf8('cn='), bytes(0xed, 0xa0, 0x80), utf8('é')]))).toBe('cn=\\ED\\A0\\80é');
+    expect(escapeDnBytes(bytes(0xf8, 0x88, 0x80, 0x80, 0x80))).toBe('\\F8\\88\\80\\80\\80');
+    expect(escapeDnBytes(bytes(0xc0, 0xaf, 0xf0, 0x9f, 0x98, 0x80, 0xf0, 0x9f))).toBe('\\C0\\AF😀\\F0\\9F');
+  });
+
+  it('escapeDnBytes is the reference escaping, and parses back to the same bytes (property)', () => {
+    const piece = fc.oneof(
+      fc.constantFrom('a', 'Z', 'é', '😀', ' ', '\ufeff').map(utf8),
+      fc.constantFrom(bytes(0xe9), bytes(0xff), bytes(0x80), bytes(0xed, 0xa0, 0x80), bytes(0xf8, 0x88, 0x80, 0x80, 0x80), bytes(0xf0, 0x9f), bytes(0xc0, 0xaf)),
+    );
+    fc.assert(
+      fc.property(fc.array(piece, { minLength: 1, maxLength: 8 }), (pieces) => {
+        const value = Buffer.concat([utf8('x'), ...pieces, utf8('x')]);
+        const dn = Buffer.concat([utf8('cn='), value, utf8(',ou=people,dc=example,dc=com')]);
+        const escaped = escapeDnBytes(dn);
+        expect(escaped).toBe(referenceEscape(dn));
+        const [rdn] = parseDn(escaped);
+        const ava = rdn?.[0];
+        expect(ava?.bytes ?? utf8(ava?.value ?? '')).toEqual(value);
+        expect(isWithin(escaped, 'dc=example,dc=com')).toBe(true);
+        expect(dnEquals(formatDn(parseDn(escaped)), escaped)).toBe(true);
+      }),
+      { numRuns: 500, seed: 0x10e3 },
+    );
+  });
+
+  it('parseDn keeps bytes that are not UTF-8; a hex-escaped comma is a value, not a separator', () => {
+    expect(parseDn('cn=\\ED\\A0\\80,dc=x')[0]).toEqual([{ type: 'cn', value: '\ufffd\ufffd\ufffd', bytes: bytes(0xed, 0xa0, 0x80) }]);
+    expect(parseDn('cn=a\\2Cdc=example\\2Cdc=com')).toEqual([[{ type: 'cn', value: 'a,dc=example,dc=com' }]]);
+    expect(isWithin('cn=a\\2Cdc=example\\2Cdc=com', 'dc=example,dc=com')).toBe(false);
+    expect(isWithin('cn=x,ou=\\2C,dc=example,dc=com', 'dc=example,dc=com')).toBe(true);
+  });
+
+  it('scope and equality compare such bytes as bytes, never as U+FFFD', () => {
+    expect(isWithin('cn=a,ou=\\FF,dc=x', 'ou=\\EF\\BF\\BD,dc=x')).toBe(false);
+    expect(isWithin('cn=a,ou=\\FF,dc=x', 'ou=\ufffd,dc=x')).toBe(false);
+    expect(isWithin('cn=a,ou=\\ff,dc=x', 'OU=\\FF,dc=x')).toBe(true);
+    expect(isWithin('cn=a,ou=A\\FF,dc=x', 'ou=a\\FF,dc=x')).toBe(true); // ASCII case only
+    expect(dnEquals('cn=\\FF,dc=x', 'cn=\\EF\\BF\\BD,dc=x')).toBe(false);
+    expect(dnEquals('cn=\\FF,dc=x', 'CN=\\ff,dc=x')).toBe(true);
+  });
+
+  it('formatDn writes such bytes back as hex pairs', () => {
+    expect(formatDn(parseDn('cn=\\ED\\A0\\80 x\\2C,ou=caf\\E9,dc=x'))).toBe('cn=\\ED\\A0\\80 x\\2C,ou=caf\\E9,dc=x');
+    expect(formatDn(parseDn('cn=\\20\\FF\\20,dc=x'))).toBe('cn=\\20\\FF\\20,dc=x');
+  });
+
+  it('a lone UTF-16 surrogate in a DN string is refused (it has no UTF-8 form)', () => {
+    expect(() => parseDn('cn=\ud800,dc=x')).toThrow(DnSyntaxError);
+    expect(() => parseDn('cn=\\\udc00,dc=x')).toThrow(DnSyntaxError);
+    expect(parseDn('cn=😀,dc=x')[0]).toEqual([{ type: 'cn', value: '😀' }]);
   });
 });

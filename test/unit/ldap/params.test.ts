@@ -3,7 +3,7 @@ import { isLeft } from 'fp-ts/lib/Either.js';
 import { describe, expect, it } from 'vitest';
 import { LdapDataSourceConfig } from '../../../src/adapters/ldap/config.js';
 import { decodeRecord } from '../../../src/adapters/ldap/export.js';
-import { checkFilter } from '../../../src/adapters/ldap/params.js';
+import { checkFilter, decodeOrThrow, GetParams, requireWithin, targetDn } from '../../../src/adapters/ldap/params.js';
 import { planSearch } from '../../../src/adapters/ldap/search.js';
 import { ProtocolError } from '../../../src/protocol/index.js';
 
@@ -46,6 +46,35 @@ describe('planSearch', () => {
 
   it('base outside baseDN → OPERATION_NOT_ALLOWED', () => {
     expect(fails(() => planSearch({ base: 'dc=other,dc=com' }, config)).code).toBe('OPERATION_NOT_ALLOWED');
+  });
+});
+
+describe('get parameters: dn or dn;binary', () => {
+  const surrogateDn = Buffer.concat([Buffer.from('cn='), Buffer.from([0xed, 0xa0, 0x80]), Buffer.from(',ou=people,dc=example,dc=com')]);
+  const get = (p: unknown): GetParams => decodeOrThrow(GetParams, p, 'get parameters');
+
+  it('dn as given; dn;binary (base64 of the bytes) becomes the escaped DN and wins over dn', () => {
+    expect(get({ dn: 'uid=a,dc=example,dc=com', attributes: ['cn'] })).toEqual({ dn: 'uid=a,dc=example,dc=com', attributes: ['cn'] });
+    expect(get({ 'dn;binary': surrogateDn.toString('base64') })).toEqual({ dn: 'cn=\\ED\\A0\\80,ou=people,dc=example,dc=com' });
+    expect(get({ dn: 'cn=other,dc=example,dc=com', 'dn;binary': surrogateDn.toString('base64') }).dn).toBe('cn=\\ED\\A0\\80,ou=people,dc=example,dc=com');
+    expect(requireWithin(get({ 'dn;binary': surrogateDn.toString('base64') }).dn, 'dc=example,dc=com', 'dn')).toHaveLength(4);
+  });
+
+  it.each([
+    [{}, "missing required key 'dn' (or 'dn;binary')"],
+    [{ 'dn;binary': 'not base64!' }, 'dn;binary: expected base64 of a distinguished name'],
+    [{ 'dn;binary': Buffer.from('no equals sign').toString('base64') }, 'dn;binary: invalid DN'],
+    [{ dn: 'nonsense' }, 'dn: invalid DN'],
+  ])('%j → BAD_REQUEST mentioning %j', (params, text) => {
+    const e = fails(() => get(params));
+    expect(e.code).toBe('BAD_REQUEST');
+    expect(e.message).toContain(text);
+  });
+
+  it('targetDn for export records: dn;binary wins, else dn; BAD_REQUEST without either', () => {
+    expect(targetDn({ dn: 'uid=a,dc=x' })).toBe('uid=a,dc=x');
+    expect(targetDn({ dn: 'uid=a,dc=x', 'dn;binary': Buffer.from([0x63, 0x6e, 0x3d, 0xe9]).toString('base64') })).toBe('cn=\\E9');
+    expect(fails(() => targetDn({})).code).toBe('BAD_REQUEST');
   });
 });
 
