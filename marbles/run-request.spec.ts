@@ -265,6 +265,8 @@ describe('runRequest at the end of the shutdown grace period (virtual time)', ()
           code: 'CANCELLED',
           message: 'export stopped after 2 records, each with its result; the records after them were not written: the agent is shutting down (shutdownGracePeriod is over)',
           retryable: true,
+          // Both results went out in the chunk (credit allowed it): none left for the error.
+          details: { count: 2, results: [] },
         },
       });
     });
@@ -283,12 +285,12 @@ describe('runRequest at the end of the shutdown grace period (virtual time)', ()
       };
       const own$ = hot<Frame>('-c', { c: { type: 'chunk', id: 'r1', seq: 0, items: [{}] } as Frame });
       const d: RequestDeps = { dataSources: new Map([['ds', { adapter, operations: ['export'] }]]), limits, log, scheduler: ts, drain: stoppingAt(hot('10ms s', { s: undefined })) };
-      // Record 0 answered at 3; its result waits in the chunk being filled until the stop flushes it.
-      expectObservable(run(request({ op: 'export', credit: 8 as never }), own$, d)).toBe('a 9ms (bdc|)', {
+      // Record 0 answered at 3; its result waits in the chunk being filled until the stop flushes
+      // it. A stopping export grants no more records.
+      expectObservable(run(request({ op: 'export', credit: 8 as never }), own$, d)).toBe('a 9ms (bc|)', {
         a: { type: 'credit', id: 'r1', n: 2 },
         b: { type: 'chunk', id: 'r1', seq: 0, items: [{ index: 0, ok: true }] },
-        d: { type: 'credit', id: 'r1', n: 1 },
-        c: expect.objectContaining({ type: 'error', code: 'CANCELLED', retryable: true }) as unknown as Frame,
+        c: expect.objectContaining({ type: 'error', code: 'CANCELLED', retryable: true, details: { count: 1, results: [] } }) as unknown as Frame,
       });
     });
   });

@@ -60,7 +60,11 @@ export class HubApiError extends Error {
     readonly status: number,
     readonly retryable: boolean,
     readonly requestId: string,
-    /** Lines received before a stream failed. */
+    /**
+     * Lines received before a stream failed. For an export: the results received, which are
+     * one per record the agent wrote — a failed export still reports every record it wrote
+     * (as result lines before its error line), so records from `count` on were not written.
+     */
     readonly count?: number,
   ) {
     super(message);
@@ -121,7 +125,12 @@ export class HubClient {
     return this.stream<T, SearchSummary>(dataSource, 'search', JSON.stringify(params), 'application/json', options);
   }
 
-  /** Records are sent as they are pulled (under the agent's credit); one result per record comes back. */
+  /**
+   * Records are sent as they are pulled (under the agent's credit); one result per record comes
+   * back. When the export fails (deadline, shutdown, …) the results of every record written
+   * are still yielded, then the iteration throws `HubApiError` with `count` = results yielded:
+   * resend from record `count` on.
+   */
   export(
     dataSource: string,
     records: AsyncIterable<unknown> | Iterable<unknown>,

@@ -5,10 +5,14 @@
  * in memory. An Observable source cannot be paused (RxJS pushes): its records wait in a
  * bounded buffer, and a source that outruns the agent by more than `maxBufferedRecords`
  * fails the export instead of growing memory — pass an AsyncIterable for large exports.
+ *
+ * An agent that fails the export reports in its `error` frame the results it had not sent yet
+ * (`details.results`, `details.count` = every result of the export): they are emitted as a
+ * last `results` event before the error, so the caller has a result for every record written.
  */
 import { isObservable, type Observable, type Subscription } from 'rxjs';
 import { chunkBySize } from '../operators/index.js';
-import { ProtocolError, nonNegativeInt, requestId, type Frame } from '../protocol/index.js';
+import { ProtocolError, nonNegativeInt, requestId, type ErrorFrame, type Frame } from '../protocol/index.js';
 import { CreditLedger, exchange, type LinkPort, type RequestSpec } from './request-sinks.js';
 
 export type ExportEvent =
@@ -135,6 +139,15 @@ export function exportRequest(port: LinkPort, spec: RequestSpec, records: Record
         sourceSub?.unsubscribe();
         if (iterator && !sourceDone) void Promise.resolve(iterator.return?.()).catch(() => undefined);
       },
+      // The agent failed the export: the results of the records it wrote and had not sent yet
+      // come in the error frame; they are the caller's before the error.
+      onError: (frame: ErrorFrame, err: ProtocolError): ProtocolError => {
+        const carried = carriedResults(frame, received, sentRecords);
+        if (carried instanceof ProtocolError) return carried;
+        received += carried.length;
+        if (carried.length > 0) sub.next({ type: 'results', items: carried });
+        return withoutResults(err);
+      },
       onFrame: (frame: Frame) => {
         switch (frame.type) {
           case 'credit':
@@ -170,4 +183,43 @@ export function exportRequest(port: LinkPort, spec: RequestSpec, records: Record
       },
     };
   });
+}
+
+/** A well-formed export result: what the HTTP API writes as a result line. */
+function isResult(v: unknown): boolean {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
+  const r = v as Record<string, unknown>;
+  if (!Number.isSafeInteger(r['index']) || (r['index'] as number) < 0) return false;
+  if (r['ok'] === true) return true;
+  return r['ok'] === false && typeof r['code'] === 'string' && typeof r['message'] === 'string' && typeof r['retryable'] === 'boolean';
+}
+
+/**
+ * The results an export's `error` frame carries (`details.results`, with `details.count` = all
+ * results of the export), checked against what the hub knows: `received` results came in
+ * chunks, for `sentRecords` records. No `results` (an agent that failed the request before its
+ * channel ran, or an older agent): none. Anything malformed or not adding up is the agent's
+ * fault: BAD_FRAME, and none of it is passed on.
+ */
+function carriedResults(frame: ErrorFrame, received: number, sentRecords: number): readonly unknown[] | ProtocolError {
+  const details = frame.details;
+  if (details === undefined || !('results' in details)) return [];
+  const bad = (why: string): ProtocolError => new ProtocolError('BAD_FRAME', `the agent's export error (${frame.code}: ${frame.message.slice(0, 200)}) ${why}`);
+  const { results, count } = details as { results: unknown; count?: unknown };
+  if (!Array.isArray(results)) return bad('carries details.results that is not an array');
+  const i = results.findIndex((r) => !isResult(r));
+  if (i >= 0) return bad(`carries details.results[${i}] that is not an export result`);
+  if (count !== received + results.length) {
+    return bad(`says details.count ${JSON.stringify(count)}, but ${received} results came in chunks and ${results.length} in details.results`);
+  }
+  if (received + results.length > sentRecords) return bad(`reports ${received + results.length} results for the ${sentRecords} records sent`);
+  return results as readonly unknown[];
+}
+
+/** `err` without the results it carried (they were passed on as results), keeping `count`. */
+function withoutResults(err: ProtocolError): ProtocolError {
+  const details = err.context.details;
+  if (details === undefined || !('results' in details)) return err;
+  const { results: _results, ...rest } = details;
+  return new ProtocolError(err.code, err.message, { ...err.context, details: rest }, { retryable: err.retryable });
 }

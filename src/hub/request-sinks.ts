@@ -7,7 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Observable, asyncScheduler, timer, type SchedulerLike, type Subscription } from 'rxjs';
-import { ProtocolError, nonNegativeInt, positiveInt, requestId, type Frame, type Operation } from '../protocol/index.js';
+import { ProtocolError, nonNegativeInt, positiveInt, requestId, type ErrorFrame, type Frame, type Operation } from '../protocol/index.js';
 
 export interface RequestSink {
   onFrame(frame: Frame): void;
@@ -53,6 +53,12 @@ export interface ExchangeSubscriber<T> {
 export interface ExchangeHandlers {
   /** Frames for this request other than `error` (handled here). */
   onFrame(frame: Frame): void;
+  /**
+   * The agent's `error` frame ends the request: this may first emit what the frame carries (an
+   * export's last results) and returns the error the request fails with (`err`, or BAD_FRAME
+   * when what it carries is malformed).
+   */
+  onError?(frame: ErrorFrame, err: ProtocolError): ProtocolError;
   /** Runs once when the request finishes for any reason. */
   teardown?(): void;
 }
@@ -103,7 +109,9 @@ export function exchange<T>(
     const attached = port.attach(id, {
       onFrame: (frame) => {
         if (frame.type === 'error') {
-          fail(ProtocolError.fromFrame(frame, { requestId: id, dataSource: spec.dataSource }), false);
+          if (finished) return;
+          const err = ProtocolError.fromFrame(frame, { requestId: id, dataSource: spec.dataSource });
+          fail(handlers?.onError ? handlers.onError(frame, err) : err, false);
           return;
         }
         handlers?.onFrame(frame);

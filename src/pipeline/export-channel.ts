@@ -1,6 +1,6 @@
 /**
- * `export` is a channel (DESIGN §5–6): the hub streams record chunks under the agent's credit,
- * the agent writes them and streams one result per record back under the hub's credit.
+ * `export` is a channel: the hub streams record chunks under the agent's credit, the agent
+ * writes them and streams one result per record back under the hub's credit.
  *
  *   agent → hub   credit {n: streamWindow}                      (may send that many record chunks)
  *   hub → agent   chunk {items: records} … end {count}
@@ -10,18 +10,40 @@
  * *sent* — not merely written upstream — so a stalled hub consumer stops the writes too, and
  * memory holds at most `streamWindow` chunks of records or results.
  *
- * Shutdown (`stop$`, the end of the grace period) must not leave a record written without its
- * result: the adapter is let go right after the result of the record it is writing — before it
- * starts the next — or at once when it is writing nothing; the results so far are sent, then a
- * retryable CANCELLED error (the caller resumes from the count of results it got).
+ * Every record written is accounted for. The adapter is handed one record at a time, the next
+ * only after the result of the previous one, so at any moment at most one record is being
+ * written. When the export fails — a record chunk beyond the credit or over `maxChunkItems`, an
+ * `end` whose count disagrees, the deadline, the shutdown (`stop$`), a failing adapter — no
+ * further record is handed over, the record being written (if any) is let finish and its result
+ * collected, the adapter is let go, the results that can still go out under credit do, and the
+ * one `error` frame carries the rest: `details.results` (in order) and `details.count` (results
+ * of the whole export, which is the number of records written). A record whose write has not
+ * finished `lastWriteGraceMs` after the deadline or the shutdown is reported with the result
+ * OUTCOME_UNKNOWN: the agent cannot tell whether the upstream applied it. `export-results.ts`
+ * keeps that error frame within `maxFrameBytes`.
+ *
+ * A `cancel` from the hub is not a failure: the request is unsubscribed (run-request.ts) and
+ * nothing more is sent for it.
  */
-import { EMPTY, NEVER, Observable, concat, defer, filter, finalize, from, mergeMap, of, take, takeUntil, takeWhile, tap, throwError, type SchedulerLike, type Subscriber } from 'rxjs';
-import type { DataSourceAdapter, OperationContext } from '../adapters/adapter.js';
-import { chunk, creditGate } from '../operators/index.js';
+import { NEVER, Observable, asyncScheduler, defer, throwError, timer, type SchedulerLike, type Subscription } from 'rxjs';
+import type { DataSourceAdapter, ExportResult, OperationContext } from '../adapters/adapter.js';
 import { ProtocolError, nonNegativeInt, positiveInt, type Frame, type Request } from '../protocol/index.js';
 import { shuttingDown } from './drain.js';
-import { CHUNK_ENVELOPE_BYTES, type PipelineLimits } from './limits.js';
+import { ResultLedger, withResults } from './export-results.js';
+import { toProtocolError } from './failures.js';
+import type { PipelineLimits } from './limits.js';
 import { NO_METER, type RequestMeter } from './meter.js';
+
+/** A partial result chunk goes out this long after its first result at the latest. */
+const FLUSH_AFTER_MS = 50;
+/**
+ * How long the record being written may take to finish once the deadline has passed: well
+ * within the second the hub waits beyond its own deadline, so the agent's error (with the
+ * results) reaches the hub before the hub gives up on the request.
+ */
+export const DEADLINE_WRITE_GRACE_MS = 500;
+/** The same at shutdown: within the five seconds the agent gives requests to send their last frames. */
+export const STOP_WRITE_GRACE_MS = 3000;
 
 export interface ExportChannelInput {
   readonly request: Request;
@@ -37,143 +59,271 @@ export interface ExportChannelInput {
   readonly meter?: RequestMeter;
   /** Emits when the agent shuts down: stop after the record being written (see above). */
   readonly stop$?: Observable<unknown>;
+  /** The request's deadline: when it passes, stop after the record being written (see above). */
+  readonly deadline?: { readonly ms: number; readonly error: () => ProtocolError };
 }
 
 export function exportFrames(input: ExportChannelInput): Observable<Frame> {
-  const { request, adapter, ctx, limits } = input;
-  const meter = input.meter ?? NO_METER;
-  const id = request.id;
+  const { adapter } = input;
   const exportFn = adapter.export?.bind(adapter);
   if (!exportFn) return throwError(() => new ProtocolError('OPERATION_NOT_ALLOWED', `${adapter.type} data sources cannot export`));
-  return defer(() => {
-    let granted = limits.streamWindow;
-    let receivedChunks = 0;
-    let receivedRecords = 0;
-    /** Cumulative record count at the end of each received chunk not yet credited back. */
-    const boundaries: number[] = [];
-    let sent = 0;
-    let answered = 0;
-    let endReceived = false;
-    let stopping = false;
-
-    // The adapter may subscribe to the records late (after acquiring a connection): hold what
-    // arrives meanwhile. Bounded: the hub may only send the chunks the agent granted.
-    const inbound = holdUntilSubscribed(input.inbound$);
-    const records$ = inbound.frames$.pipe(
-      takeWhile((f) => f.type !== 'end', true),
-      mergeMap((f): Observable<unknown> => {
-        if (f.type === 'chunk') {
-          receivedChunks += 1;
-          if (receivedChunks > granted) {
-            return throwError(
-              () => new ProtocolError('BAD_REQUEST', `export chunk ${receivedChunks} sent without credit (granted ${granted})`),
-            );
-          }
-          if (f.items.length > limits.maxChunkItems) {
-            return throwError(
-              () => new ProtocolError('BAD_REQUEST', `export chunk of ${f.items.length} records exceeds the limit of ${limits.maxChunkItems}`),
-            );
-          }
-          receivedRecords += f.items.length;
-          boundaries.push(receivedRecords);
-          return from(f.items);
-        }
-        if (f.type === 'end' && f.count !== receivedRecords) {
-          return throwError(
-            () => new ProtocolError('BAD_REQUEST', `export end says ${f.count} records, ${receivedRecords} arrived`),
-          );
-        }
-        if (f.type === 'end') endReceived = true;
-        return EMPTY;
-      }),
-    );
-
-    // Writing nothing when the stop comes: results are one per record, in order, so every
-    // record handed to the adapter has been answered.
-    const stopNow$ = (input.stop$ ?? NEVER).pipe(
-      take(1),
-      tap(() => (stopping = true)),
-      filter(() => answered === receivedRecords),
-    );
-    let firstResult = true;
-    const results$ = exportFn(records$, ctx).pipe(
-      tap(() => {
-        answered += 1;
-        if (firstResult) meter.firstResult();
-        firstResult = false;
-      }),
-      // Completing inside the result's `next` unsubscribes the adapter before it starts the
-      // next record (a sequential adapter starts it when this one's write completes).
-      takeWhile(() => !stopping, true),
-      takeUntil(stopNow$),
-      chunk({
-        maxItems: limits.maxChunkItems,
-        maxBytes: limits.maxFrameBytes - CHUNK_ENVELOPE_BYTES,
-        // A slow record must not hold finished results back for long.
-        flushAfter: 50,
-        ...(input.scheduler ? { scheduler: input.scheduler } : {}),
-      }),
-      creditGate({
-        credit$: input.credit$,
-        initialCredit: request.credit ?? 0,
-        // Results in flight are bounded by the records the agent granted: one result per record.
-        maxBuffered: limits.streamWindow * limits.maxChunkItems,
-        onStall: () => meter.creditStalled(),
-      }),
-      mergeMap((items, seq) => {
-        const frames: Frame[] = [{ type: 'chunk', id, seq: nonNegativeInt(seq), items }];
-        sent += items.length;
-        // Results are small and few per upstream write: serialising them twice costs little.
-        meter.chunkSent(items.length, Buffer.byteLength(JSON.stringify(items)));
-        let credited = 0;
-        while (boundaries.length > 0 && (boundaries[0] ?? Infinity) <= sent) {
-          boundaries.shift();
-          credited += 1;
-        }
-        if (credited > 0) {
-          granted += credited;
-          frames.push({ type: 'credit', id, n: positiveInt(credited) });
-        }
-        return from(frames);
-      }),
-    );
-
-    return concat(
-      of<Frame>({ type: 'credit', id, n: positiveInt(limits.streamWindow) }),
-      results$,
-      defer(() =>
-        stopping && !(endReceived && sent === receivedRecords)
-          ? throwError(() => shuttingDown(`export stopped after ${sent} records, each with its result; the records after them were not written`))
-          : of<Frame>({ type: 'end', id, count: nonNegativeInt(sent) }),
-      ),
-    ).pipe(finalize(() => inbound.release()));
-  });
+  return new Observable<Frame>((subscriber) => runChannel(input, exportFn, subscriber));
 }
 
-/**
- * Subscribes to `source$` now and keeps its values until `frames$` is subscribed (once), then
- * passes them through. `release()` ends the early subscription.
- */
-function holdUntilSubscribed<T>(source$: Observable<T>): { frames$: Observable<T>; release(): void } {
-  const held: T[] = [];
-  let live: Subscriber<T> | undefined;
-  let ended: { error: unknown } | { complete: true } | undefined;
-  const sub = source$.subscribe({
-    next: (v) => (live ? live.next(v) : held.push(v)),
-    error: (error: unknown) => (live ? live.error(error) : (ended = { error })),
-    complete: () => (live ? live.complete() : (ended = { complete: true })),
+type ExportFn = NonNullable<DataSourceAdapter['export']>;
+
+interface FrameSink {
+  next(frame: Frame): void;
+  error(err: unknown): void;
+  complete(): void;
+  readonly closed: boolean;
+}
+
+function runChannel(input: ExportChannelInput, exportFn: ExportFn, out: FrameSink): () => void {
+  const { request, ctx, limits } = input;
+  const id = request.id;
+  const meter = input.meter ?? NO_METER;
+  const scheduler = input.scheduler ?? asyncScheduler;
+  const subs: Subscription[] = [];
+
+  // Records: granted chunks, received chunks, the records not yet handed to the adapter.
+  let granted = limits.streamWindow;
+  let receivedChunks = 0;
+  let receivedRecords = 0;
+  let endReceived = false;
+  /** Cumulative record count at the end of each received chunk not yet credited back. */
+  const boundaries: number[] = [];
+  const waiting: unknown[][] = [];
+  let waitingPos = 0;
+
+  // The adapter: records handed over, results received.
+  let feeder: { next(r: unknown): void; complete(): void } | undefined;
+  let handed = 0;
+  let answered = 0;
+  let recordsCompleted = false;
+  let adapterDone = false;
+  let adapterSub: Subscription | undefined;
+  let pumping = false;
+  let firstResult = true;
+
+  // Failure: the first reason wins; `closed` once the last frame went out.
+  let failure: (() => ProtocolError) | undefined;
+  let cutTimer: Subscription | undefined;
+  let closed = false;
+  let seqNo = 0;
+
+  const ledger = new ResultLedger({
+    limits,
+    initialCredit: request.credit ?? 0,
+    flushAfterMs: FLUSH_AFTER_MS,
+    scheduler,
+    send: (items, bytes) => {
+      out.next({ type: 'chunk', id, seq: nonNegativeInt(seqNo++), items });
+      meter.chunkSent(items.length, bytes);
+      let credited = 0;
+      while (boundaries.length > 0 && (boundaries[0] ?? Infinity) <= ledger.sent) {
+        boundaries.shift();
+        credited += 1;
+      }
+      // A failing export takes no more records: no credit for them.
+      if (credited > 0 && failure === undefined) {
+        granted += credited;
+        out.next({ type: 'credit', id, n: positiveInt(credited) });
+      }
+    },
+    onStall: () => meter.creditStalled(),
+    onShortened: (index, bytes) => ctx.log.warn({ index, bytes }, 'export result too large for a frame: shortened'),
   });
-  const frames$ = new Observable<T>((subscriber) => {
-    for (const v of held.splice(0)) subscriber.next(v);
-    if (ended) {
-      if ('error' in ended) subscriber.error(ended.error);
-      else subscriber.complete();
-      return;
+
+  const inFlight = (): boolean => handed > answered;
+
+  /** Hands records to the adapter, one at a time (see the file comment). */
+  const pump = (): void => {
+    if (pumping) return;
+    pumping = true;
+    try {
+      while (!closed && failure === undefined && feeder !== undefined && !inFlight() && waiting.length > 0 && ledger.roomForOneMore()) {
+        const chunk = waiting[0] as unknown[];
+        const record = chunk[waitingPos++];
+        if (waitingPos >= chunk.length) {
+          waiting.shift();
+          waitingPos = 0;
+        }
+        handed += 1;
+        feeder.next(record);
+      }
+      if (!closed && failure === undefined && feeder !== undefined && endReceived && waiting.length === 0 && !inFlight() && !recordsCompleted) {
+        recordsCompleted = true;
+        feeder.complete();
+      }
+    } finally {
+      pumping = false;
     }
-    live = subscriber;
-    return () => {
-      live = undefined;
-    };
-  });
-  return { frames$, release: () => sub.unsubscribe() };
+  };
+
+  /** The export is over when every record was answered and every result went out. */
+  const maybeEnd = (): void => {
+    if (closed || failure !== undefined || !adapterDone || ledger.unsent > 0) return;
+    closed = true;
+    out.next({ type: 'end', id, count: nonNegativeInt(ledger.sent) });
+    out.complete();
+  };
+
+  /** Ends with the error frame: the record in flight has been answered (or declared unknown). */
+  const finish = (): void => {
+    if (closed) return;
+    closed = true;
+    adapterSub?.unsubscribe();
+    // What credit allows goes out as usual; the rest travels in the error frame.
+    ledger.flush();
+    const results = ledger.takeUnsent();
+    const err = (failure as () => ProtocolError)();
+    out.error(withResults(err, id, results, ledger.sent + results.length, limits.maxFrameBytes));
+  };
+
+  /** A record being written whose result will not come: its outcome is unknown. */
+  const unknownOutcome = (why: string): void => {
+    if (!inFlight()) return;
+    const index = handed - 1;
+    answered = handed;
+    ledger.add({
+      index,
+      ok: false,
+      code: 'OUTCOME_UNKNOWN',
+      message: `record ${index} was being written when the export stopped and ${why}: check whether the data source applied it`,
+      retryable: false,
+    });
+  };
+
+  const fail = (reason: () => ProtocolError): void => {
+    if (closed) return;
+    failure ??= reason;
+    if (!inFlight()) finish();
+  };
+
+  /** The deadline or the shutdown: stop, and give the record being written `graceMs` to finish. */
+  const stopWithin = (reason: () => ProtocolError, graceMs: number): void => {
+    if (closed) return;
+    fail(reason);
+    if (closed || cutTimer !== undefined) return;
+    cutTimer = scheduler.schedule(() => {
+      unknownOutcome(`its write did not finish within ${graceMs} ms`);
+      finish();
+    }, graceMs);
+    subs.push(cutTimer);
+  };
+
+  const onRecords = (f: Frame): void => {
+    if (closed || failure !== undefined) return;
+    if (f.type === 'chunk') {
+      receivedChunks += 1;
+      if (endReceived) return fail(() => new ProtocolError('BAD_REQUEST', `export chunk ${receivedChunks} sent after the end`));
+      if (receivedChunks > granted) {
+        const n = receivedChunks;
+        const g = granted;
+        return fail(() => new ProtocolError('BAD_REQUEST', `export chunk ${n} sent without credit (granted ${g})`));
+      }
+      if (f.items.length > limits.maxChunkItems) {
+        const n = f.items.length;
+        return fail(() => new ProtocolError('BAD_REQUEST', `export chunk of ${n} records exceeds the limit of ${limits.maxChunkItems}`));
+      }
+      receivedRecords += f.items.length;
+      boundaries.push(receivedRecords);
+      if (f.items.length > 0) waiting.push(f.items);
+      return pump();
+    }
+    if (f.type === 'end') {
+      if (f.count !== receivedRecords) {
+        const arrived = receivedRecords;
+        return fail(() => new ProtocolError('BAD_REQUEST', `export end says ${f.count} records, ${arrived} arrived`));
+      }
+      endReceived = true;
+      pump();
+    }
+  };
+
+  const onResult = (result: ExportResult): void => {
+    if (closed) return;
+    if (!inFlight()) {
+      return fail(() => new ProtocolError('INTERNAL', `the ${input.adapter.type} adapter answered more results than the ${handed} records it was given`));
+    }
+    answered += 1;
+    if (firstResult) meter.firstResult();
+    firstResult = false;
+    ledger.add(result);
+    if (failure !== undefined) return finish();
+    pump();
+    maybeEnd();
+  };
+
+  const onAdapterError = (err: unknown): void => {
+    adapterDone = true;
+    if (closed) return;
+    if (failure !== undefined) ctx.log.warn({ err }, 'export adapter failed while the export was stopping');
+    unknownOutcome('the data source adapter failed');
+    fail(() => toProtocolError(err, id, ctx.dataSource));
+  };
+
+  const onAdapterComplete = (): void => {
+    adapterDone = true;
+    if (closed) return;
+    if (failure === undefined && (inFlight() || !recordsCompleted)) {
+      const given = handed;
+      const got = answered;
+      unknownOutcome('the data source adapter ended without its result');
+      return fail(() => new ProtocolError('INTERNAL', `the ${input.adapter.type} adapter ended after answering ${got} of the ${given} records it was given`));
+    }
+    if (failure !== undefined) {
+      unknownOutcome('the data source adapter ended without its result');
+      return finish();
+    }
+    ledger.flush();
+    maybeEnd();
+  };
+
+  // The hub may only send the chunks the agent granted: what arrives before the adapter takes
+  // records (it may first acquire a connection) waits in `waiting`, bounded by that credit.
+  subs.push(input.inbound$.subscribe({ next: onRecords }));
+  out.next({ type: 'credit', id, n: positiveInt(limits.streamWindow) });
+  subs.push(
+    input.credit$.subscribe((n) => {
+      if (closed) return;
+      ledger.grant(n);
+      pump();
+      maybeEnd();
+    }),
+  );
+  if (input.deadline !== undefined) {
+    const { ms, error } = input.deadline;
+    subs.push(timer(ms, scheduler).subscribe(() => stopWithin(error, DEADLINE_WRITE_GRACE_MS)));
+  }
+  subs.push(
+    (input.stop$ ?? NEVER).subscribe(() =>
+      stopWithin(() => shuttingDown(`export stopped after ${answered} records, each with its result; the records after them were not written`), STOP_WRITE_GRACE_MS),
+    ),
+  );
+
+  if (!closed) {
+    const records$ = new Observable<unknown>((sub) => {
+      if (feeder !== undefined) {
+        sub.error(new ProtocolError('INTERNAL', 'export records subscribed twice'));
+        return;
+      }
+      feeder = sub;
+      pump();
+      return () => {
+        if (feeder === sub) feeder = undefined;
+      };
+    });
+    adapterSub = defer(() => exportFn(records$, ctx)).subscribe({ next: onResult, error: onAdapterError, complete: onAdapterComplete });
+    // A synchronous failure inside `subscribe` finished before `adapterSub` was assigned.
+    if (closed) adapterSub.unsubscribe();
+  }
+
+  return () => {
+    closed = true;
+    ledger.stop();
+    adapterSub?.unsubscribe();
+    for (const s of subs) s.unsubscribe();
+  };
 }

@@ -4,7 +4,7 @@
  * (the hub's `timeoutMs`, capped locally) and until the hub cancels. After a cancel nothing
  * more is sent for the id (DESIGN §5); after a failure exactly one `error` frame is.
  */
-import { NEVER, catchError, defer, filter, finalize, map, mergeMap, of, take, takeUntil, tap, throwError, throwIfEmpty, type Observable, type SchedulerLike } from 'rxjs';
+import { NEVER, catchError, defer, filter, finalize, identity, map, mergeMap, of, take, takeUntil, tap, throwError, throwIfEmpty, type Observable, type SchedulerLike } from 'rxjs';
 import type { Logger } from 'pino';
 import type { DataSourceAdapter, OperationContext } from '../adapters/adapter.js';
 import { deadline } from '../operators/index.js';
@@ -87,6 +87,7 @@ export function runRequest(request: Request, own$: Observable<Frame>, deps: Requ
   const cancel$ = own$.pipe(filter((f) => f.type === 'cancel'));
   const timeoutMs = Math.min(request.timeoutMs, deps.limits.maxRequestTimeoutMs);
   const started = Date.now();
+  const timedOut = (): ProtocolError => new ProtocolError('TIMEOUT', `${op} on ${dataSource} did not finish within ${timeoutMs} ms`);
 
   const body$ = (meter: RequestMeter): Observable<OutgoingFrame> => defer(() => {
     switch (op) {
@@ -105,6 +106,7 @@ export function runRequest(request: Request, own$: Observable<Frame>, deps: Requ
           ...(deps.scheduler ? { scheduler: deps.scheduler } : {}),
           meter,
           ...(deps.drain ? { stop$: deps.drain.stopping$ } : {}),
+          deadline: { ms: timeoutMs, error: timedOut },
         });
       default:
         return single(adapter, op, request.params, ctx).pipe(
@@ -125,11 +127,10 @@ export function runRequest(request: Request, own$: Observable<Frame>, deps: Requ
       // Shutdown after the grace period: a coded, retryable error instead of a vanished request.
       // An export stops itself (after the record it is writing and that record's result).
       takeUntil(op === 'export' || !deps.drain ? NEVER : deps.drain.stopping$.pipe(mergeMap(() => throwError(() => shuttingDown(`${op} stopped`))))),
-      deadline({
-        ms: timeoutMs,
-        error: () => new ProtocolError('TIMEOUT', `${op} on ${dataSource} did not finish within ${timeoutMs} ms`),
-        ...(deps.scheduler ? { scheduler: deps.scheduler } : {}),
-      }),
+      // An export applies its deadline itself: it stops after the record being written and
+      // reports the results of every record written (export-channel.ts), where unsubscribing
+      // here would cut a write short and drop the results not yet sent.
+      op === 'export' ? identity : deadline({ ms: timeoutMs, error: timedOut, ...(deps.scheduler ? { scheduler: deps.scheduler } : {}) }),
       catchError((err: unknown) => {
         const frame = errorFrame(err, id, dataSource, log);
         outcome = frame.code;

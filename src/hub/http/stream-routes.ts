@@ -4,7 +4,10 @@
  * written (the response's buffered bytes are below a mark), so a slow reader stops the agent's
  * page requests; a client that disconnects unsubscribes, which cancels the request on the
  * agent. Failures before the first line are JSON errors with a status; after it, a final error
- * line (never a silent short stream). A complete stream ends with a summary line.
+ * line (never a silent short stream) whose `count` is the lines before it. A complete stream
+ * ends with a summary line. A failed export reports every record the agent wrote: the results
+ * its error frame carried arrive as a `results` event before the failure (export-request.ts),
+ * so they are result lines before the error line, and the error line's `count` includes them.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
