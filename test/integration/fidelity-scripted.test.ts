@@ -11,7 +11,7 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ldapsearch, startFidelityRelay, summarise, type FidelityRelay } from '../helpers/fidelity-relay.js';
-import { compareEntry, compareResults, dnText, type RawEntry } from '../helpers/ldif-reference.js';
+import { compareEntry, compareResults, dnText, expectedJson, type RawEntry } from '../helpers/ldif-reference.js';
 import { makeEnv, type Env } from '../helpers/relay-env.js';
 import { startScriptedLdap, type ScriptedEntry, type ScriptedLdap } from '../helpers/scripted-ldap.js';
 
@@ -90,6 +90,23 @@ afterAll(async () => {
 const hex = (entries: RawEntry[]) => entries.map((e) => [e.dn.toString('hex'), e.values.map((v) => `${v.description}=${v.value.toString('hex')}`)]);
 
 describe('a scripted LDAP server with what slapd refuses', () => {
+  it("the oracle reads the contract's own example as the contract does", () => {
+    const example: RawEntry = {
+      dn: b('cn=Caf', [0xe9], ',ou=people,dc=example,dc=com'),
+      values: [
+        { description: 'cn', value: b('\ufeffAnna') },
+        { description: 'cn', value: b('Caf', [0xe9]) },
+        { description: 'CN', value: b('Anna') },
+        { description: 'jpegPhoto;lang-en', value: b([0xff, 0xd8, 0xff, 0xe0, 0x00, 0x10]) },
+      ],
+    };
+    expect(expectedJson(example)).toEqual({
+      dn: 'cn=Caf\\E9,ou=people,dc=example,dc=com',
+      'dn;binary': 'Y249Q2Fm6SxvdT1wZW9wbGUsZGM9ZXhhbXBsZSxkYz1jb20=',
+      attributes: { cn: ['\ufeffAnna', 'Anna'], 'cn;binary': ['Q2Fm6Q=='], 'jpegPhoto;lang-en;binary': ['/9j/4AAQ'] },
+    });
+  });
+
   it('ldapsearch reads exactly the script (the responder is right)', async () => {
     const read = await ldapsearch({ url: server.url, adminDN: `cn=reader,${BASE}`, adminPassword: 'anything' }, BASE);
     expect(hex(read)).toEqual(hex(REFERENCE));

@@ -161,8 +161,10 @@ describe('export round trip', () => {
     const { differences, reordered, compared } = compareDirectories(reference, copy);
     report('export round trip', compared);
     expect(summarise(differences)).toBe('0 differences');
-    // Values under one key keep their order through the add; only an attribute whose values the
-    // relay split between `name` and `name;binary` may come back in another order.
+    // slapd stores an add's values in the order given (checked: no attribute outside those below
+    // came back reordered), so values under one key keep their order through the round trip.
+    // Only an attribute whose values the relay split between `name` and `name;binary` is written
+    // back as one attribute in key order, and may come back in another order than the source's.
     const split = new Set(
       out.entries.flatMap((entry) => {
         const keys = Object.keys((entry as { attributes: Record<string, unknown> }).attributes);
