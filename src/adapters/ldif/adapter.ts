@@ -83,11 +83,12 @@ export function createLdifAdapter(name: string, config: LdifDataSourceConfig, lo
     get: (params: Record<string, unknown>, ctx: OperationContext): Observable<LdapEntry> =>
       defer(() => {
         const context = contextOf(ctx);
+        // `dn;binary` (the name's bytes, base64) arrives as its escaped string form.
         const p = decodeOrThrow(GetParams, params, 'get parameters', context);
-        const rdns = requireWithin(p.dn, config.baseDN, 'dn', context);
+        requireWithin(p.dn, config.baseDN, 'dn', context);
         return from(directory()).pipe(
           map((dir) => {
-            const node = dir.entry(rdns);
+            const node = dir.entry(p.dn);
             if (node === undefined) throw new ProtocolError('NOT_FOUND', `no entry ${JSON.stringify(p.dn)}`, context);
             return toEntry(node, selection(p.attributes));
           }),

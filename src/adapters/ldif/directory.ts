@@ -20,7 +20,8 @@ import {
   UndefinedTypeError,
 } from 'ldapts';
 import { formatRdn, isWithin, parseDn, type Rdn } from '../ldap/dn.js';
-import { attributeKey, rdnId, valueIdentity, withoutBinaryOption, type Attr, type Value } from './values.js';
+import { avaValue, nameOf, type DirName } from './names.js';
+import { attributeKey, rdnId, storedValue, valueIdentity, withoutBinaryOption, type Attr, type Value } from './values.js';
 
 export { dnId, rdnId } from './values.js';
 
@@ -28,8 +29,13 @@ export interface DirNode {
   rdn: Rdn;
   /** Key of `rdn` in the parent's `children`. */
   id: string;
-  /** DN as written when the entry was added (recomputed for a renamed subtree). */
+  /**
+   * DN as written when the entry was added (recomputed for a renamed subtree); when the name
+   * is not UTF-8, its `\XX`-escaped form (see names.ts).
+   */
   dn: string;
+  /** The name's exact bytes, when they are not valid UTF-8. */
+  dnBytes: Buffer | undefined;
   parent: DirNode | undefined;
   readonly children: Map<string, DirNode>;
   /** `undefined` only for the base when the files hold no entry for it (a bare naming context). */
@@ -49,6 +55,17 @@ export interface ChangeInput {
 
 export type Scope = 'base' | 'one' | 'sub';
 
+/**
+ * A DN given to the directory: a string (RFC 4514, `\XX` escapes for bytes that are not UTF-8)
+ * or the name's exact bytes (names.ts). Writes take the string's parse too, when the caller has it.
+ */
+export type DnInput = string | Buffer;
+
+function exactName(dn: DnInput, rdns?: readonly Rdn[]): { name: DirName; rdns: Rdn[] } {
+  const name = nameOf(dn);
+  return { name, rdns: rdns === undefined || Buffer.isBuffer(dn) ? parseDn(name.dn) : [...rdns] };
+}
+
 const show = (v: Value): string => (Buffer.isBuffer(v) ? `<${v.length} bytes>` : JSON.stringify(v));
 
 function clone(attributes: Map<string, Attr>): Map<string, Attr> {
@@ -61,7 +78,8 @@ function addValues(attributes: Map<string, Attr>, name: string, values: readonly
   if (key === 'dn') throw new UndefinedTypeError(`'dn' is not an attribute (entry ${dn})`);
   const attr = attributes.get(key) ?? { name: withoutBinaryOption(name), values: [], keys: [] };
   const seen = new Set(attr.keys);
-  for (const v of values) {
+  for (const given of values) {
+    const v = storedValue(name, given);
     const id = valueIdentity(name, v);
     if (seen.has(id)) throw new TypeOrValueExistsError(`${name}: value ${show(v)} is already in ${dn}`);
     seen.add(id);
@@ -75,7 +93,7 @@ function addValues(attributes: Map<string, Attr>, name: string, values: readonly
 function removeValue(attributes: Map<string, Attr>, name: string, value: Value): boolean {
   const key = attributeKey(name);
   const attr = attributes.get(key);
-  const i = attr === undefined ? -1 : attr.keys.indexOf(valueIdentity(name, value));
+  const i = attr === undefined ? -1 : attr.keys.indexOf(valueIdentity(name, storedValue(name, value)));
   if (attr === undefined || i === -1) return false;
   attr.values.splice(i, 1);
   attr.keys.splice(i, 1);
@@ -84,25 +102,41 @@ function removeValue(attributes: Map<string, Attr>, name: string, value: Value):
 }
 
 function hasValue(attributes: Map<string, Attr>, name: string, value: Value): boolean {
-  return attributes.get(attributeKey(name))?.keys.includes(valueIdentity(name, value)) ?? false;
+  return attributes.get(attributeKey(name))?.keys.includes(valueIdentity(name, storedValue(name, value))) ?? false;
 }
 
 /** RFC 4511 §4.7: an entry holds its RDN's values ("along with those from the RDN"). */
 function addRdnValues(attributes: Map<string, Attr>, rdn: Rdn, dn: string): void {
-  for (const ava of rdn) if (ava.ber !== true && !hasValue(attributes, ava.type, ava.value)) addValues(attributes, ava.type, [ava.value], dn);
+  for (const ava of rdn) if (ava.ber !== true && !hasValue(attributes, ava.type, avaValue(ava))) addValues(attributes, ava.type, [avaValue(ava)], dn);
 }
 
 function checkEntry(attributes: Map<string, Attr>, rdn: Rdn, dn: string): void {
   if ((attributes.get('objectclass')?.values.length ?? 0) === 0) throw new ObjectClassViolationError(`${dn}: an entry needs an objectClass`);
   for (const ava of rdn) {
-    if (ava.ber !== true && !hasValue(attributes, ava.type, ava.value)) {
-      throw new NotAllowedOnRDNError(`${dn}: ${ava.type} value ${JSON.stringify(ava.value)} is the entry's RDN and cannot be removed (rename the entry instead)`);
+    if (ava.ber !== true && !hasValue(attributes, ava.type, avaValue(ava))) {
+      throw new NotAllowedOnRDNError(`${dn}: ${ava.type} value ${show(avaValue(ava))} is the entry's RDN and cannot be removed (rename the entry instead)`);
     }
   }
 }
 
-function joinDn(rdn: Rdn, parentDn: string): string {
-  return parentDn === '' ? formatRdn(rdn) : `${formatRdn(rdn)},${parentDn}`;
+/** The name of `rdn` below a parent (its bytes too, when either holds bytes that are not UTF-8). */
+function joinName(rdn: Rdn, parent: DirNode | undefined): DirName {
+  const own = formatRdn(rdn);
+  if (parent === undefined || parent.dn === '') return nameOf(own);
+  if (parent.dnBytes === undefined) return nameOf(`${own},${parent.dn}`);
+  return nameOf(Buffer.concat([nameOf(own).binary ?? Buffer.from(own, 'utf8'), Buffer.from(','), parent.dnBytes]));
+}
+
+/** Values of several descriptions of one attribute (`cn` and `cn;binary`) merged under the first. */
+export function mergeAttributes(attributes: readonly AttributeInput[]): AttributeInput[] {
+  const groups = new Map<string, { name: string; values: Value[] }>();
+  for (const a of attributes) {
+    const key = attributeKey(a.name);
+    const group = groups.get(key) ?? { name: withoutBinaryOption(a.name), values: [] };
+    group.values.push(...a.values);
+    groups.set(key, group);
+  }
+  return [...groups.values()];
 }
 
 export class Directory {
@@ -111,9 +145,10 @@ export class Directory {
   private count = 0;
 
   constructor(readonly baseDN: string) {
-    this.baseRdns = parseDn(baseDN);
+    const base = nameOf(baseDN);
+    this.baseRdns = parseDn(base.dn);
     const rdn = this.baseRdns[0] ?? [];
-    this.root = { rdn, id: rdnId(rdn), dn: baseDN, parent: undefined, children: new Map(), attributes: undefined };
+    this.root = { rdn, id: rdnId(rdn), dn: base.dn, dnBytes: base.binary, parent: undefined, children: new Map(), attributes: undefined };
   }
 
   /** Number of entries. */
@@ -122,8 +157,9 @@ export class Directory {
   }
 
   /** The node of a DN inside the base (the base may have no entry); `undefined` if absent or outside. */
-  lookup(rdns: readonly Rdn[]): DirNode | undefined {
-    if (!isWithin([...rdns], this.baseRdns)) return undefined;
+  lookup(dn: readonly Rdn[] | DnInput): DirNode | undefined {
+    const rdns = typeof dn === 'string' || Buffer.isBuffer(dn) ? parseDn(nameOf(dn).dn) : [...dn];
+    if (!isWithin(rdns, this.baseRdns)) return undefined;
     let node: DirNode | undefined = this.root;
     for (let i = rdns.length - this.baseRdns.length - 1; i >= 0 && node !== undefined; i--) {
       node = node.children.get(rdnId(rdns[i] ?? []));
@@ -132,21 +168,27 @@ export class Directory {
   }
 
   /** The node of an existing entry. */
-  entry(rdns: readonly Rdn[]): (DirNode & { attributes: Map<string, Attr> }) | undefined {
-    const node = this.lookup(rdns);
+  entry(dn: readonly Rdn[] | DnInput): (DirNode & { attributes: Map<string, Attr> }) | undefined {
+    const node = this.lookup(dn);
     return node?.attributes === undefined ? undefined : (node as DirNode & { attributes: Map<string, Attr> });
   }
 
-  private existing(rdns: readonly Rdn[], dn: string): DirNode & { attributes: Map<string, Attr> } {
+  private existing(input: DnInput, given: readonly Rdn[] | undefined): { node: DirNode & { attributes: Map<string, Attr> }; dn: string } {
+    const { name, rdns } = exactName(input, given);
     const node = this.entry(rdns);
-    if (node === undefined) throw new NoSuchObjectError(`no entry ${JSON.stringify(dn)}`);
-    return node;
+    if (node === undefined) throw new NoSuchObjectError(`no entry ${JSON.stringify(name.dn)}`);
+    return { node, dn: name.dn };
   }
 
-  /** Adds an entry; its parent must exist (the base counts even without an entry). */
-  add(dn: string, rdns: readonly Rdn[], attributes: readonly AttributeInput[]): DirNode {
+  /**
+   * Adds an entry; its parent must exist (the base counts even without an entry). `rdns` is
+   * `dn` parsed, if the caller has it. Values are stored as given (see `storedValue`).
+   */
+  add(input: DnInput, given: readonly Rdn[] | undefined, attributes: readonly AttributeInput[]): DirNode {
+    const { name, rdns } = exactName(input, given);
+    const dn = name.dn;
     if (rdns.length === 0) throw new NamingViolationError('the root DSE (empty DN) is not an entry that can be added');
-    if (!isWithin([...rdns], this.baseRdns)) throw new NoSuchObjectError(`${JSON.stringify(dn)} is not inside ${JSON.stringify(this.baseDN)}`);
+    if (!isWithin(rdns, this.baseRdns)) throw new NoSuchObjectError(`${JSON.stringify(dn)} is not inside ${JSON.stringify(this.baseDN)}`);
     const isBase = rdns.length === this.baseRdns.length;
     const parent = isBase ? undefined : this.lookup(rdns.slice(1));
     const rdn = rdns[0] ?? [];
@@ -160,8 +202,9 @@ export class Directory {
     if (parent === undefined) {
       node = this.root;
       node.dn = dn;
+      node.dnBytes = name.binary;
     } else {
-      node = { rdn, id: rdnId(rdn), dn, parent, children: new Map(), attributes: undefined };
+      node = { rdn, id: rdnId(rdn), dn, dnBytes: name.binary, parent, children: new Map(), attributes: undefined };
       parent.children.set(node.id, node);
     }
     node.attributes = map;
@@ -170,8 +213,8 @@ export class Directory {
   }
 
   /** Applies changes in order, atomically (RFC 4511 §4.6). */
-  modify(dn: string, rdns: readonly Rdn[], changes: readonly ChangeInput[]): void {
-    const node = this.existing(rdns, dn);
+  modify(input: DnInput, given: readonly Rdn[] | undefined, changes: readonly ChangeInput[]): void {
+    const { node, dn } = this.existing(input, given);
     const next = clone(node.attributes);
     for (const ch of changes) {
       const key = attributeKey(ch.name);
@@ -193,9 +236,27 @@ export class Directory {
     node.attributes = next;
   }
 
+  /**
+   * Adds the entry, or replaces exactly the given attributes of the existing one (`cn` and
+   * `cn;binary` are one attribute: their values replace it together).
+   */
+  upsert(input: DnInput, given: readonly Rdn[] | undefined, attributes: readonly AttributeInput[]): 'added' | 'replaced' {
+    const { name, rdns } = exactName(input, given);
+    if (this.entry(rdns) === undefined) {
+      this.add(name.binary ?? name.dn, rdns, attributes);
+      return 'added';
+    }
+    this.modify(
+      name.binary ?? name.dn,
+      rdns,
+      mergeAttributes(attributes).map((a) => ({ operation: 'replace' as const, name: a.name, values: a.values })),
+    );
+    return 'replaced';
+  }
+
   /** Deletes a leaf entry (RFC 4511 §4.8: notAllowedOnNonLeaf otherwise). */
-  delete(dn: string, rdns: readonly Rdn[]): void {
-    const node = this.existing(rdns, dn);
+  delete(input: DnInput, given?: readonly Rdn[]): void {
+    const { node, dn } = this.existing(input, given);
     if (node.children.size > 0) throw new NotAllowedOnNonLeafError(`${dn} has ${node.children.size} entries below it; delete them first`);
     node.parent?.children.delete(node.id);
     // Also tells a search holding this node (read ahead) that it is gone.
@@ -206,25 +267,27 @@ export class Directory {
 
   /**
    * Modify DN (RFC 4511 §4.9): new RDN, optionally a new parent; the subtree moves along.
-   * The caller has checked that the new DN lies inside the base.
+   * The caller has checked that the new DN lies inside the base. `newRdn` and `newSuperior`
+   * may be given parsed or as strings.
    */
-  rename(dn: string, rdns: readonly Rdn[], newRdn: Rdn, newSuperior: readonly Rdn[] | undefined, deleteOldRdn: boolean): DirNode {
-    const node = this.existing(rdns, dn);
+  rename(input: DnInput, given: readonly Rdn[] | undefined, rdnInput: Rdn | string, superior: readonly Rdn[] | DnInput | undefined, deleteOldRdn: boolean): DirNode {
+    const { node, dn } = this.existing(input, given);
+    const newRdn = typeof rdnInput === 'string' ? (parseDn(nameOf(rdnInput).dn)[0] ?? []) : rdnInput;
     const from = node.parent;
     if (from === undefined) throw new NamingViolationError(`${dn} is the base of the data source and cannot be renamed`);
-    const to = newSuperior === undefined ? from : this.lookup(newSuperior);
+    const to = superior === undefined ? from : this.lookup(superior);
     if (to === undefined) throw new NoSuchObjectError(`new superior of ${dn} does not exist`);
     for (let p: DirNode | undefined = to; p !== undefined; p = p.parent) {
       if (p === node) throw new NamingViolationError(`cannot move ${dn} below itself`);
     }
     const id = rdnId(newRdn);
     const clash = to.children.get(id);
-    if (clash !== undefined && clash !== node) throw new AlreadyExistsError(`entry ${JSON.stringify(joinDn(newRdn, to.dn))} already exists`);
+    if (clash !== undefined && clash !== node) throw new AlreadyExistsError(`entry ${JSON.stringify(joinName(newRdn, to).dn)} already exists`);
     const next = clone(node.attributes);
     if (deleteOldRdn) {
       for (const ava of node.rdn) {
-        const kept = newRdn.some((n) => attributeKey(n.type) === attributeKey(ava.type) && valueIdentity(n.type, n.value) === valueIdentity(ava.type, ava.value));
-        if (!kept && ava.ber !== true) removeValue(next, ava.type, ava.value);
+        const kept = newRdn.some((n) => attributeKey(n.type) === attributeKey(ava.type) && valueIdentity(n.type, avaValue(n)) === valueIdentity(ava.type, avaValue(ava)));
+        if (!kept && ava.ber !== true) removeValue(next, ava.type, avaValue(ava));
       }
     }
     addRdnValues(next, newRdn, dn);
@@ -238,7 +301,9 @@ export class Directory {
     // The subtree's DNs follow their new ancestor.
     const stack: DirNode[] = [node];
     for (let n = stack.pop(); n !== undefined; n = stack.pop()) {
-      n.dn = joinDn(n.rdn, n.parent?.dn ?? '');
+      const name = joinName(n.rdn, n.parent);
+      n.dn = name.dn;
+      n.dnBytes = name.binary;
       stack.push(...n.children.values());
     }
     return node;

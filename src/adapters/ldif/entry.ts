@@ -1,20 +1,29 @@
 /**
- * Directory nodes → protocol entries `{dn, attributes: {name: string[]}}`, through the ldap
- * adapter's `normaliseEntry`, so binary values travel exactly as there: base64 under
- * `name;binary`. Attribute selection follows RFC 4511 §4.5.1.8 (+ RFC 3673 `+`).
+ * Directory nodes → protocol entries by the entry contract (docs/protocol.md, "Entries"),
+ * through the ldap adapter's `buildEntry`, so both adapters give one shape: text values as
+ * strings under the attribute's first description, values that are not UTF-8 and all values of
+ * binary types base64 under `description;binary`, a name that is not UTF-8 as `dn` with `\XX`
+ * escapes plus `dn;binary`. Attribute selection follows RFC 4511 §4.5.1.8 (+ RFC 3673 `+`).
  */
-import type { Entry } from 'ldapts';
-import { normaliseEntry, type LdapEntry } from '../ldap/entry.js';
+import { buildEntry, type LdapEntry } from '../ldap/entry.js';
 import type { DirNode } from './directory.js';
 import { covers, parseDescription, valueIdentity, type Attr, type Description, type Value } from './values.js';
 
 /**
  * Operational attributes computed from the tree: returned for `+` or when asked by name, never
- * for `*`, and usable in filters. `entryDN` (RFC 5020), `hasSubordinates` (X.501, as OpenLDAP).
+ * for `*`, and usable in filters. `entryDN` (RFC 5020: the name's octets, so a name that is not
+ * UTF-8 travels under `entryDN;binary`), `hasSubordinates` (X.501, as OpenLDAP).
  */
-const OPERATIONAL: ReadonlyMap<string, { name: string; values: (n: DirNode) => string[] }> = new Map([
-  ['entrydn', { name: 'entryDN', values: (n: DirNode) => [n.dn] }],
-  ['hassubordinates', { name: 'hasSubordinates', values: (n: DirNode) => [n.children.size > 0 ? 'TRUE' : 'FALSE'] }],
+const OPERATIONAL: ReadonlyMap<string, { name: string; values: (n: DirNode) => Value[]; keys: (n: DirNode) => string[] }> = new Map([
+  ['entrydn', { name: 'entryDN', values: (n: DirNode) => [n.dnBytes ?? n.dn], keys: (n: DirNode) => [valueIdentity('entryDN', n.dn)] }],
+  [
+    'hassubordinates',
+    {
+      name: 'hasSubordinates',
+      values: (n: DirNode) => [n.children.size > 0 ? 'TRUE' : 'FALSE'],
+      keys: (n: DirNode) => [valueIdentity('hasSubordinates', n.children.size > 0 ? 'TRUE' : 'FALSE')],
+    },
+  ],
 ]);
 
 export interface Selection {
@@ -48,24 +57,25 @@ export function valuesFor(node: DirNode & { attributes: Map<string, Attr> }, wan
 /** Identities of those values (stored with them; computed for operational ones). */
 export function keysFor(node: DirNode & { attributes: Map<string, Attr> }, wanted: Description): string[] {
   const operational = wanted.options.length === 0 ? OPERATIONAL.get(wanted.type) : undefined;
-  if (operational !== undefined) return operational.values(node).map((v) => valueIdentity(wanted.type, v));
+  if (operational !== undefined) return operational.keys(node);
   const out: string[] = [];
   for (const a of node.attributes.values()) if (covers(wanted, a.name)) out.push(...a.keys);
   return out;
 }
 
-function entryValues(values: readonly Value[]): string[] | Buffer[] {
-  return values.some((v) => Buffer.isBuffer(v)) ? values.map((v) => (Buffer.isBuffer(v) ? v : Buffer.from(v, 'utf8'))) : values.map(String);
-}
-
-/** The protocol entry of a node, with the selected attributes. */
+/**
+ * The protocol entry of a node, with the selected attributes: each attribute is one run (its
+ * values in the order stored), attributes in the order they were first written, then the
+ * operational ones asked for.
+ */
 export function toEntry(node: DirNode & { attributes: Map<string, Attr> }, sel: Selection): LdapEntry {
-  const raw: Entry = { dn: node.dn };
+  const runs: Array<readonly [string, readonly Value[]]> = [];
   for (const a of node.attributes.values()) {
-    if (sel.user || sel.names.some((w) => covers(w, a.name))) raw[a.name] = entryValues(a.values);
+    if (sel.user || sel.names.some((w) => covers(w, a.name))) runs.push([a.name, a.values]);
   }
   for (const [type, op] of OPERATIONAL) {
-    if (sel.operational || sel.names.some((w) => w.type === type && w.options.length === 0)) raw[op.name] = op.values(node);
+    if (sel.operational || sel.names.some((w) => w.type === type && w.options.length === 0)) runs.push([op.name, op.values(node)]);
   }
-  return normaliseEntry(raw);
+  const entry = buildEntry(node.dn, runs);
+  return node.dnBytes === undefined ? entry : { dn: node.dn, 'dn;binary': node.dnBytes.toString('base64'), attributes: entry.attributes };
 }

@@ -23,11 +23,13 @@ import {
   SubstringFilter,
   type Filter,
 } from 'ldapts';
+import { isUtf8 } from 'node:buffer';
 import type { ProtocolErrorContext } from '../../protocol/errors.js';
 import { dnEquals, parseDn, valueKey } from '../ldap/dn.js';
 import { checkFilter } from '../ldap/params.js';
 import type { DirNode } from './directory.js';
 import { keysFor, valuesFor } from './entry.js';
+import { avaValue } from './names.js';
 import {
   approxKey,
   assertionBytes,
@@ -45,7 +47,6 @@ type Entry = DirNode & { attributes: Map<string, Attr> };
 type Tri = boolean | undefined;
 type Test = (node: Entry) => Tri;
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
 const SPECIAL = new Set(['(', ')', '*', '\\', '\0']);
 
 /**
@@ -56,12 +57,9 @@ const SPECIAL = new Set(['(', ')', '*', '\\', '\0']);
 export function decodeUtf8Escapes(filter: string): string {
   return filter.replace(/(?:\\[0-9A-Fa-f]{2})+/g, (run) => {
     const bytes = Buffer.from(run.replace(/\\/g, ''), 'hex');
-    let text: string;
-    try {
-      text = utf8.decode(bytes);
-    } catch {
-      return run;
-    }
+    if (!isUtf8(bytes)) return run;
+    // Buffer#toString keeps an escaped U+FEFF (`\ef\bb\bf`), which TextDecoder would drop.
+    const text = bytes.toString('utf8');
     let out = '';
     for (const ch of text) out += SPECIAL.has(ch) ? `\\${(ch.codePointAt(0) ?? 0).toString(16).padStart(2, '0')}` : ch;
     return out;
@@ -99,6 +97,22 @@ const RULES: ReadonlyMap<string, (stored: Value, assertion: string) => boolean> 
   ...['integermatch', '2.5.13.14'].map((n) => [n, text((a, b) => /^[+-]?\d+$/.test(a.trim()) && /^[+-]?\d+$/.test(b.trim()) && compareValues(a, b) === 0)] as const),
 ]);
 
+/**
+ * Equality of stored values (by their identity keys, values.ts) with an assertion. Identities
+ * keep a tab, a line break, U+FEFF or U+0130 apart from what matching equates them with
+ * (OpenLDAP stores `a<TAB>b` and `a b` as two values, yet `(cn=a b)` finds both; RFC 4518 §2.2
+ * maps such characters to a space or to nothing): a text key holding one of them, or an
+ * assertion holding one, is compared again by the matching key.
+ */
+const LOOSE = /[^\S ]|\u0130/;
+function equality(attribute: string, assertion: Value): (key: string) => boolean {
+  const ids = assertionIdentities(attribute, assertion);
+  if (Buffer.isBuffer(assertion)) return (k) => ids.has(k);
+  const loose = LOOSE.test(assertion);
+  const key = valueKey(assertion);
+  return (k) => ids.has(k) || ((loose || LOOSE.test(k)) && k.startsWith('t:') && valueKey(k.slice(2)) === key);
+}
+
 /** An assertion on the values of one attribute description. */
 function onValues(attribute: string, holds: (v: Value) => boolean): Test {
   const wanted = parseDescription(attribute);
@@ -112,8 +126,8 @@ function extensible(f: ExtensibleFilter): Test {
   if ((ruleName !== undefined && rule === undefined) || (ruleName === undefined && f.matchType === '')) return () => undefined;
   const type = f.matchType === '' ? undefined : parseDescription(f.matchType);
   // Without a rule the attribute's own equality applies (and a type is required, checked above).
-  const ids = assertionIdentities(f.matchType, f.value);
-  const test = (name: string, v: Value): boolean => (rule === undefined ? ids.has(valueIdentity(name, v)) : rule(v, f.value));
+  const equal = equality(f.matchType, f.value);
+  const test = (name: string, v: Value): boolean => (rule === undefined ? equal(valueIdentity(name, v)) : rule(v, f.value));
   return (node) => {
     const hit =
       type === undefined
@@ -121,7 +135,7 @@ function extensible(f: ExtensibleFilter): Test {
         : valuesFor(node, type).some((v) => test(f.matchType, v));
     if (hit || !f.dnAttributes) return hit;
     // `:dn:` — the entry's DN attributes take part too.
-    return parseDn(node.dn).some((rdn) => rdn.some((ava) => (type === undefined || ava.type.toLowerCase() === type.type) && test(ava.type, ava.value)));
+    return parseDn(node.dn).some((rdn) => rdn.some((ava) => (type === undefined || ava.type.toLowerCase() === type.type) && test(ava.type, avaValue(ava))));
   };
 }
 
@@ -159,9 +173,9 @@ function compile(f: Filter): Test {
   }
   if (f instanceof PresenceFilter) return onValues(f.attribute, () => true);
   if (f instanceof EqualityFilter) {
-    const ids = assertionIdentities(f.attribute, f.value);
+    const equal = equality(f.attribute, f.value);
     const wanted = parseDescription(f.attribute);
-    return (node) => keysFor(node, wanted).some((k) => ids.has(k));
+    return (node) => keysFor(node, wanted).some(equal);
   }
   if (f instanceof SubstringFilter) return onValues(f.attribute, (v) => substringMatch(v, f.initial, f.any, f.final));
   if (f instanceof GreaterThanEqualsFilter) return onValues(f.attribute, (v) => compareValues(v, f.value) >= 0);

@@ -7,14 +7,16 @@
  * agent's connections (keep-alive pongs) while it is read.
  * File-system errors (missing file, permission) are thrown as they are (see errors.ts).
  */
+import { isUtf8 } from 'node:buffer';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { ResultCodeError, TypeOrValueExistsError } from 'ldapts';
-import { isWithin, parseDn, type Rdn } from '../ldap/dn.js';
 import { isBinaryAttribute } from '../ldap/entry.js';
-import { Directory, dnId, type AttributeInput } from './directory.js';
+import { Directory, dnId, mergeAttributes, type AttributeInput } from './directory.js';
+import { isWithin, parseDn, type Rdn } from '../ldap/dn.js';
+import { nameOf } from './names.js';
 import { LdifError, ldifRecords, type LdifRecord, type LdifValue } from './parse-ldif.js';
-import { attributeKey, valueIdentity, type Value } from './values.js';
+import { attributeKey, storedValue, valueIdentity, type Value } from './values.js';
 
 interface Pending {
   readonly file: string;
@@ -22,8 +24,6 @@ interface Pending {
   readonly rdns: Rdn[];
   readonly attributes: AttributeInput[];
 }
-
-const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** RFC 2849 `attr:< file:///…`: the file's bytes are the value (text if UTF-8 and not a binary type). */
 async function resolveValue(name: string, value: LdifValue, file: string, line: number): Promise<Value> {
@@ -34,24 +34,18 @@ async function resolveValue(name: string, value: LdifValue, file: string, line: 
   } catch (err) {
     throw new LdifError(file, line, `${name}: cannot read ${value.url}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
   }
-  if (isBinaryAttribute(name)) return bytes;
-  try {
-    return utf8.decode(bytes);
-  } catch {
-    return bytes;
-  }
+  // Buffer#toString, not TextDecoder: a U+FEFF at the start of the file's bytes is data.
+  return isBinaryAttribute(name) || !isUtf8(bytes) ? bytes : bytes.toString('utf8');
 }
 
-/** The record's attributes grouped by description (values resolved). */
+/**
+ * The record's attributes, one per attribute (`cn`, `CN` and `cn;binary` lines are one), where
+ * the first line of each stands, values in file order.
+ */
 async function attributesOf(record: LdifRecord, file: string): Promise<AttributeInput[]> {
-  const groups = new Map<string, { name: string; values: Value[] }>();
-  for (const a of record.attributes) {
-    const key = attributeKey(a.name);
-    const group = groups.get(key) ?? { name: a.name, values: [] };
-    group.values.push(await resolveValue(a.name, a.value, file, a.line));
-    groups.set(key, group);
-  }
-  return [...groups.values()];
+  const lines: AttributeInput[] = [];
+  for (const a of record.attributes) lines.push({ name: a.name, values: [await resolveValue(a.name, a.value, file, a.line)] });
+  return mergeAttributes(lines);
 }
 
 /** The line of a value repeated in a record (for the error of an add that found one). */
@@ -59,7 +53,7 @@ function repeatedValueLine(record: LdifRecord): number {
   const seen = new Set<string>();
   for (const a of record.attributes) {
     if (typeof a.value !== 'string' && !Buffer.isBuffer(a.value)) continue;
-    const id = `${attributeKey(a.name)} ${valueIdentity(a.name, a.value)}`;
+    const id = `${attributeKey(a.name)} ${valueIdentity(a.name, storedValue(a.name, a.value))}`;
     if (seen.has(id)) return a.line;
     seen.add(id);
   }
@@ -78,7 +72,7 @@ function pacer(): () => Promise<void> {
 
 /** Reads and parses every file, then builds the directory. */
 export async function loadDirectory(files: readonly string[], baseDN: string): Promise<Directory> {
-  const baseRdns = parseDn(baseDN);
+  const baseRdns = parseDn(nameOf(baseDN).dn);
   const pending: Pending[] = [];
   const seen = new Map<string, string>();
   const pace = pacer();
@@ -102,7 +96,7 @@ export async function loadDirectory(files: readonly string[], baseDN: string): P
   const directory = new Directory(baseDN);
   for (const p of pending) {
     try {
-      directory.add(p.record.dn, p.rdns, p.attributes);
+      directory.add(p.record.dnBytes ?? p.record.dn, p.rdns, p.attributes);
     } catch (err) {
       if (!(err instanceof ResultCodeError)) throw err;
       const line = err instanceof TypeOrValueExistsError ? repeatedValueLine(p.record) : p.record.line;

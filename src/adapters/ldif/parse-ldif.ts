@@ -7,10 +7,15 @@
  * Pure: no file access. `:<` URL values are returned as `{url}` for the loader to read.
  * Every error names `file:line` of the (first physical) line it is about.
  */
+import { isUtf8 } from 'node:buffer';
 import { DnSyntaxError, parseDn, type Rdn } from '../ldap/dn.js';
 import { isBase64, isBinaryAttribute } from '../ldap/entry.js';
+import { nameOf } from './names.js';
 
-/** A value: text, bytes (base64 that is not UTF-8, or of a binary type), or a `file://` URL to read. */
+/**
+ * A value: text (exactly as written or as the base64 decodes: a leading U+FEFF is data), bytes
+ * (base64 that is not UTF-8, or of a binary type), or a `file://` URL to read.
+ */
 export type LdifValue = string | Buffer | { readonly url: string };
 
 export interface LdifAttribute {
@@ -21,7 +26,10 @@ export interface LdifAttribute {
 }
 
 export interface LdifRecord {
+  /** The DN as written; for a `dn::` that is not UTF-8, its `\XX`-escaped form (names.ts). */
   readonly dn: string;
+  /** The name's exact bytes when they are not UTF-8 (`dn::`, or `\XX` escapes of such bytes). */
+  readonly dnBytes?: Buffer;
   /** The DN parsed (RFC 4514), most specific RDN first. */
   readonly rdns: Rdn[];
   /** Line of the `dn:` line. */
@@ -55,54 +63,61 @@ interface Logical {
   readonly line: number;
 }
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
 const ATTRIBUTE_LINE = /^((?:[A-Za-z][A-Za-z0-9-]*|\d+(?:\.\d+)+)(?:;[A-Za-z0-9-]+)*):(.*)$/s;
 
-/** Physical lines, each decoded as UTF-8 on its own so that an error can name its line. */
-function* physicalLines(input: Buffer | string, file: string): Generator<string> {
-  if (typeof input === 'string') {
-    yield* input.replace(/^\uFEFF/, '').split(/\r?\n/);
-    return;
-  }
-  const bytes = input[0] === 0xef && input[1] === 0xbb && input[2] === 0xbf ? input.subarray(3) : input;
+/**
+ * Physical lines as bytes (LF or CRLF ends). A BOM at the start of the file is an encoding mark
+ * and skipped; anywhere else it is data.
+ */
+function* physicalLines(input: Buffer | string): Generator<Buffer> {
+  const all = typeof input === 'string' ? Buffer.from(input, 'utf8') : input;
+  const bytes = all[0] === 0xef && all[1] === 0xbb && all[2] === 0xbf ? all.subarray(3) : all;
   let start = 0;
-  for (let line = 1; ; line++) {
+  for (;;) {
     const nl = bytes.indexOf(0x0a, start);
-    const raw = bytes.subarray(start, nl === -1 ? bytes.length : nl);
-    try {
-      yield utf8.decode(raw).replace(/\r$/, '');
-    } catch (err) {
-      throw new LdifError(file, line, 'not valid UTF-8 (write binary values as base64: `attr:: …`)', { cause: err });
-    }
+    const end = nl === -1 ? bytes.length : nl;
+    yield bytes.subarray(start, end > start && bytes[end - 1] === 0x0d ? end - 1 : end);
     if (nl === -1) return;
     start = nl + 1;
   }
 }
 
+/** Only spaces or tabs (or nothing). */
+const isBlank = (line: Buffer): boolean => line.every((x) => x === 0x20 || x === 0x09);
+
 /**
- * Unfolds continuation lines and drops comments; `null` marks a record separator. A line of
+ * Unfolds continuation lines and drops comments; `null` marks a record separator. Folding is
+ * undone on bytes before decoding: RFC 2849 folds octets, so a fold may fall inside a UTF-8
+ * character. Each logical line is then decoded as UTF-8 (Buffer#toString, not TextDecoder,
+ * which would drop a U+FEFF at its start); an error names the line it starts on. A line of
  * only spaces or tabs counts as blank: as a continuation it could only add trailing spaces,
  * which RFC 2849 says to write as base64 anyway, and as a separator it is a common slip.
  */
-function* logicalLines(lines: Iterable<string>, file: string): Generator<Logical | null> {
-  let current: { parts: string[]; line: number } | undefined;
+function* logicalLines(lines: Iterable<Buffer>, file: string): Generator<Logical | null> {
+  let current: { parts: Buffer[]; line: number } | undefined;
   let inComment = false;
   let line = 0;
-  for (const text of lines) {
+  const logical = (c: { parts: Buffer[]; line: number }): Logical => {
+    const bytes = c.parts.length === 1 ? (c.parts[0] ?? Buffer.alloc(0)) : Buffer.concat(c.parts);
+    if (!isUtf8(bytes)) throw new LdifError(file, c.line, 'not valid UTF-8 (write binary values as base64: `attr:: …`)');
+    return { text: bytes.toString('utf8'), line: c.line };
+  };
+  for (const bytes of lines) {
     line++;
-    if (text.startsWith(' ') && !/^[ \t]*$/.test(text)) {
+    const blank = isBlank(bytes);
+    if (bytes[0] === 0x20 && !blank) {
       if (inComment) continue;
       if (current === undefined) throw new LdifError(file, line, 'continuation line (starting with a space) with no line to continue');
-      current.parts.push(text.slice(1));
+      current.parts.push(bytes.subarray(1));
       continue;
     }
-    if (current !== undefined) yield { text: current.parts.join(''), line: current.line };
+    if (current !== undefined) yield logical(current);
     current = undefined;
-    inComment = text.startsWith('#');
-    if (/^[ \t]*$/.test(text)) yield null;
-    else if (!inComment) current = { parts: [text], line };
+    inComment = bytes[0] === 0x23; // '#'
+    if (blank) yield null;
+    else if (!inComment) current = { parts: [bytes], line };
   }
-  if (current !== undefined) yield { text: current.parts.join(''), line: current.line };
+  if (current !== undefined) yield logical(current);
 }
 
 /** Splits `name: value` / `name:: base64` / `name:< url` into the description and its value. */
@@ -115,12 +130,8 @@ function attributeLine(l: Logical, file: string): { name: string; value: LdifVal
     const encoded = rest.slice(1).trim();
     if (!isBase64(encoded)) throw new LdifError(file, l.line, `${name}: value after '::' is not valid base64`);
     const bytes = Buffer.from(encoded, 'base64');
-    if (isBinaryAttribute(name)) return { name, value: bytes };
-    try {
-      return { name, value: utf8.decode(bytes) };
-    } catch {
-      return { name, value: bytes };
-    }
+    // toString keeps a leading U+FEFF: it is part of the value.
+    return { name, value: isBinaryAttribute(name) || !isUtf8(bytes) ? bytes : bytes.toString('utf8') };
   }
   if (rest.startsWith('<')) {
     const url = rest.slice(1).trim();
@@ -144,11 +155,12 @@ function record(lines: readonly Logical[], file: string): LdifRecord {
   if (first === undefined) throw new Error('empty record');
   const head = attributeLine(first, file);
   if (head.name.toLowerCase() !== 'dn') throw new LdifError(file, first.line, `a record must start with 'dn:', got '${head.name}:'`);
-  if (typeof head.value !== 'string') throw new LdifError(file, first.line, 'dn: must be text (dn:: base64 of UTF-8)');
-  const dn = head.value;
+  if (typeof head.value !== 'string' && !Buffer.isBuffer(head.value)) throw new LdifError(file, first.line, 'dn: cannot be a URL');
+  // `dn::` may hold any octets (RFC 2849): a name that is not UTF-8 is kept as bytes.
+  const name = nameOf(head.value);
   let rdns: Rdn[];
   try {
-    rdns = parseDn(dn);
+    rdns = parseDn(name.dn);
   } catch (err) {
     throw new LdifError(file, first.line, err instanceof DnSyntaxError ? err.message : String(err), { cause: err });
   }
@@ -161,7 +173,7 @@ function record(lines: readonly Logical[], file: string): LdifRecord {
     if (lower === 'dn') throw new LdifError(file, l.line, "a second 'dn:' in one record (separate records with a blank line)");
     return { name, value, line: l.line };
   });
-  return { dn, rdns, line: first.line, attributes };
+  return name.binary === undefined ? { dn: name.dn, rdns, line: first.line, attributes } : { dn: name.dn, dnBytes: name.binary, rdns, line: first.line, attributes };
 }
 
 /**
@@ -172,7 +184,7 @@ export function* ldifRecords(input: Buffer | string, file: string): Generator<Ld
   let version: number | undefined;
   let seenRecord = false;
   let block: Logical[] = [];
-  for (const l of logicalLines(physicalLines(input, file), file)) {
+  for (const l of logicalLines(physicalLines(input), file)) {
     if (l === null) {
       if (block.length > 0) yield record(block, file);
       block = [];

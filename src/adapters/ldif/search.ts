@@ -10,11 +10,11 @@ import type { OperationContext, Page, PageSource } from '../adapter.js';
 import { ProtocolError, type ProtocolErrorContext } from '../../protocol/errors.js';
 import type { LdapEntry } from '../ldap/entry.js';
 import { decodeOrThrow, requireWithin, SearchParams } from '../ldap/params.js';
-import type { Rdn } from '../ldap/dn.js';
 import type { Directory, DirNode, Scope } from './directory.js';
 import { selection, toEntry, type Selection } from './entry.js';
 import { toProtocolError } from './errors.js';
 import { compileFilter } from './filter.js';
+import { parseDn, type Rdn } from '../ldap/dn.js';
 import type { Attr } from './values.js';
 
 type Entry = DirNode & { attributes: Map<string, Attr> };
@@ -37,10 +37,11 @@ export interface SearchPlan {
 export function planSearch(params: unknown, config: { baseDN: string; pageSize: number }, context: ProtocolErrorContext = {}): SearchPlan {
   const p = decodeOrThrow(SearchParams, params, 'search parameters', context);
   const base = p.base ?? config.baseDN;
-  const baseRdns = requireWithin(base, config.baseDN, 'search base', context);
+  requireWithin(base, config.baseDN, 'search base', context);
   return {
     base,
-    baseRdns,
+    // `\XX` escapes of bytes that are not UTF-8 name those bytes (names.ts).
+    baseRdns: parseDn(base),
     scope: p.scope ?? 'sub',
     matches: compileFilter(p.filter ?? '(objectClass=*)', context),
     selection: selection(p.attributes),

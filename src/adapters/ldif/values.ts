@@ -1,21 +1,30 @@
 /**
- * Attribute descriptions and value matching for a directory without a schema.
+ * Attribute descriptions, stored values and value matching for a directory without a schema.
  *
- * A real server picks matching rules from its subschema (RFC 4512 §4.1.2). We have none, so:
- * - text values match like `caseIgnoreMatch` (RFC 4517 §4.2.11): NFKC, case-folded, leading,
- *   trailing and repeated spaces insignificant (RFC 4518 §2, the same key as DN values);
+ * Values are stored exactly as given (RFC 4511 §4.1.5: a value is an octet string): text as the
+ * string (a byte-order mark, NUL, control characters and all), octets that are not UTF-8 and
+ * values of binary types as Buffers. Matching compares normalised forms and never changes what
+ * is stored. A real server picks matching rules from its subschema (RFC 4512 §4.1.2); we have
+ * none, so:
+ * - text values are equal like `caseIgnoreMatch` (RFC 4517 §4.2.11) as OpenLDAP applies it:
+ *   NFKC, case-folded, leading, trailing and repeated spaces (U+0020, and what NFKC maps to it)
+ *   insignificant; a tab, a byte-order mark or a zero-width space is significant (OpenLDAP keeps
+ *   `a<TAB>b` and `a b`, `<U+FEFF>x` and `x` as two values of one attribute);
  * - values of the well-known DN-syntax types (`member`, `manager`, …) match like
  *   `distinguishedNameMatch` (RFC 4517 §4.2.15);
  * - binary values (Buffers) match byte for byte (`octetStringMatch`);
  * - ordering compares two integers as numbers and anything else as normalised text.
  * Descriptions: the type is case-insensitive, `;binary` is a transfer option (RFC 4522) and
- * not part of the name, other options (`;lang-de`) make a subtype (RFC 4512 §2.5).
+ * not part of the name, other options (`;lang-de`) make a subtype (RFC 4512 §2.5) and are kept.
  *
  * Equality goes through a value's *identity*, a string computed once when the value is stored
  * (`Attr.keys`): duplicate checks and `(member=…)` filters compare strings instead of parsing
  * DNs again for every comparison.
  */
+import { isUtf8 } from 'node:buffer';
 import { parseDn, valueKey, type Rdn } from '../ldap/dn.js';
+import { isBinaryAttribute } from '../ldap/entry.js';
+import { escapeDnBytes } from './names.js';
 
 export type Value = string | Buffer;
 
@@ -27,11 +36,25 @@ export interface Attr {
   readonly keys: string[];
 }
 
-const BINARY_OPTION = /;binary$/i;
-
-/** `jpegPhoto;binary` → `jpegPhoto`: binary-ness is carried by the value type, not the name. */
+/**
+ * `jpegPhoto;binary` → `jpegPhoto`, `jpegPhoto;binary;lang-en` → `jpegPhoto;lang-en`: the
+ * transfer option goes wherever it sits; every other option stays, in the order written.
+ */
 export function withoutBinaryOption(description: string): string {
-  return description.replace(BINARY_OPTION, '');
+  if (!/;binary(;|$)/i.test(description)) return description;
+  const [type = '', ...options] = description.split(';');
+  return [type, ...options.filter((o) => o.toLowerCase() !== 'binary')].join(';');
+}
+
+/**
+ * A value as the directory stores it. Binary types hold octets (text given for one is its
+ * UTF-8 bytes); for every other type, octets that are valid UTF-8 are that text — the same
+ * value whether it came as `cn: x` or as `cn;binary` base64 — and other octets stay bytes.
+ */
+export function storedValue(description: string, value: Value): Value {
+  if (isBinaryAttribute(withoutBinaryOption(description))) return Buffer.isBuffer(value) ? value : Buffer.from(value, 'utf8');
+  // Buffer#toString keeps a leading U+FEFF (TextDecoder would drop it).
+  return Buffer.isBuffer(value) && isUtf8(value) ? value.toString('utf8') : value;
 }
 
 export interface Description {
@@ -77,7 +100,18 @@ export function isDnType(type: string): boolean {
   return DN_TYPES.has(type.toLowerCase());
 }
 
-export { valueKey as textKey };
+/**
+ * Equality key of text: NFKC, lower case, runs of U+0020 as one, none at the ends (see the
+ * module comment for what stays significant). U+0130 (İ) is kept: lower-casing makes it `i` +
+ * U+0307, which OpenLDAP keeps apart.
+ */
+export function textKey(value: string): string {
+  return value
+    .normalize('NFKC')
+    .replace(/[^\u0130]+/g, (s) => s.toLowerCase())
+    .replace(/ {2,}/g, ' ')
+    .replace(/^ | $/g, '');
+}
 
 /** Text with diacritics removed, for `~=` (RFC 4511 leaves approximate matching to the server). */
 export function approxKey(value: string): string {
@@ -95,9 +129,10 @@ export function assertionBytes(assertion: string): Buffer[] {
   return out;
 }
 
-/** Identity of an RDN: AVA types case-insensitive, values by their comparison key, AVA order ignored. */
+/** Identity of an RDN: AVA types case-insensitive, values by their equality key (octets that are not UTF-8 as they are), AVA order ignored. */
 export function rdnId(rdn: Rdn): string {
-  return JSON.stringify(rdn.map((a) => JSON.stringify([a.type.toLowerCase(), a.ber === true ? a.value : valueKey(a.value)])).sort());
+  const key = (a: Rdn[number]): string => (a.ber === true ? a.value : a.bytes !== undefined ? `x:${a.bytes.toString('hex')}` : `t:${textKey(a.value)}`);
+  return JSON.stringify(rdn.map((a) => JSON.stringify([a.type.toLowerCase(), key(a)])).sort());
 }
 
 /** Identity of a whole DN. */
@@ -107,15 +142,16 @@ export function dnId(rdns: readonly Rdn[]): string {
 
 /** Equal identities = equal values of attribute `type` (bytes, DN, or case-ignore text). */
 export function valueIdentity(type: string, value: Value): string {
-  if (Buffer.isBuffer(value)) return `x:${value.toString('hex')}`;
   if (isDnType(parseDescription(type).type)) {
     try {
-      return `d:${dnId(parseDn(value))}`;
+      // A DN given as octets that are not UTF-8 is the same DN as its `\XX` spelling.
+      return `d:${dnId(parseDn(Buffer.isBuffer(value) ? escapeDnBytes(value) : value))}`;
     } catch {
-      // Not a DN after all: compare it as text.
+      // Not a DN after all: compare it as text or bytes.
     }
   }
-  return `t:${valueKey(value)}`;
+  if (Buffer.isBuffer(value)) return `x:${value.toString('hex')}`;
+  return `t:${textKey(value)}`;
 }
 
 /** The identities an assertion value matches: as text (or DN), and as the bytes it may stand for. */

@@ -42,7 +42,7 @@ export function config(input: Record<string, unknown>): LdifDataSourceConfig {
   return r.right;
 }
 
-export function adapterFor(ldif: string, options: { baseDN?: string; pageSize?: number } = {}): DataSourceAdapter {
+export function adapterFor(ldif: string | Buffer, options: { baseDN?: string; pageSize?: number } = {}): DataSourceAdapter {
   const [file] = writeFiles({ 'data.ldif': ldif });
   return createLdifAdapter('test-ldif', config({ files: file, baseDN: options.baseDN ?? 'dc=example,dc=com', pageSize: options.pageSize ?? 500 }), silent);
 }

@@ -42,6 +42,12 @@ describe('parseLdif', () => {
     expect(doc.records[0]?.attributes[0]).toEqual({ name: 'description', value: 'one two threefour', line: 3 });
   });
 
+  it('a fold may fall inside a UTF-8 character (RFC 2849 folds octets)', () => {
+    const line = Buffer.from('cn: Zoë', 'utf8');
+    const folded = Buffer.concat([Buffer.from('dn: dc=x\n'), line.subarray(0, line.length - 1), Buffer.from('\n '), line.subarray(line.length - 1), Buffer.from('\n')]);
+    expect(values(parseLdif(folded, 'f'), 0, 'cn')).toEqual(['Zoë']);
+  });
+
   it('skips comments anywhere, including their folded continuation lines', () => {
     const doc = parseLdif('# a comment\n  that is folded\ndn: dc=x\n# inside a record\ndc: x\n#last\n', 'f');
     expect(doc.records).toHaveLength(1);
@@ -73,6 +79,41 @@ describe('parseLdif', () => {
     expect(Buffer.isBuffer(values(doc, 0, 'userCertificate;binary')[0])).toBe(true);
   });
 
+  it('a BOM starts the file only once: one at the start of a value, inline or base64, is data', () => {
+    const bom = Buffer.from([0xef, 0xbb, 0xbf]);
+    const file = Buffer.concat([bom, Buffer.from('dn: dc=x\ncn: '), bom, Buffer.from(`Anna\ncn:: ${Buffer.concat([bom, Buffer.from('Bob')]).toString('base64')}\ndescription: a\n `), bom, Buffer.from('b\n')]);
+    const doc = parseLdif(file, 'f');
+    expect(doc.records[0]?.dn).toBe('dc=x');
+    expect(values(doc, 0, 'cn')).toEqual(['\uFEFFAnna', '\uFEFFBob']);
+    // A continuation line starting (after its space) with a BOM keeps it too.
+    expect(values(doc, 0, 'description')).toEqual(['a\uFEFFb']);
+    expect(values(parseLdif('\uFEFFdn: dc=x\ncn: \uFEFF\n', 'f'), 0, 'cn')).toEqual(['\uFEFF']);
+    // Only one BOM is an encoding mark: a second one at the start is not an attribute line.
+    expect(() => parseLdif(Buffer.concat([bom, bom, Buffer.from('dn: dc=x\n')]), 'f')).toThrow(LdifError);
+  });
+
+  it('dn:: may hold any bytes: a name that is not UTF-8 keeps them, its dn is the \\XX form', () => {
+    const name = Buffer.concat([Buffer.from('cn=Caf'), Buffer.from([0xe9]), Buffer.from(',dc=x')]);
+    const doc = parseLdif(`dn:: ${name.toString('base64')}\ncn:: ${Buffer.from('Caf\xe9', 'latin1').toString('base64')}\n`, 'f');
+    const r = doc.records[0];
+    expect(r?.dn).toBe('cn=Caf\\E9,dc=x');
+    expect(r?.dnBytes?.equals(name)).toBe(true);
+    expect(r?.rdns[0]?.[0]?.bytes?.equals(Buffer.from('Caf\xe9', 'latin1'))).toBe(true);
+    // Written as text with escapes, the same name.
+    const escaped = parseLdif('dn: cn=Caf\\e9,dc=x\n', 'f').records[0];
+    expect(escaped?.dn).toBe('cn=Caf\\E9,dc=x');
+    expect(escaped?.dnBytes?.equals(name)).toBe(true);
+    // Escapes that spell UTF-8 are text: the DN stays as written.
+    const text = parseLdif('dn: cn=Caf\\c3\\a9,dc=x\n', 'f').records[0];
+    expect([text?.dn, text?.dnBytes]).toEqual(['cn=Caf\\c3\\a9,dc=x', undefined]);
+  });
+
+  it('NUL, control characters, every script and long values survive base64 exactly', () => {
+    const hostile = ['\u0000', 'a\u0000b', '\u0001\u001f\u007f\u0085', ' lead', 'trail ', ':colon', '<less', 'line\nbreak\r\n', 'Ελληνικά Кириллица العربية עברית हिन्दी 中文 日本語 한국어 ไทย 𝔘𝔫𝔦𝔠𝔬𝔡𝔢 👩‍👩‍👧 e\u0301 \u200f', 'x'.repeat(100_000)];
+    const ldif = `dn: dc=x\n${hostile.map((v) => `description:: ${Buffer.from(v).toString('base64')}`).join('\n')}\n`;
+    expect(values(parseLdif(ldif, 'f'), 0, 'description')).toEqual(hostile);
+  });
+
   it('file:// URL values are returned for the loader to read', () => {
     const doc = parseLdif('dn: dc=x\njpegPhoto:< file:///tmp/photo.jpg\n', 'f');
     expect(values(doc, 0, 'jpegPhoto')).toEqual([{ url: 'file:///tmp/photo.jpg' }]);
@@ -100,7 +141,8 @@ describe('parseLdif errors name file:line', () => {
     ['two dn: lines in one record', 'dn: dc=x\ndn: dc=y\n', 2, "a second 'dn:'"],
     ['an unsupported version', 'version: 2\n', 1, 'unsupported LDIF version "2"'],
     ['a URL that is not file://', 'dn: dc=x\njpegPhoto:< http://example.com/p.jpg\n', 2, 'only file:// URLs'],
-    ['a dn:: that is not UTF-8', `dn:: ${Buffer.from([0xff, 0xfe]).toString('base64')}\n`, 1, 'dn: must be text'],
+    ['a dn:: whose bytes are not a DN', `dn:: ${Buffer.from([0xff, 0xfe]).toString('base64')}\n`, 1, 'invalid DN "\\\\FF\\\\FE"'],
+    ['a dn:< URL', 'dn:< file:///tmp/name\n', 1, 'dn: cannot be a URL'],
   ])('%s', (_what, input, line, message) => {
     const e = error(input);
     expect(e.file).toBe('people.ldif');
