@@ -59,20 +59,10 @@ export function applyRecord(dir: Directory, record: ExportRecord, baseDN: string
       dir.rename(record.dn, rdns, newRdn, newSuperior, record.deleteOldRdn ?? true);
       return undefined;
     }
-    case 'upsert': {
-      const attributes = attributesOf(record.attributes);
-      if (dir.entry(rdns) === undefined) {
-        dir.add(record.dn, rdns, attributes);
-        return { action: 'added' };
-      }
-      // It exists: replace exactly the attributes given (others are left alone), as the ldap adapter does.
-      dir.modify(
-        record.dn,
-        rdns,
-        attributes.map((a) => ({ operation: 'replace' as const, name: a.name, values: a.values })),
-      );
-      return { action: 'replaced' };
-    }
+    case 'upsert':
+      // Adds, or replaces exactly the attributes given (others are left alone), as the ldap
+      // adapter does; `cn` and `cn;binary` replace one attribute together (Directory.upsert).
+      return { action: dir.upsert(record.dn, rdns, attributesOf(record.attributes)) };
   }
 }
 

@@ -137,6 +137,13 @@ describe('names with bytes that are not UTF-8', () => {
     expect(entryOf(dir, `uid=kid,cn=plain,ou=\\FE,${people}`)['dn;binary']).toBe(b64(b('uid=kid,cn=plain,ou=', [0xfe], `,${people}`)));
   });
 
+  it('export upsert: name and name;binary replace one attribute together', async () => {
+    const adapter = adapterFor(`dn: ${base}\nobjectClass: domain\n\ndn: uid=u,${base}\nobjectClass: person\nuid: u\ndescription: old\n`);
+    const upsert = { op: 'upsert', dn: `uid=u,${base}`, attributes: { description: ['\uFEFFtext'], 'description;binary': ['/w=='] } };
+    expect(await exportAll(adapter, [upsert])).toEqual([{ index: 0, ok: true, data: { action: 'replaced' } }]);
+    expect((await get(adapter, `uid=u,${base}`)).attributes).toEqual({ objectClass: ['person'], uid: ['u'], description: ['\uFEFFtext'], 'description;binary': ['/w=='] });
+  });
+
   it('round trip through the adapter: get → export add (dn with \\XX escapes) → get gives the same entry', async () => {
     const source = adapterFor(`dn: ${base}\nobjectClass: domain\n\ndn: ${people}\nobjectClass: organizationalUnit\n\ndn:: ${b64(cafe)}\nobjectClass: person\ncn:: ${b64(b('Caf', [0xe9]))}\ncn: \uFEFFAnna\ndescription;lang-de:: ${b64(b([0xff]))}\njpegPhoto;binary;lang-en:: /9j/\n`);
     const target = adapterFor(`dn: ${base}\nobjectClass: domain\n\ndn: ${people}\nobjectClass: organizationalUnit\n`);
