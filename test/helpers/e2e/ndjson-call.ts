@@ -45,6 +45,8 @@ export interface CallOptions {
   /** JSON params (search) or NDJSON lines (export). */
   readonly body: string | AsyncIterable<string>;
   readonly contentType?: string;
+  /** Extra request headers (e.g. `Idempotency-Key`). */
+  readonly headers?: Readonly<Record<string, string>>;
 }
 
 /** POSTs to an NDJSON endpoint (`…/search`, `…/export`) and returns a line reader. */
@@ -57,6 +59,7 @@ export async function ndjsonCall(url: string, opts: CallOptions): Promise<Ndjson
       'x-request-id': opts.requestId,
       'content-type': opts.contentType ?? 'application/json',
       accept: 'application/x-ndjson, application/json',
+      ...opts.headers,
     },
     body: typeof opts.body === 'string' ? opts.body : Readable.from(opts.body),
   });
