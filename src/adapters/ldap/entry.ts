@@ -77,9 +77,17 @@ function describe(type: string): Described {
   return d;
 }
 
-/** `seen[id] === stamp`: the attribute `id` was met in the entry being written. */
+/**
+ * Per entry being written (`rawJson` is synchronous, so module-level state is safe): attribute
+ * `id` was met when `seen[id] === stamp`, and is then group `slot[id]`. Groups hold the JSON of
+ * their text and base64 values so far; the arrays are reused from entry to entry.
+ */
 const seen = new Int32Array(MAX_NAMES);
+const slot = new Int32Array(MAX_NAMES);
 let stamp = 0;
+const groupOf: Described[] = [];
+const textOf: string[] = [];
+const binaryOf: string[] = [];
 
 function nextStamp(): number {
   if (stamp === 0x7fffffff) {
@@ -89,38 +97,32 @@ function nextStamp(): number {
   return ++stamp;
 }
 
-/** The JSON of an attribute's values: text ones (joined strings) and base64 ones, from a run's bounds. */
-interface Parts {
-  text: string;
-  binary: string;
-}
-
-function addValues(parts: Parts, buffer: Buffer, bounds: readonly number[], allBinary: boolean): void {
+/** Adds a run's values to group `g`: text as JSON strings, the rest (or all, if `allBinary`) base64. */
+function addValues(g: number, buffer: Buffer, bounds: readonly number[], allBinary: boolean): void {
+  let text = textOf[g] ?? '';
+  let binary = binaryOf[g] ?? '';
   for (let i = 0; i < bounds.length; i += 2) {
     const start = bounds[i] ?? 0;
     const end = bounds[i + 1] ?? 0;
     if (!allBinary) {
-      const text = buffer.toString('utf8', start, end);
+      const value = buffer.toString('utf8', start, end);
       // toString puts U+FFFD where bytes are not UTF-8; only then is a strict look needed.
-      if (text.indexOf('\ufffd') === -1 || isUtf8(buffer.subarray(start, end))) {
-        parts.text += (parts.text === '' ? '' : ',') + jsonString(text);
+      if (value.indexOf('\ufffd') === -1 || isUtf8(buffer.subarray(start, end))) {
+        text += (text === '' ? '' : ',') + jsonString(value);
         continue;
       }
     }
     // base64 needs no escaping.
-    parts.binary += `${parts.binary === '' ? '"' : ',"'}${buffer.toString('base64', start, end)}"`;
+    binary += `${binary === '' ? '"' : ',"'}${buffer.toString('base64', start, end)}"`;
   }
+  textOf[g] = text;
+  binaryOf[g] = binary;
 }
 
-function attributeJson(d: Described, parts: Parts): string {
-  const text = parts.text === '' ? '' : `${d.textKey}:[${parts.text}]`;
-  const binary = parts.binary === '' ? '' : `${d.binaryKey}:[${parts.binary}]`;
+function attributeJson(d: Described, values: string, base64: string): string {
+  const text = values === '' ? '' : `${d.textKey}:[${values}]`;
+  const binary = base64 === '' ? '' : `${d.binaryKey}:[${base64}]`;
   return text === '' ? binary : binary === '' ? text : `${text},${binary}`;
-}
-
-function head(raw: RawEntry): string {
-  const dnBinary = raw.dnBinary ? `,"dn;binary":"${raw.buffer.toString('base64', raw.dnStart, raw.dnEnd)}"` : '';
-  return `{"dn":${jsonString(raw.dn)}${dnBinary},"attributes":{`;
 }
 
 /** `JSON.parse` then `stringify`: what an object makes of keys that are array indices. */
@@ -128,49 +130,56 @@ function objectOrder(json: string): string {
   return JSON.stringify(JSON.parse(json));
 }
 
-/** Entry JSON when some attribute comes in several runs (or names exceed the memo): grouped first. */
-function groupedJson(raw: RawEntry): string {
-  const groups = new Map<string, { d: Described; parts: Parts }>();
-  let indexLike = false;
-  for (const { type, bounds } of raw.attributes) {
-    if (bounds.length === 0) continue;
-    const run = describe(type);
-    const identity = attributeIdentity(type);
-    let group = groups.get(identity);
-    if (group === undefined) {
-      group = { d: run, parts: { text: '', binary: '' } };
-      groups.set(identity, group);
-      indexLike ||= run.indexLike;
-    }
-    // Whether values are all binary is the run's own description (`cn` vs `cn;binary`).
-    addValues(group.parts, raw.buffer, bounds, run.binary);
-  }
-  const json = `${head(raw)}${[...groups.values()].map((g) => attributeJson(g.d, g.parts)).join(',')}}}`;
-  return indexLike ? objectOrder(json) : json;
-}
-
-/** The entry JSON of a raw entry, in one pass over its bytes when no attribute repeats. */
+/**
+ * The entry JSON of a raw entry, in one pass over its bytes: each run's values join their
+ * attribute's group (found by id), groups are written in order of first appearance.
+ */
 function rawJson(raw: RawEntry): string {
   const { buffer, attributes } = raw;
   const entryStamp = nextStamp();
-  let out = head(raw);
-  let first = true;
+  /** Groups of attributes whose names are past the memo's bound (hostile servers only). */
+  let unnamed: Map<string, number> | undefined;
+  let groups = 0;
   let indexLike = false;
-  const parts: Parts = { text: '', binary: '' };
   for (let k = 0; k < attributes.length; k++) {
     const { type, bounds } = attributes[k] as (typeof attributes)[number];
     if (bounds.length === 0) continue;
     const d = describe(type);
-    if (d.id < 0 || seen[d.id] === entryStamp) return groupedJson(raw);
-    seen[d.id] = entryStamp;
-    indexLike ||= d.indexLike;
-    parts.text = '';
-    parts.binary = '';
-    addValues(parts, buffer, bounds, d.binary);
-    out += (first ? '' : ',') + attributeJson(d, parts);
-    first = false;
+    let g: number;
+    if (d.id >= 0 && seen[d.id] === entryStamp) {
+      g = slot[d.id] ?? 0;
+    } else {
+      const identity = d.id >= 0 ? undefined : attributeIdentity(type);
+      const known = identity === undefined ? undefined : unnamed?.get(identity);
+      if (known !== undefined) {
+        g = known;
+      } else {
+        g = groups++;
+        if (identity === undefined) {
+          seen[d.id] = entryStamp;
+          slot[d.id] = g;
+        } else {
+          (unnamed ??= new Map()).set(identity, g);
+        }
+        groupOf[g] = d;
+        textOf[g] = '';
+        binaryOf[g] = '';
+        indexLike ||= d.indexLike;
+      }
+    }
+    // Whether all values are binary is the run's own description (`cn` vs `cn;binary`).
+    addValues(g, buffer, bounds, d.binary);
+  }
+  const dnBinary = raw.dnBinary ? `,"dn;binary":"${buffer.toString('base64', raw.dnStart, raw.dnEnd)}"` : '';
+  let out = `{"dn":${jsonString(raw.dn)}${dnBinary},"attributes":{`;
+  for (let g = 0; g < groups; g++) {
+    out += (g === 0 ? '' : ',') + attributeJson(groupOf[g] as Described, textOf[g] ?? '', binaryOf[g] ?? '');
   }
   out += '}}';
+  // Let the values go (the arrays stay for the next entry).
+  textOf.length = 0;
+  binaryOf.length = 0;
+  groupOf.length = 0;
   return indexLike ? objectOrder(out) : out;
 }
 
