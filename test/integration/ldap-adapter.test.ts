@@ -518,6 +518,40 @@ describe('export', () => {
     expect(a.stats.streams).toBe(0);
   });
 
+  it('renaming the baseDN entry (any spelling) or out of it is refused before the server: no connection, no MODRDN', async () => {
+    const a = adapter();
+    const from = slapd.logSize();
+    const modrdns = (): string[] => slapd.log(from).split('\n').filter((l) => l.includes(' MODRDN dn='));
+    const records = new Subject<unknown>();
+    const results: ExportResult[] = [];
+    const done = new Promise<void>((resolve, reject) => a.export!(records, ctx).subscribe({ next: (r) => results.push(r), error: reject, complete: resolve }));
+    const base = slapd.baseDN; // dc=example,dc=com
+    records.next({ op: 'rename', dn: base, newRdn: 'ou=escaped' });
+    records.next({ op: 'rename', dn: base.toUpperCase(), newRdn: 'dc=escaped' });
+    records.next({ op: 'rename', dn: 'dc = \\65xample ,  dc=COM', newRdn: 'dc=escaped', newSuperior: PEOPLE_DN });
+    records.next({ op: 'rename', dn: person(2).dn, newRdn: 'uid=escaped', newSuperior: 'dc=example,dc=comX' });
+    await until(() => results.length === 4);
+    expect(results.map((r) => (r.ok ? 'ok' : r.code))).toEqual(['OPERATION_NOT_ALLOWED', 'OPERATION_NOT_ALLOWED', 'OPERATION_NOT_ALLOWED', 'OPERATION_NOT_ALLOWED']);
+    expect(results[0]?.ok === false && results[0].message).toContain('renaming it would move the whole data source');
+    // The export holds its lease, but no record so far needed the server.
+    expect(a.stats).toMatchObject({ streams: 1, openConnections: 0 });
+    // A rename inside the base (new superior: the base, spelled otherwise) is written: its
+    // MODRDN in slapd's log is the only one, so none came before it.
+    records.next({ op: 'add', dn: dn('ren-base'), attributes: newPerson('ren-base') });
+    records.next({ op: 'rename', dn: dn('ren-base'), newRdn: 'uid=ren-base', newSuperior: 'DC=Example, DC=Com' });
+    records.complete();
+    await done;
+    expect(results.slice(4)).toEqual([
+      { index: 4, ok: true },
+      { index: 5, ok: true },
+    ]);
+    await until(() => modrdns().length > 0);
+    expect(modrdns()).toHaveLength(1);
+    expect(modrdns()[0]).toContain('dn="uid=ren-base,ou=people,dc=example,dc=com"');
+    expect((await read(a, slapd.baseDN)).dn).toBe(slapd.baseDN);
+    await run(a, [{ op: 'delete', dn: `uid=ren-base,${slapd.baseDN}` }]);
+  });
+
   it("the directory's ACL refusing the service account → OPERATION_NOT_ALLOWED (insufficientAccessRights)", async () => {
     const a = adapter({ bindDN: slapd.readerDN, bindPassword: slapd.readerPassword });
     const [r] = await run(a, [{ op: 'delete', dn: person(5).dn }]);
