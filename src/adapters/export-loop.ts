@@ -22,6 +22,7 @@
 import { catchError, concat, concatMap, defer, finalize, from, ignoreElements, last, map, of, type Observable, type ObservableInput } from 'rxjs';
 import { ProtocolError, type ProtocolErrorContext } from '../protocol/errors.js';
 import type { ExportResult, OperationContext } from './adapter.js';
+import { journaledStep } from './export-journaling.js';
 
 /** What `verify` found out about a record whose write may or may not have been applied. */
 export type VerifyOutcome = 'applied' | 'not-applied' | 'unknown';
@@ -128,7 +129,8 @@ export function exportLoop<R>(
   return defer(() => {
     const w = typeof writer === 'function' ? writer() : writer;
     const tally: ExportTally = { records: 0, ok: 0, failed: 0 };
-    const step = recordStep(w, ctx, options);
+    // An export with an idempotency key runs each write under its durable journal.
+    const step = ctx.exportJournal === undefined ? recordStep(w, ctx, options) : journaledStep(w, ctx, ctx.exportJournal);
     const opened$ = defer(() => {
       const r = w.open?.(ctx);
       return r === undefined ? of(undefined) : from(r);

@@ -35,6 +35,14 @@ export interface CallOptions {
   readonly signal?: AbortSignal;
 }
 
+export interface ExportCallOptions extends CallOptions {
+  /**
+   * Sent as `Idempotency-Key`: the agent journals the export under it, so sending the same
+   * records again with the same key after a failure writes none of them twice (docs/exports.md).
+   */
+  readonly idempotencyKey?: string;
+}
+
 export interface SearchSummary {
   readonly end: true;
   readonly count: number;
@@ -134,7 +142,7 @@ export class HubClient {
   export(
     dataSource: string,
     records: AsyncIterable<unknown> | Iterable<unknown>,
-    options: CallOptions = {},
+    options: ExportCallOptions = {},
   ): NdjsonStream<ExportResultLine, ExportSummary> {
     const body = (async function* () {
       for await (const r of records) yield `${JSON.stringify(r)}\n`;
@@ -173,6 +181,7 @@ export class HubClient {
         'x-request-id': requestId,
         accept: 'application/json, application/x-ndjson',
         ...(contentType !== undefined && body !== undefined ? { 'content-type': contentType } : {}),
+        ...('idempotencyKey' in options && typeof options.idempotencyKey === 'string' ? { 'idempotency-key': options.idempotencyKey } : {}),
       } as Record<string, string>,
       ...(body === undefined ? {} : { body: typeof body === 'string' ? body : Readable.from(body) }),
       ...(options.signal ? { signal: options.signal } : {}),

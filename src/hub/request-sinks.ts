@@ -7,7 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Observable, asyncScheduler, timer, type SchedulerLike, type Subscription } from 'rxjs';
-import { ProtocolError, nonNegativeInt, positiveInt, requestId, type ErrorFrame, type Frame, type Operation } from '../protocol/index.js';
+import { IdempotencyKey, ProtocolError, nonNegativeInt, positiveInt, requestId, type ErrorFrame, type Frame, type Operation } from '../protocol/index.js';
 
 export interface RequestSink {
   onFrame(frame: Frame): void;
@@ -33,6 +33,14 @@ export interface RequestSpec {
   readonly timeoutMs: number;
   /** Correlation id, also in the agent's logs; generated when absent. */
   readonly id?: string;
+  /** Export only: the caller's idempotency key (the agent journals the export under it). */
+  readonly idempotencyKey?: string;
+}
+
+/** Brands a key the caller gave (checked by the HTTP API; a bad one from code is BAD_REQUEST). */
+function idempotencyKey(key: string): IdempotencyKey {
+  if (!IdempotencyKey.is(key)) throw new ProtocolError('BAD_REQUEST', 'an idempotency key is 1-255 printable ASCII characters');
+  return key;
 }
 
 /** Extra time the hub waits beyond the agent's own deadline, so the agent's TIMEOUT arrives first. */
@@ -139,6 +147,7 @@ export function exchange<T>(
       params: spec.params,
       timeoutMs: positiveInt(spec.timeoutMs),
       ...(credit === undefined ? {} : { credit: nonNegativeInt(credit) }),
+      ...(spec.idempotencyKey === undefined ? {} : { idempotencyKey: idempotencyKey(spec.idempotencyKey) }),
     });
     // After the request is on its way, so no frame of ours (e.g. a credit) can precede it.
     handlers = setup(guarded, ex);

@@ -10,6 +10,8 @@ import type { DataSourceAdapter, OperationContext } from '../adapters/adapter.js
 import { deadline } from '../operators/index.js';
 import { ProtocolError, type Frame, type Operation, type OutgoingFrame, type Request } from '../protocol/index.js';
 import { exportFrames } from './export-channel.js';
+import type { ExportJournals } from './export-journal.js';
+import { journaledExport } from './journaled-export.js';
 import { errorFrame } from './failures.js';
 import { shuttingDown, type Drain } from './drain.js';
 import type { StreamSlots } from './stream-slots.js';
@@ -35,6 +37,8 @@ export interface RequestDeps {
   readonly scheduler?: SchedulerLike;
   /** Metric hooks (src/metrics/agent-metrics.ts); absent: nothing is measured. */
   readonly metrics?: PipelineMetrics;
+  /** Export journals (`stateDir`); absent: exports with an idempotency key are refused. */
+  readonly journals?: ExportJournals;
 }
 
 type SingleOp = 'test' | 'schema' | 'attributes' | 'resourceTypes' | 'get';
@@ -96,18 +100,20 @@ export function runRequest(request: Request, own$: Observable<Frame>, deps: Requ
         return searchFrames(request, adapter.search(request.params, ctx), credit$, deps.limits, meter);
       }
       case 'export':
-        return exportFrames({
-          request,
-          adapter,
-          ctx,
-          inbound$: own$.pipe(filter((f) => f.type === 'chunk' || f.type === 'end')),
-          credit$,
-          limits: deps.limits,
-          ...(deps.scheduler ? { scheduler: deps.scheduler } : {}),
-          meter,
-          ...(deps.drain ? { stop$: deps.drain.stopping$ } : {}),
-          deadline: { ms: timeoutMs, error: timedOut },
-        });
+        return journaledExport(request, deps.journals, ctx, (exportCtx) =>
+          exportFrames({
+            request,
+            adapter,
+            ctx: exportCtx,
+            inbound$: own$.pipe(filter((f) => f.type === 'chunk' || f.type === 'end')),
+            credit$,
+            limits: deps.limits,
+            ...(deps.scheduler ? { scheduler: deps.scheduler } : {}),
+            meter,
+            ...(deps.drain ? { stop$: deps.drain.stopping$ } : {}),
+            deadline: { ms: timeoutMs, error: timedOut },
+          }),
+        );
       default:
         return single(adapter, op, request.params, ctx).pipe(
           take(1),

@@ -16,11 +16,12 @@ import { Bool, decoder, isRecord, listOf, strictObject } from '../../config/code
 import { ProtocolError, type ProtocolErrorContext } from '../../protocol/errors.js';
 import type { LdapClientPool, Lease } from './client-pool.js';
 import type { LdapDataSourceConfig } from './config.js';
-import { encodeValues, isBase64 } from './entry.js';
+import { encodeValues, isBase64, writeAttributes } from './entry.js';
 import { ldapResultCode, toProtocolError } from './errors.js';
 import { renameEntry, renameTarget } from './modify-dn.js';
+import { verifyRecord } from './verify.js';
 import { parseDn } from './dn.js';
-import { DnString, requireWithin } from './params.js';
+import { badRequest, DnString, requireWithin, targetDn } from './params.js';
 import { recordDecoder } from '../decode.js';
 
 const ATTRIBUTE_TYPE = /^([A-Za-z][A-Za-z0-9-]*|\d+(\.\d+)+)(;[A-Za-z0-9-]+)*$/;
@@ -97,14 +98,25 @@ const RECORDS = { add: AddRecord, modify: ModifyRecord, delete: DeleteRecord, re
 type RecordOp = keyof typeof RECORDS;
 export type ExportRecord = { [K in RecordOp]: t.TypeOf<(typeof RECORDS)[K]> }[RecordOp];
 
-/** Decodes one record (discriminated on `op`) or throws BAD_REQUEST. */
-export const decodeRecord: (input: unknown, context?: ProtocolErrorContext) => ExportRecord = recordDecoder<ExportRecord>(RECORDS);
+const decodeShape: (input: unknown, context?: ProtocolErrorContext) => ExportRecord = recordDecoder<ExportRecord>(RECORDS);
 
+/**
+ * Decodes one record (discriminated on `op`) or throws BAD_REQUEST. The target may be given as
+ * `dn;binary` (base64 of the DN's bytes, which wins over `dn`): it becomes the equivalent DN
+ * string with hex escapes (docs/protocol.md, "Entries").
+ */
+export function decodeRecord(input: unknown, context: ProtocolErrorContext = {}): ExportRecord {
+  if (isRecord(input) && Object.hasOwn(input, 'dn;binary')) {
+    const { 'dn;binary': bytes, ...rest } = input;
+    if (typeof bytes !== 'string') return badRequest('dn;binary: expected base64 of a distinguished name', context);
+    return decodeShape({ ...rest, dn: targetDn({ 'dn;binary': bytes }, context) }, context);
+  }
+  return decodeShape(input, context);
+}
+
+/** `cn` and `cn;binary` of one record are one attribute; every option but `;binary` is kept. */
 function attributesOf(map: Record<string, string[]>): Attribute[] {
-  return Object.entries(map).map(([name, list]) => {
-    const { name: type, values } = encodeValues(name, list);
-    return new Attribute({ type, values });
-  });
+  return writeAttributes(map);
 }
 
 function replaceAll(map: Record<string, string[]>): Change[] {
@@ -189,6 +201,12 @@ export function ldapWriter(deps: ExportDeps): RecordWriter<ExportRecord> {
       }
     },
     toProtocolError: table,
+    // A journaled export found this record's intent without an outcome: read the directory back.
+    verify: async (record) => {
+      if (lease === undefined) throw new ProtocolError('INTERNAL', 'LDAP export verified before its lease was taken');
+      const c = await lease.connection();
+      return verifyRecord(c.client, record);
+    },
     close: async () => {
       await lease?.release();
     },

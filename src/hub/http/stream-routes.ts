@@ -17,6 +17,7 @@ import type { ExportEvent } from '../export-request.js';
 import type { StreamEvent } from '../request-sinks.js';
 import { errorLine, hubRequest, paramsOf, writeFailure, type ApiContext } from './context.js';
 import { ApiError } from './errors.js';
+import { IdempotencyKey, ProtocolError } from '../../protocol/index.js';
 import { NdjsonReader, NdjsonWriter } from './ndjson.js';
 
 /** Bytes of search output buffered for a slow reader before credit stops. */
@@ -123,7 +124,11 @@ export function registerStreamRoutes(app: FastifyInstance, ctx: ApiContext): voi
         throw new ApiError('PAYLOAD_TOO_LARGE', `the export body (${declared} bytes) is over api.maxExportBytes (${limits.maxTotalBytes} bytes)`);
       }
       const reader = new NdjsonReader(req.body as Readable, limits);
-      const request = hubRequest(ctx, req, 'export');
+      const key = req.headers['idempotency-key'];
+      if (key !== undefined && (typeof key !== 'string' || !IdempotencyKey.is(key))) {
+        throw new ProtocolError('BAD_REQUEST', 'Idempotency-Key must be one header of 1-255 printable ASCII characters');
+      }
+      const request = { ...hubRequest(ctx, req, 'export'), ...(key === undefined ? {} : { idempotencyKey: key }) };
       let ok = 0;
       let failed = 0;
       await pipeEvents<ExportEvent>(
