@@ -259,7 +259,12 @@ export function escapeDnBytes(bytes: Uint8Array): string {
       i += len;
       continue;
     }
-    out += buf.toString('utf8', start, i) + hexEscape(buf[i] ?? 0);
+    // After an unpaired backslash (`a\<E9>`: the server escaped the byte itself) the backslash
+    // already starts the escape: only the hex pair follows, else `\\E9` would be a literal `\`.
+    let backslashes = 0;
+    while (i - backslashes - 1 >= start && buf[i - backslashes - 1] === 0x5c) backslashes++;
+    const escape = hexEscape(buf[i] ?? 0);
+    out += buf.toString('utf8', start, i) + (backslashes % 2 === 1 ? escape.slice(1) : escape);
     i++;
     start = i;
   }

@@ -33,6 +33,14 @@ const timeoutParam = {
   schema: { type: 'integer', minimum: 1 },
   description: 'shortens the configured per-operation timeout (never lengthens it)',
 };
+const idempotencyKeyHeader = {
+  name: 'Idempotency-Key',
+  in: 'header',
+  required: false,
+  schema: { type: 'string', pattern: '^[\\x20-\\x7e]{1,255}$' },
+  description: 'export only: the agent journals the export under this key; the same records resent with it are never written twice (docs/exports.md)',
+};
+
 const requestIdHeader = {
   name: 'X-Request-Id',
   in: 'header',
@@ -97,11 +105,11 @@ export const OPENAPI_DOCUMENT = {
     '/v1/data-sources/{name}/export': {
       post: {
         summary: 'Export records (NDJSON body, one record per line), one result per record (NDJSON)',
-        parameters: [nameParam, timeoutParam, requestIdHeader],
+        parameters: [nameParam, timeoutParam, requestIdHeader, idempotencyKeyHeader],
         requestBody: { required: true, content: ndjson({ type: 'object', description: 'one export record (docs/ldap.md, docs/scim.md)' }) },
         responses: {
           '200': { description: 'results in record order, then {"end":true,...} or {"error":{...}}', content: ndjson({ oneOf: [ref('ExportResult'), ref('ExportEnd'), ref('StreamError')] }) },
-          ...errorResponses(400, 401, 403, 404, 413, 415, 429, 502, 503, 504),
+          ...errorResponses(400, 401, 403, 404, 409, 413, 415, 422, 429, 502, 503, 504),
         },
       },
     },

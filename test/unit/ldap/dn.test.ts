@@ -96,6 +96,15 @@ describe('DNs that are not UTF-8', () => {
     expect(escapeDnBytes(bytes(0xc0, 0xaf, 0xf0, 0x9f, 0x98, 0x80, 0xf0, 0x9f))).toBe('\\C0\\AF😀\\F0\\9F');
   });
 
+  it('escapeDnBytes: an invalid byte the server escaped with a backslash keeps that one backslash', () => {
+    // `a\<E9>` names byte E9; `a\\E9` would be a literal backslash and the text "E9".
+    const escaped = escapeDnBytes(Buffer.concat([utf8('cn=a\\'), bytes(0xe9)]));
+    expect(escaped).toBe('cn=a\\E9');
+    expect(parseDn(escaped)[0]?.[0]?.bytes).toEqual(Buffer.from([0x61, 0xe9]));
+    // An escaped backslash before it stays a literal backslash.
+    expect(escapeDnBytes(Buffer.concat([utf8('cn=a\\\\'), bytes(0xe9)]))).toBe('cn=a\\\\\\E9');
+  });
+
   it('escapeDnBytes is the reference escaping, and parses back to the same bytes (property)', () => {
     const piece = fc.oneof(
       fc.constantFrom('a', 'Z', 'é', '😀', ' ', '\ufeff').map(utf8),
