@@ -19,7 +19,7 @@
 import { catchError, concatMap, defer, from, last, map, of, tap, type Observable } from 'rxjs';
 import { ProtocolError } from '../protocol/errors.js';
 import type { ExportResult, JournaledResult, OperationContext, RecordJournal } from './adapter.js';
-import { errorContext, recordStep, type RecordWriter } from './export-loop.js';
+import { errorContext, recordStep, type RecordWriter } from './export-step.js';
 
 const replayable = (r: JournaledResult): boolean => r.ok || !r.retryable;
 

@@ -96,7 +96,7 @@ export const ExportJournalConfig = strictObject(
     maxAge: withDefault(DurationMs, ms(7 * 24 * 3_600_000)),
     /** Total size of all journals; the oldest are deleted first beyond it. */
     maxBytes: withDefault(PositiveInt, (256 * 1024 * 1024) as PositiveInt),
-    /** fdatasync every journal line (survives an OS crash, costs a disk flush per record). */
+    /** fdatasync every intent line (and at close): survives an OS crash, costs one disk flush per record. */
     fsync: withDefault(Bool, false),
   },
   {},
