@@ -79,11 +79,8 @@ const exportUrl = (hub: HubProcess): string => `${hub.apiUrl}/v1/data-sources/co
 /** The run's ADDs in slapd's log from now on. */
 const addsOf = (tag: string): SlapdAddLog => new SlapdAddLog(slapd, (dn) => indexOfDn(tag, dn) !== undefined);
 
-/** Waits until slapd has answered every ADD it logged; returns how many there were. */
-async function settledAdds(log: SlapdAddLog): Promise<number> {
-  await vi.waitFor(() => expect(log.pending).toBe(0), { timeout: 15_000 });
-  return log.count;
-}
+/** Waits until slapd's log holds every ADD so far with its answer; returns how many there were. */
+const settledAdds = async (log: SlapdAddLog): Promise<number> => (await log.settle()).length;
 
 const served = (agent: AgentProcess, requestId: string): boolean => requestLogs(agent.daemon, requestId).some((r) => r['msg'] === 'request started');
 const summaryOf = (count: number, ok: number): Attempt['ending'] => ({ kind: 'summary', line: { end: true, count, ok, failed: count - ok } });

@@ -7,7 +7,7 @@
  * The rules, per record (the export adds new entries only, so every record can be written):
  * - written at most once: no DN gets a second ADD once one succeeded (0 duplicates);
  * - every write reported: a DN in slapd has its index reported ok (fresh, `replayed`, or
- *   verified by reading the entry back) or `OUTCOME_UNKNOWN` (0 unreported);
+ *   `verified` — the entry read back) or `OUTCOME_UNKNOWN` (0 unreported);
  * - every reported success is real: an index reported ok has its entry (0 lost);
  * - the resend replays what the first attempt wrote and writes only the rest;
  * - `OUTCOME_UNKNOWN` only after an agent process died, at most one per death, and such a
@@ -123,23 +123,23 @@ export function accountRun(f: RunFacts): { row: RunRow; violations: string[] } {
         row.lost += 1;
         v.push(`record ${i}: reported ok, no entry in slapd`);
       }
-      if (last['replayed'] === true) {
-        row.replayed += 1;
-        if (!wroteBefore) v.push(`record ${i}: replayed, but attempt 1 never wrote it`);
-        if (wroteAfter > 0) v.push(`record ${i}: replayed, yet sent to slapd again`);
-      } else if (wroteBefore) {
-        // Written by attempt 1, its outcome lost with the agent: verified by reading it back.
-        row.verified += 1;
-        if (first?.['ok'] === true) v.push(`record ${i}: attempt 1 reported ok, attempt 2 did not mark it replayed`);
-        if (wroteAfter > 0) v.push(`record ${i}: verified, yet sent to slapd again`);
+      if (last['verified'] === true || last['replayed'] === true) {
+        // Written by attempt 1: its journaled result, or (its outcome lost with the agent)
+        // confirmed by reading the entry back.
+        if (last['verified'] === true) row.verified += 1;
+        else row.replayed += 1;
+        if (!wroteBefore) v.push(`record ${i}: ${JSON.stringify(last)}, but attempt 1 never wrote it`);
+        if (wroteAfter > 0) v.push(`record ${i}: ${JSON.stringify(last)}, yet sent to slapd again`);
       } else {
         row.fresh += 1;
+        if (wroteBefore) v.push(`record ${i}: attempt 1 wrote it, attempt 2 reports it as newly written (neither replayed nor verified)`);
         if (wroteAfter !== 1) v.push(`record ${i}: fresh ok on attempt 2 with ${wroteAfter} ADDs`);
       }
     } else if (last['code'] === 'OUTCOME_UNKNOWN') {
       row.unknown += 1;
       if (f.kind !== 'agent-kill') v.push(`record ${i}: OUTCOME_UNKNOWN without an agent kill (${f.kind})`);
       if (wroteAfter > 0) v.push(`record ${i}: OUTCOME_UNKNOWN, yet sent to slapd again`);
+      if (first !== undefined) v.push(`record ${i}: attempt 1 reported ${JSON.stringify(first)}, attempt 2 OUTCOME_UNKNOWN`);
     } else {
       row.codedErrors += 1;
       v.push(`record ${i}: ${String(last['code'])} on attempt 2 (${String(last['message'])}): every record of this export can be written`);

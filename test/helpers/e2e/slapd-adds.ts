@@ -4,7 +4,10 @@
  * "written at most once". The agent's own reports are what is under test, so only slapd's
  * log may say what reached the directory.
  */
+import { randomUUID } from 'node:crypto';
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
+import { Client } from 'ldapts';
+import { vi } from 'vitest';
 import type { Slapd } from '../slapd.js';
 
 export interface AddOp {
@@ -32,6 +35,8 @@ export class SlapdAddLog {
   private rest = '';
   private readonly ops: Array<{ dn: string; err: number | undefined; closed: boolean; conn: string }> = [];
   private readonly byOp = new Map<string, { dn: string; err: number | undefined }>();
+  /** Markers of `settle` seen in the log. */
+  private readonly markers = new Set<string>();
 
   constructor(
     private readonly slapd: Slapd,
@@ -71,7 +76,37 @@ export class SlapdAddLog {
     return this.poll().filter((o) => o.err === undefined && !o.closed).length;
   }
 
+  /**
+   * Waits until the log holds everything slapd did so far and every ADD has its answer: a search
+   * for a unique marker is sent after them, and slapd logs in order, so once the marker is in
+   * the file nothing earlier is still on its way there. Returns the ADDs.
+   */
+  async settle(timeoutMs = 15_000): Promise<readonly AddOp[]> {
+    const marker = `settle-${randomUUID()}`;
+    const client = new Client({ url: this.slapd.url });
+    try {
+      await client.bind(this.slapd.adminDN, this.slapd.adminPassword);
+      await client.search(this.slapd.baseDN, { scope: 'base', filter: `(uid=${marker})`, attributes: ['1.1'] });
+    } finally {
+      await client.unbind().catch(() => undefined);
+    }
+    await vi.waitFor(
+      () => {
+        this.poll();
+        if (!this.markers.has(marker)) throw new Error('marker search not logged yet');
+        if (this.pending > 0) throw new Error(`${this.pending} ADDs without an answer`);
+      },
+      { timeout: timeoutMs, interval: 10 },
+    );
+    return this.ops;
+  }
+
   private line(line: string): void {
+    const marker = /\(uid=(settle-[0-9a-f-]+)\)/.exec(line);
+    if (marker) {
+      this.markers.add(marker[1]!);
+      return;
+    }
     const add = ADD.exec(line);
     if (add) {
       const dn = add[3]!;
