@@ -87,7 +87,7 @@ export function dnText(dn: Buffer): string {
   let out = '';
   for (let i = 0; i < dn.length; ) {
     const len = utf8CharLength(dn, i);
-    if (len === 0) out += `\\${dn[i]!.toString(16).toUpperCase().padStart(2, '0')}`;
+    if (len === 0) out += hexAfter(out, dn[i]!);
     else out += dn.subarray(i, i + len).toString('utf8');
     i += len || 1;
   }
@@ -311,4 +311,11 @@ export function compareDirectories(source: readonly RawEntry[], target: readonly
   }
   for (const t of targets.values()) differences.push(`${dnLabel(t.dn)}: only in the target`);
   return { differences, reordered, compared };
+}
+
+/** RFC 4514: after an unpaired backslash the hex pair alone completes the escape. */
+function hexAfter(out: string, byte: number): string {
+  const hex = byte.toString(16).toUpperCase().padStart(2, '0');
+  const trailing = /\\*$/.exec(out)?.[0].length ?? 0;
+  return trailing % 2 === 1 ? hex : `\\${hex}`;
 }

@@ -75,7 +75,7 @@ export function referenceEscape(bytes: Buffer): string {
       }
     }
     if (len === 0) {
-      out += `\\${(bytes[i] ?? 0).toString(16).padStart(2, '0').toUpperCase()}`;
+      out += hexAfter(out, bytes[i] ?? 0);
       i++;
     } else {
       out += bytes.toString('utf8', i, i + len);
@@ -120,4 +120,11 @@ export function referenceEntry(dn: Buffer, runs: readonly Run[]): { dn: string; 
   const head = isUtf8(dn) ? { dn: dn.toString('utf8') } : { dn: referenceEscape(dn), 'dn;binary': dn.toString('base64') };
   // An object orders array-index keys first, as JSON.parse of the relay's text would.
   return { ...head, attributes: Object.fromEntries(attributes) };
+}
+
+/** RFC 4514: after an unpaired backslash the hex pair alone completes the escape. */
+function hexAfter(out: string, byte: number): string {
+  const hex = byte.toString(16).toUpperCase().padStart(2, '0');
+  const trailing = /\\*$/.exec(out)?.[0].length ?? 0;
+  return trailing % 2 === 1 ? hex : `\\${hex}`;
 }

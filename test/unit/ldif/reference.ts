@@ -60,7 +60,7 @@ export function dnText(dn: Buffer): string {
     let len = 0;
     for (const n of [1, 2, 3, 4]) if (i + n <= dn.length && isUtf8(dn.subarray(i, i + n))) len = len || n;
     // isUtf8 on 1..4 bytes: the shortest prefix that is a whole character is that character.
-    if (len === 0) out += `\\${(dn[i] ?? 0).toString(16).toUpperCase().padStart(2, '0')}`;
+    if (len === 0) out += hexAfter(out, dn[i] ?? 0);
     else out += dn.subarray(i, i + len).toString('utf8');
     i += len || 1;
   }
@@ -134,4 +134,11 @@ export function ldifOf(records: readonly TestRecord[], options: { width?: number
     out.push(Buffer.from('\n'));
   }
   return Buffer.concat(out);
+}
+
+/** RFC 4514: after an unpaired backslash the hex pair alone completes the escape. */
+function hexAfter(out: string, byte: number): string {
+  const hex = byte.toString(16).toUpperCase().padStart(2, '0');
+  const trailing = /\\*$/.exec(out)?.[0].length ?? 0;
+  return trailing % 2 === 1 ? hex : `\\${hex}`;
 }
