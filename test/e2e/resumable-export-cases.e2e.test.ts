@@ -3,7 +3,8 @@
  * (resumable-export.e2e.test.ts): a completed export resent, a resend with changed records, a
  * second run of a key still running, a key where no agent keeps a journal, a key whose agent is
  * away while another agent could serve, and a restarted hub that must learn again from the
- * agents' `hello` which agent holds which key.
+ * agents' `hello` which agent holds which key; and an agent killed with a SCIM create on its
+ * way, which SCIM cannot verify: `OUTCOME_UNKNOWN` once, never created again.
  *
  * `datasync-hub` and `datasync-agent` are spawned from `dist/` (build first); slapd is private;
  * what was written is read from slapd's log and a direct search, never from the product.
@@ -13,14 +14,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'ldapts';
 import type { Agent as UndiciAgent } from 'undici';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFailed, vi } from 'vitest';
 import { makeTestPki, type TestPki } from '../helpers/certs.js';
 import type { Daemon } from '../helpers/cli.js';
 import { addRecordLines, indexOfDn, listAgents, resumeDn, sendKeyedExport, startKeyedExport, waitForRegistration, type Attempt } from '../helpers/e2e/keyed-export.js';
 import { apiDispatcher, type Line } from '../helpers/e2e/ndjson-call.js';
 import { PEOPLE, presentIndexes, startResumeSlapd } from '../helpers/e2e/resume-fixture.js';
+import { startScimProcess } from '../helpers/e2e/scim-process.js';
+import { startFaultProxy } from '../faults/fault-proxy.js';
 import { SlapdAddLog } from '../helpers/e2e/slapd-adds.js';
-import { ldapSource, requestLogs, secretHashes, startAgentProcess, startHubProcess, writeHubConfig, type AgentProcess, type HubProcess, type StackEnv } from '../helpers/e2e/stack.js';
+import { ldapSource, requestLogs, scimSource, secretHashes, startAgentProcess, startHubProcess, writeHubConfig, type AgentProcess, type HubProcess, type StackEnv } from '../helpers/e2e/stack.js';
 import { freePort, printSlapdLogOnFailure, type Slapd } from '../helpers/slapd.js';
 
 const TEST_TIMEOUT_MS = 60_000;
@@ -49,9 +52,9 @@ afterAll(async () => {
 
 /** Daemons of the running test, stopped (SIGTERM) after it, last started first. */
 const running: Daemon[] = [];
-const cleanups: Array<() => void> = [];
+const cleanups: Array<() => unknown> = [];
 afterEach(async () => {
-  for (const c of cleanups.splice(0)) c();
+  for (const c of cleanups.splice(0)) await c();
   for (const d of running.splice(0).reverse()) await d.stop('SIGTERM');
 });
 
@@ -257,5 +260,72 @@ describe('where the key cannot be honoured', () => {
       expect([served(a, id), served(b, id)], key).toEqual([true, false]);
     }
     for (const log of logs) expect(await settledAdds(log)).toBe(0);
+  }, TEST_TIMEOUT_MS);
+
+  it('SCIM cannot verify: an agent killed with a create on its way gets OUTCOME_UNKNOWN for that record on the resend, which is never POSTed again, and replayed from then on', async () => {
+    const server = await startScimProcess({ users: 0 });
+    cleanups.push(() => server.stop());
+    onTestFailed(() => console.error(`--- SCIM server process ---\n${server.output()}`));
+    // Between the agent and the SCIM server, to hold one answer back while the agent is killed.
+    const target = new URL(server.url);
+    const proxy = await startFaultProxy({ host: target.hostname, port: Number(target.port) });
+    cleanups.push(() => proxy.close());
+    const hub = await startHub();
+    const setup = {
+      id: 'site-scim',
+      hubs: [hub],
+      dataSources: scimSource('hr', server.url.replace(target.host, proxy.address), 100),
+      env: { E2E_SCIM_TOKEN: server.token },
+      extra: `stateDir: ${join(dir, 'state-site-scim')}\n`,
+    };
+    const agent = await startAgentProcess(env, setup);
+    running.push(agent.daemon);
+    const url = `${hub.apiUrl}/v1/data-sources/hr/export`;
+    const n = 20;
+    const userName = (i: number): string => `resume-scim-${String(i).padStart(2, '0')}`;
+    const lines = Array.from({ length: n }, (_, i) =>
+      JSON.stringify({ op: 'create', resourceType: 'User', resource: { schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'], userName: userName(i), active: true } }),
+    );
+    const posts = (): number => server.requests.filter((r) => r.method === 'POST' && r.path === '/scim/v2/Users').length;
+    const key = 'scim-outcome-unknown';
+
+    const first = startKeyedExport(url, { dispatcher, requestId: 'rc-scim-1', key, lines });
+    await vi.waitFor(() => expect(posts()).toBeGreaterThanOrEqual(8), { timeout: 30_000 });
+    // Answers are held back from now on; once a request has gone through, the server creates
+    // that user and its answer waits in the proxy: the agent is killed before it hears it.
+    proxy.delay(2000);
+    const up = proxy.bytes.up;
+    await vi.waitFor(() => expect(proxy.bytes.up).toBeGreaterThan(up), { timeout: 10_000, interval: 2 });
+    const created = posts();
+    await vi.waitFor(() => expect(posts()).toBe(created + 1), { timeout: 10_000, interval: 2 });
+    expect(await agent.daemon.stop('SIGKILL')).toBeNull();
+    proxy.pass();
+    const a1 = await first.done;
+    expect(a1.ending).toMatchObject({ kind: 'error-line', line: { error: { code: 'AGENT_DISCONNECTED' } } });
+    const interrupted = created; // POSTs go one record at a time, in order
+    expect(a1.results.length).toBeLessThanOrEqual(interrupted);
+    expect(a1.results.map((r) => r['index'])).toEqual(Array.from({ length: a1.results.length }, (_, i) => i));
+
+    const again = await startAgentProcess(env, setup);
+    running.push(again.daemon);
+    const second = await sendKeyedExport(url, { dispatcher, requestId: 'rc-scim-2', key, lines });
+    expect(second.ending).toEqual(summaryOf(n, n - 1));
+    second.results.forEach((r, i) => {
+      if (i < interrupted) expect(r, `record ${i}`).toMatchObject({ index: i, ok: true, replayed: true });
+      else if (i === interrupted) expect(r, `record ${i}`).toMatchObject({ index: i, ok: false, code: 'OUTCOME_UNKNOWN', retryable: false });
+      else expect(r, `record ${i}`).toMatchObject({ index: i, ok: true });
+      if (i !== interrupted) expect(r['verified'], `record ${i}`).toBeUndefined();
+      if (i > interrupted) expect(r['replayed'], `record ${i}`).toBeUndefined();
+    });
+    // Every user POSTed exactly once over both attempts: the server created the interrupted one.
+    await vi.waitFor(() => expect(posts()).toBe(n), { timeout: 10_000 });
+    expect(server.requests.filter((r) => r.method === 'POST').map((r) => r.status)).toEqual(Array.from({ length: n }, () => 201));
+
+    // OUTCOME_UNKNOWN is the record's journaled outcome: a third send replays it, POSTs nothing.
+    const third = await sendKeyedExport(url, { dispatcher, requestId: 'rc-scim-3', key, lines });
+    expect(third.ending).toEqual(summaryOf(n, n - 1));
+    expect(third.results.every((r) => r['replayed'] === true)).toBe(true);
+    expect(third.results[interrupted]).toMatchObject({ ok: false, code: 'OUTCOME_UNKNOWN' });
+    expect(posts()).toBe(n);
   }, TEST_TIMEOUT_MS);
 });
