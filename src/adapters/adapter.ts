@@ -1,5 +1,5 @@
 /**
- * The data-source adapter interface (STYLE §14). A data source is one folder under
+ * The data-source adapter interface. A data source is one folder under
  * `src/adapters/` that implements `DataSourceAdapter` and registers an `AdapterFactory` for its
  * config `type`; the pipeline does the rest (allow-lists, deadlines, cancel, credit, frames).
  *

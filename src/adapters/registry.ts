@@ -1,5 +1,5 @@
 /**
- * Adapter registry keyed by config `type` (STYLE §14): a new data source registers one factory
+ * Adapter registry keyed by config `type`: a new data source registers one factory
  * here, next to its config codec in `src/config/data-source-registry.ts`.
  */
 import type { Logger } from 'pino';

@@ -1,6 +1,6 @@
 /**
- * The agent runtime: one connection stream per hub URL, all concurrent and independent
- * (DESIGN §4.2), each session's requests handed to the request handler. Connection health is
+ * The agent runtime: one connection stream per hub URL, all concurrent and independent,
+ * each session's requests handed to the request handler. Connection health is
  * one merged `status$`; every transition is logged.
  */
 import type { AddressInfo } from 'node:net';
@@ -81,7 +81,7 @@ export class Agent {
     this.journals = journals;
     // Built at every connection: the journals it announces change as exports run.
     const hello = (): Hello => buildHello(config, journals?.recent(MAX_ANNOUNCED_EXPORT_KEYS) ?? []);
-    // A client certificate wins over Basic credentials (DESIGN §7, as in the classic agent).
+    // A client certificate wins over Basic credentials (as in the classic agent).
     const headers = agentAuthHeaders(config.agent);
     const streams = config.agent.urls.map((url) => {
       const agent = proxyAgent(url, {

@@ -1,5 +1,5 @@
 /**
- * Reusable io-ts codecs for configuration files. The codecs are the schema (STYLE.md §9): their
+ * Reusable io-ts codecs for configuration files. The codecs are the schema: their
  * names are what an error says was expected, so they read as plain English.
  *
  * Numbers and booleans are also accepted as strings (`"15000"`, `"true"`): a value that comes

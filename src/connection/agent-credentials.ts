@@ -1,7 +1,7 @@
 /**
  * How the agent section of the config becomes what a hub connection presents: the TLS stores
  * (client certificate, trust store) and the Basic header. One place for the rule that a client
- * certificate wins over Basic credentials (DESIGN §7), used by the agent and by `check`.
+ * certificate wins over Basic credentials, used by the agent and by `check`.
  */
 import type { AgentSection } from '../config/index.js';
 import { loadClientTls, type ClientTlsOptions } from './tls-stores.js';

@@ -1,7 +1,7 @@
 /**
  * A hub URL → an endless Observable<ConnectionStatus>: dial, register, stay up, and when the
  * connection ends for any reason, report why and dial again after a backoff delay. The
- * `registered` status carries the live session. Reconnecting is subscribing again (STYLE §5).
+ * `registered` status carries the live session. Reconnecting is subscribing again.
  *
  *   dial:      c--r-------#          c---#         c--r----…
  *   statuses:  c--r-------d(15s)----c---x(30s)----c--r----…      (d disconnected, x rejected)

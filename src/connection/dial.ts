@@ -1,7 +1,7 @@
 /**
  * One connection attempt to one hub URL: dial (TLS, auth, proxy), send `hello`, wait for
- * `welcome`, emit the live session, watch it with keep-alive. The Observable owns the socket
- * (STYLE §5): unsubscribing closes it, and every way the socket can end is an error, so the
+ * `welcome`, emit the live session, watch it with keep-alive. The Observable owns the socket:
+ * unsubscribing closes it, and every way the socket can end is an error, so the
  * caller's backoff turns it into a reconnect.
  */
 import type { Agent as HttpAgent } from 'node:http';
@@ -48,7 +48,7 @@ export type DialEvent = { readonly type: 'connecting' } | { readonly type: 'regi
 const isWelcomeOrReject = (f: Frame): f is Welcome | Reject => f.type === 'welcome' || f.type === 'reject';
 
 /**
- * Frame types a hub sends (DESIGN §5): `welcome`/`reject` only before registration, the request
+ * Frame types a hub sends: `welcome`/`reject` only before registration, the request
  * frames only after it. Anything else is a bad frame like an undecodable one — answered with
  * BAD_FRAME, never dropped silently (a `hello` or `result` from a hub is a protocol violation).
  */

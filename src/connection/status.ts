@@ -1,7 +1,7 @@
 import type { Session } from './session.js';
 
 /**
- * Connection health of one hub URL (STYLE §7): a discriminated union that logs, metrics and
+ * Connection health of one hub URL: a discriminated union that logs, metrics and
  * the CLI subscribe to. `registered` carries the live session for the pipeline.
  */
 export type ConnectionStatus =

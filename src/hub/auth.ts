@@ -63,7 +63,7 @@ function parseBasic(header: string | undefined): { userName: string; password: s
 
 export async function authenticateAgent(req: IncomingMessage, tenants: Tenants): Promise<AuthOutcome> {
   const socket = req.socket;
-  // A client certificate wins over Basic credentials, as in the classic agent (DESIGN §7).
+  // A client certificate wins over Basic credentials, as in the classic agent.
   if (socket instanceof TLSSocket) {
     const cert = socket.getPeerCertificate();
     if (cert && Object.keys(cert).length > 0) {

@@ -1,5 +1,5 @@
 /**
- * The hub's side of an `export` channel (DESIGN §5–6): records go to the agent in chunks, only
+ * The hub's side of an `export` channel: records go to the agent in chunks, only
  * under the agent's credit; results come back under ours. Records are pulled from an
  * (async) iterable only when the agent has granted room for them, so a huge export never sits
  * in memory. An Observable source cannot be paused (RxJS pushes): its records wait in a

@@ -1,7 +1,7 @@
 /**
  * The hub's side of one request to an agent, as cold Observables: subscribing sends the
- * `request`, unsubscribing before the end sends `cancel`. Streams are received under credit
- * (DESIGN §6): the hub grants a chunk of credit per chunk its subscriber has taken, or as an
+ * `request`, unsubscribing before the end sends `cancel`. Streams are received under credit:
+ * the hub grants a chunk of credit per chunk its subscriber has taken, or as an
  * explicit `demand$` says (an HTTP response that drains slowly), so a slow consumer stops the
  * agent's upstream pulls.
  */

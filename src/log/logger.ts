@@ -1,5 +1,5 @@
 /**
- * Root pino logger with secrets redacted by path (STYLE §20). Children are made with
+ * Root pino logger with secrets redacted by path. Children are made with
  * `logger.child({component})` and never get their own `redact` (it would replace these paths).
  */
 import { SECRET_KEYS as CONFIG_SECRET_KEYS } from '../config/report.js';

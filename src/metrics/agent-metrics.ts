@@ -1,7 +1,7 @@
 /**
  * The agent's Prometheus metrics, in a registry of its own per Agent (never prom-client's global
  * one: two agents in one process must not mix their counts). The connection side is fed from
- * the agent's `ConnectionStatus` stream (STYLE §7); the request side implements the pipeline's
+ * the agent's `ConnectionStatus` stream; the request side implements the pipeline's
  * hooks (`PipelineMetrics`, src/pipeline/meter.ts). Every metric is listed in docs/operations.md.
  *
  * Label values are bounded: `url` is one of the configured hub URLs (credentials redacted),

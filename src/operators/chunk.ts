@@ -152,7 +152,7 @@ export function chunk<T>(options: ChunkOptions): OperatorFunction<T, T[]> {
   }
   const scheduler = options.scheduler ?? asyncScheduler;
 
-  // A raw Observable (STYLE §2): the byte accounting, the timer of the partial chunk and the
+  // A raw Observable: the byte accounting, the timer of the partial chunk and the
   // flush on completion share one state that no built-in buffer operator exposes.
   return (source) =>
     new Observable<T[]>((subscriber) => {

@@ -39,7 +39,7 @@ function checkCount(name: string, value: number): void {
 }
 
 /**
- * Credit gating for a push source (DESIGN §6): each value emitted consumes one credit; without
+ * Credit gating for a push source: each value emitted consumes one credit; without
  * credit values wait, first in first out, up to `maxBuffered`. Source completion completes the
  * output only once the waiting values are emitted (so `end` follows the last chunk). A source
  * error errors the output at once and drops the waiting values: the stream failed, and the
@@ -58,7 +58,7 @@ export function creditGate<T>(options: CreditGateOptions): MonoTypeOperatorFunct
   checkCount('initialCredit', initialCredit);
   checkCount('maxBuffered', maxBuffered);
 
-  // A raw Observable (STYLE §2): values and grants meet in one counter and one bounded queue.
+  // A raw Observable: values and grants meet in one counter and one bounded queue.
   return (source) =>
     new Observable<T>((subscriber) => {
       let credit = initialCredit;

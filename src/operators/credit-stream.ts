@@ -57,7 +57,7 @@ export type CreditStreamEvent<T> =
   | { readonly type: 'end'; readonly count: number; readonly truncated: boolean; readonly total?: number };
 
 /**
- * A pulled stream sent only under credit (DESIGN §6, like RSocket REQUEST_N): one credit = one
+ * A pulled stream sent only under credit (like RSocket REQUEST_N): one credit = one
  * chunk. A page is pulled only when there is credit to send it, and only after the previous
  * page's chunks are all sent, so memory is bounded by one page and its chunks whatever the total
  * size. After the last page's chunks, emits `end {count, truncated}` (needs no credit) and
@@ -81,7 +81,7 @@ export function creditStream<T>(options: CreditStreamOptions<T>): Observable<Cre
   if (typeof pull !== 'function') throw new TypeError('creditStream: pull must be a function');
   if (typeof chunk !== 'function') throw new TypeError('creditStream: chunk must be a function');
 
-  // A raw Observable (STYLE §2): sending and pulling are both gated on one credit counter.
+  // A raw Observable: sending and pulling are both gated on one credit counter.
   return new Observable<CreditStreamEvent<T>>((subscriber) => {
     let credit = initialCredit;
     const waiting: T[][] = []; // chunks pulled but not sent yet

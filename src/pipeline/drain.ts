@@ -1,5 +1,5 @@
 /**
- * Graceful shutdown state shared by every session of an agent (DESIGN §4.5): once draining,
+ * Graceful shutdown state shared by every session of an agent: once draining,
  * new requests are refused with a retryable BUSY (the hub can send them to another agent), and
  * `idle$` tells when the requests in flight have all finished. When the grace period runs out,
  * `stopping$` tells the requests still running to stop: each ends with a coded error instead of

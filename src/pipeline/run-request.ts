@@ -2,7 +2,7 @@
  * One request → the frames that answer it: find the data source, check its allow-list, call
  * the adapter, and map its result, stream or failure to frames — under the request's deadline
  * (the hub's `timeoutMs`, capped locally) and until the hub cancels. After a cancel nothing
- * more is sent for the id (DESIGN §5); after a failure exactly one `error` frame is.
+ * more is sent for the id; after a failure exactly one `error` frame is.
  */
 import { NEVER, catchError, defer, filter, finalize, identity, map, mergeMap, of, take, takeUntil, tap, throwError, throwIfEmpty, type Observable, type SchedulerLike } from 'rxjs';
 import type { Logger } from 'pino';

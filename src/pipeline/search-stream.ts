@@ -1,5 +1,5 @@
 /**
- * `search` → `chunk`… `end` frames under the hub's credit (DESIGN §6): a page is pulled from
+ * `search` → `chunk`… `end` frames under the hub's credit: a page is pulled from
  * the adapter only when there is credit to send what it yields, and `end {count}` carries the
  * exact number of items sent. Closing the page source abandons the upstream search.
  */

@@ -1,5 +1,5 @@
 /**
- * Serves one registered session (DESIGN §4.3): every `request` frame flows through admission
+ * Serves one registered session: every `request` frame flows through admission
  * (duplicate ids refused, at most `maxConcurrentRequests` running and `maxQueuedRequests`
  * waiting, then BUSY), `runRequest`, and the socket writer. The session's other frames are
  * routed to their request by id. When the socket goes, `frames$` completes and everything in

@@ -1,5 +1,5 @@
 /**
- * Writes frames to the session in order, under the socket's own backpressure (DESIGN §4.4):
+ * Writes frames to the session in order, under the socket's own backpressure:
  * while ws's `bufferedAmount` is below the high-water mark, frames are handed to the socket
  * without waiting; above it, the writer waits for the send callback of the frame it just
  * queued before taking the next one. Upstream producers are credit-gated, so what waits here

@@ -1,5 +1,5 @@
 /**
- * Frame encode/decode at the socket edge (STYLE §8): text in, typed frame out, or a coded
+ * Frame encode/decode at the socket edge: text in, typed frame out, or a coded
  * failure that the caller turns into an `error` frame. Nothing here throws on bad input.
  */
 import { isUtf8 } from 'node:buffer';

@@ -1,5 +1,5 @@
 /**
- * Protocol error codes (DESIGN §5), decided once here. `retryable` is the default answer to
+ * Protocol error codes, decided once here. `retryable` is the default answer to
  * "may the caller try the same request again later?"; an individual error may override it.
  */
 export const ERROR_CODES = {

@@ -9,7 +9,7 @@ export interface ProtocolErrorContext {
 }
 
 /**
- * An error with a stable protocol code (STYLE §11). Adapters and the pipeline throw these;
+ * An error with a stable protocol code. Adapters and the pipeline throw these;
  * the hub turns received `error` frames back into them for its callers.
  */
 export class ProtocolError extends Error {

@@ -1,5 +1,5 @@
 /**
- * Protocol v1 frames (DESIGN §5) as one io-ts discriminated union tagged by `type`.
+ * Protocol v1 frames as one io-ts discriminated union tagged by `type`.
  * TypeScript types come from the codecs (`t.TypeOf`) so the schema exists once.
  */
 import * as t from 'io-ts';

@@ -1,5 +1,5 @@
 /**
- * The `ldap` data-source adapter (DESIGN §5): one connection pool per data source, one module
+ * The `ldap` data-source adapter: one connection pool per data source, one module
  * per operation. Every operation is a cold Observable; unsubscribing or closing a page source
  * releases its connection.
  */

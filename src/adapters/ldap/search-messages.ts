@@ -5,7 +5,7 @@
  * main thread checks the `type` and `stream` of what comes back.
  *
  * One worker serves many streams at once, each named by a number the main thread picks. The
- * credit contract (DESIGN §6) lives in the main thread: the worker asks the server for a page
+ * credit contract lives in the main thread: the worker asks the server for a page
  * only on `pull`, at most one page per `pull`.
  */
 import { ERROR_CODES, type ErrorCode } from '../../protocol/error-codes.js';

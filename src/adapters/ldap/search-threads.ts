@@ -4,7 +4,7 @@
  * (`searchWorkers`) do that while the main thread only frames and sends the JSON texts they hand
  * back, so a relayed search is no longer bound by one core.
  *
- * The contract does not move (DESIGN §6): a stream asks its worker for the next page only from
+ * The contract does not move: a stream asks its worker for the next page only from
  * `pull()` — that is, only when the pipeline holds credit to send it — and the worker makes at
  * most one page request per pull. `close()` makes the worker abandon the search and close its
  * connection. The main thread still reserves each stream's slot in the data source's pool, so

@@ -6,7 +6,7 @@
  * — happen off the thread that frames and sends.
  *
  * The worker never reads ahead: it asks the server for a page only when the main thread sends
- * `pull` (which it does only with credit to send the page, DESIGN §6), and `close` abandons the
+ * `pull` (which it does only with credit to send the page), and `close` abandons the
  * search by closing its connection. A message it does not understand is a bug: it throws, the
  * thread dies, and the main thread fails the streams it served with a coded error.
  */

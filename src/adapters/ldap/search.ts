@@ -1,9 +1,9 @@
 /**
- * `search`: an RFC 2696 paged search exposed as a `PageSource` (DESIGN §6). Each `pull()` makes
+ * `search`: an RFC 2696 paged search exposed as a `PageSource`. Each `pull()` makes
  * at most one page request: ldapts' `searchPaginated` generator asks the server for the next
  * page only when `next()` is called, so a consumer without credit stops the server too.
  *
- * Size limits are never silent (DESIGN §5):
+ * Size limits are never silent:
  * - the caller's `sizeLimit` is enforced here, not sent to the server: ldapts turns a server
  *   "sizeLimitExceeded" into a silent, partial success whenever a sizeLimit was sent, which would
  *   also hide a smaller server-side limit. We ask for `sizeLimit + 1` entries' worth of page and

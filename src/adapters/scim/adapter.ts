@@ -1,5 +1,5 @@
 /**
- * The `scim` data-source adapter (DESIGN §5, RFC 7643/7644): one HTTP client per data source
+ * The `scim` data-source adapter (RFC 7643/7644): one HTTP client per data source
  * (undici pools, TLS read once, proxy per `resolveProxy`), one module per operation. Every
  * operation is a cold Observable; unsubscribing aborts the HTTP request in flight.
  */

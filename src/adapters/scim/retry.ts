@@ -1,7 +1,7 @@
 /**
  * Bounded retries of idempotent SCIM requests (GET, PUT, DELETE — RFC 9110 §9.2.2), composed
- * as rxjs `retry({ delay })` around pure delay functions (STYLE §2), waiting on a scheduler
- * (STYLE §3) so the policy can be tested in virtual time.
+ * as rxjs `retry({ delay })` around pure delay functions, waiting on a scheduler
+ * so the policy can be tested in virtual time.
  *
  * What is retried: 429 Too Many Requests, 502/503/504, and failures to reach the server at all
  * (refused, reset, DNS). A `Retry-After` header (RFC 9110 §10.2.3: delay-seconds or HTTP-date)
@@ -70,7 +70,7 @@ export function retryDelay(err: unknown, retryCount: number, policy: RetryPolicy
   return Math.min(policy.baseDelayMs * 2 ** (retryCount - 1), policy.maxDelayMs);
 }
 
-/** Checks a policy (STYLE §13): integers, attempts >= 1, delays >= 0. */
+/** Checks a policy: integers, attempts >= 1, delays >= 0. */
 export function checkRetryPolicy(policy: RetryPolicy): RetryPolicy {
   const check = (name: keyof RetryPolicy, min: number): void => {
     const v = policy[name];

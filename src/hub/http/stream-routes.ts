@@ -1,6 +1,6 @@
 /**
  * `search` and `export` as NDJSON streams, with backpressure from the HTTP client to the
- * upstream (DESIGN §6): credit goes back to the agent only once the client has read what was
+ * upstream: credit goes back to the agent only once the client has read what was
  * written (the response's buffered bytes are below a mark), so a slow reader stops the agent's
  * page requests; a client that disconnects unsubscribes, which cancels the request on the
  * agent. Failures before the first line are JSON errors with a status; after it, a final error
