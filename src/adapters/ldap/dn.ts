@@ -227,7 +227,7 @@ function hexEscape(byte: number): string {
  * Length of the well-formed UTF-8 sequence at `bytes[i]` (RFC 3629 §4: no overlong forms, no
  * surrogates, nothing above U+10FFFF), or 0 if there is none.
  */
-function utf8SequenceLength(bytes: Uint8Array, i: number): number {
+export function utf8SequenceLength(bytes: Uint8Array, i: number): number {
   const c = bytes[i] ?? 0;
   if (c < 0x80) return 1;
   const continues = (k: number, lo = 0x80, hi = 0xbf): boolean => {

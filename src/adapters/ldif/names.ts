@@ -10,7 +10,7 @@
  * written `\XX`) and the exact bytes (`binary`) when they are not UTF-8.
  */
 import { isUtf8 } from 'node:buffer';
-import type { Ava } from '../ldap/dn.js';
+import { escapeDnBytes, utf8SequenceLength, type Ava } from '../ldap/dn.js';
 
 /** The name of an entry: the DN string, and its exact bytes when they are not valid UTF-8. */
 export interface DirName {
@@ -18,33 +18,11 @@ export interface DirName {
   readonly binary?: Buffer;
 }
 
-/** Length of the well-formed UTF-8 sequence at `i` (Unicode Table 3-7), or 0 if there is none. */
-function sequenceAt(b: Uint8Array, i: number): number {
-  const x = b[i] ?? 0;
-  if (x < 0x80) return 1;
-  const cont = (k: number, lo = 0x80, hi = 0xbf): boolean => {
-    const y = b[i + k];
-    return y !== undefined && y >= lo && y <= hi;
-  };
-  if (x >= 0xc2 && x <= 0xdf) return cont(1) ? 2 : 0;
-  if (x >= 0xe0 && x <= 0xef) {
-    const lo = x === 0xe0 ? 0xa0 : 0x80;
-    const hi = x === 0xed ? 0x9f : 0xbf; // ED A0..BF would be a UTF-16 surrogate
-    return cont(1, lo, hi) && cont(2) ? 3 : 0;
-  }
-  if (x >= 0xf0 && x <= 0xf4) {
-    const lo = x === 0xf0 ? 0x90 : 0x80;
-    const hi = x === 0xf4 ? 0x8f : 0xbf; // nothing above U+10FFFF
-    return cont(1, lo, hi) && cont(2) && cont(3) ? 4 : 0;
-  }
-  return 0;
-}
-
 /** For each byte: is it part of an invalid UTF-8 sequence? (The same verdict as `isUtf8`.) */
 export function invalidBytes(b: Uint8Array): boolean[] {
   const out = new Array<boolean>(b.length).fill(false);
   for (let i = 0; i < b.length; ) {
-    const n = sequenceAt(b, i);
+    const n = utf8SequenceLength(b, i);
     if (n === 0) {
       out[i] = true;
       i++;
@@ -55,41 +33,8 @@ export function invalidBytes(b: Uint8Array): boolean[] {
   return out;
 }
 
-const hex = (x: number): string => `\\${x.toString(16).toUpperCase().padStart(2, '0')}`;
-
-/**
- * DN bytes → an equivalent DN string: every byte of each invalid UTF-8 sequence is written as a
- * `\XX` hex pair (RFC 4514 §2.4), everything else is kept as it is. A backslash that escapes an
- * invalid byte (`\<E9>`) is dropped: `\E9` already stands for that byte.
- */
-export function escapeDnBytes(bytes: Buffer): string {
-  if (isUtf8(bytes)) return bytes.toString('utf8');
-  const invalid = invalidBytes(bytes);
-  const parts: string[] = [];
-  let text: number[] = [];
-  const flush = (): void => {
-    if (text.length > 0) parts.push(Buffer.from(text).toString('utf8'));
-    text = [];
-  };
-  for (let i = 0; i < bytes.length; i++) {
-    const x = bytes[i] ?? 0;
-    if (x === 0x5c && invalid[i + 1] === true) continue;
-    if (x === 0x5c && i + 1 < bytes.length) {
-      // An escape (`\,`, `\\`, `\41`): its next byte belongs to it, whatever it is.
-      text.push(x, bytes[i + 1] ?? 0);
-      i++;
-      continue;
-    }
-    if (invalid[i] === true) {
-      flush();
-      parts.push(hex(x));
-    } else {
-      text.push(x);
-    }
-  }
-  flush();
-  return parts.join('');
-}
+/** DN bytes → an equivalent DN string (one implementation with the LDAP adapter's). */
+export { escapeDnBytes };
 
 /** Does a DN string hold an escaped octet ≥ 0x80 (the only way to write bytes that are not UTF-8)? */
 const HIGH_ESCAPE = /\\[89A-Fa-f][0-9A-Fa-f]/;
