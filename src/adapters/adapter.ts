@@ -16,6 +16,7 @@
 import type { Observable } from 'rxjs';
 import type { Logger } from 'pino';
 import type { Operation } from '../protocol/index.js';
+import type { JsonBatch } from './json-batch.js';
 
 /** Context handed to every operation: who asked, for logs and error context. */
 export interface OperationContext {
@@ -90,6 +91,22 @@ export type ExportResult =
       readonly retryable: boolean;
     };
 
+/**
+ * The fast form of a page source: each page's items already serialised into one `JsonBatch`
+ * (json-batch.ts), sliced into chunk frames and sent without being looked at again. Same pull
+ * and close contract as `PageSource`.
+ */
+export interface BatchPageSource {
+  pull(): Observable<Omit<Page<never>, 'items'> & { readonly items: JsonBatch }>;
+  close(): void;
+  readonly itemFormat: 'json-batch';
+}
+
+/** What `search` returns: pages of values or JSON texts, or batches. */
+export type SearchSource = PageSource<unknown> | BatchPageSource;
+
+export const isBatchSource = (source: SearchSource): source is BatchPageSource => source.itemFormat === 'json-batch';
+
 export interface DataSourceAdapter {
   /** Config `type` this adapter serves, e.g. `ldap`. */
   readonly type: string;
@@ -101,7 +118,7 @@ export interface DataSourceAdapter {
   attributes?(ctx: OperationContext): Observable<unknown>;
   resourceTypes?(ctx: OperationContext): Observable<unknown>;
   get?(params: Record<string, unknown>, ctx: OperationContext): Observable<unknown>;
-  search?(params: Record<string, unknown>, ctx: OperationContext): PageSource<unknown>;
+  search?(params: Record<string, unknown>, ctx: OperationContext): SearchSource;
   /** `records` are decoded by the adapter itself; a record it cannot decode gets a BAD_REQUEST result. */
   export?(records: Observable<unknown>, ctx: OperationContext): Observable<ExportResult>;
 
