@@ -1,10 +1,18 @@
-/** Measurement helpers shared by the benchmarks: medians and a process's peak RSS from /proc. */
+/** Statistics shared by the benchmarks (medians, percentiles) and a sampled peak RSS for the SCIM bench. */
 import { readFileSync } from 'node:fs';
 
-export const median = (xs: number[]): number => {
+export const median = (xs: readonly number[]): number => {
+  if (xs.length === 0) return Number.NaN;
   const s = [...xs].sort((a, b) => a - b);
   const m = Math.floor(s.length / 2);
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+
+/** The `p`-th percentile (0–100) by nearest rank. */
+export const percentile = (xs: readonly number[], p: number): number => {
+  if (xs.length === 0) return Number.NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
 };
 
 function rssKb(pid: number): number {
