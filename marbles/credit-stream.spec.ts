@@ -1,4 +1,4 @@
-import { NEVER, Observable, of, Subject, throwError } from 'rxjs';
+import { BehaviorSubject, NEVER, Observable, of, Subject, throwError } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { chunkBySize } from '../src/operators/chunk.js';
@@ -459,5 +459,121 @@ describe('creditStream with prefetch (marbles)', () => {
       expectObservable(out).toBe('-(abe|)', { a: ch(0, 'a'), b: ch(1, 'b'), e: end(2) });
     });
     expect(stalls).toEqual([]);
+  });
+});
+
+describe('creditStream with a gate (marbles)', () => {
+  let ts: TestScheduler;
+  let pulledAt: number[];
+  beforeEach(() => {
+    ts = new TestScheduler((a, e) => expect(a).toEqual(e));
+    pulledAt = [];
+  });
+  const puller =
+    (...pages: Observable<Page>[]) =>
+    (): Observable<Page> => {
+      pulledAt.push(ts.now());
+      return pages[pulledAt.length - 1] ?? throwError(() => new Error('pulled too often'));
+    };
+  /** Gate values in marbles: `o` open, `c` closed. */
+  const G = { o: true, c: false };
+
+  it('a closed gate: nothing pulled and nothing sent, whatever the credit; opening resumes', () => {
+    ts.run(({ cold, hot, expectObservable }) => {
+      const pull = puller(cold('-p|', { p: pg('ab', true) }));
+      const gate = hot('c-----o', G);
+      expectObservable(creditStream({ pull, credit$: NEVER, initialCredit: 1_000_000, chunk: perItem, gate })).toBe('-------(abe|)', {
+        a: ch(0, 'a'),
+        b: ch(1, 'b'),
+        e: end(2),
+      });
+    });
+    expect(pulledAt).toEqual([6]);
+  });
+
+  it('before its first value the gate is closed', () => {
+    ts.run(({ cold, hot, expectObservable }) => {
+      const pull = puller(cold('(p|)', { p: pg('a', true) }));
+      expectObservable(creditStream({ pull, credit$: NEVER, initialCredit: 5, chunk: perItem, gate: hot('---o', G) })).toBe('---(ae|)', { a: ch(0, 'a'), e: end(1) });
+    });
+    expect(pulledAt).toEqual([3]);
+  });
+
+  it('closing holds a page that arrives meanwhile (prefetched with credit while open) until it opens', () => {
+    ts.run(({ cold, hot, expectObservable }) => {
+      const pull = puller(cold('-p|', { p: pg('abc') }), cold('---p|', { p: pg('d', true) }));
+      // Open at 0: page 1 arrives at 1 and goes out, page 2 is prefetched; closed at 3, page 2
+      // arrives at 4 and waits; open again at 7.
+      const gate = hot('o--c---o', G);
+      expectObservable(creditStream({ pull, credit$: NEVER, initialCredit: 9, chunk: perItem, prefetch: true, gate })).toBe('-(abc)-(de|)', {
+        a: ch(0, 'a'),
+        b: ch(1, 'b'),
+        c: ch(2, 'c'),
+        d: ch(3, 'd'),
+        e: end(4),
+      });
+    });
+    expect(pulledAt).toEqual([0, 1]);
+  });
+
+  it('closed with chunks waiting: no prefetch while closed, even with credit for more', () => {
+    ts.run(({ cold, hot, expectObservable }) => {
+      const pull = puller(cold('-p|', { p: pg('ab') }), cold('----p|', { p: pg('c', true) }));
+      // Closed at 0; open at 2 for the first pull; closed at 3 as page 1 arrives; open at 5,
+      // when the prefetch starts (its page arrives at 9).
+      const gate = hot('c-oc-o', G);
+      expectObservable(creditStream({ pull, credit$: NEVER, initialCredit: 9, chunk: perItem, prefetch: true, gate })).toBe('-----(ab)(ce|)', {
+        a: ch(0, 'a'),
+        b: ch(1, 'b'),
+        c: ch(2, 'c'),
+        e: end(3),
+      });
+    });
+    // Pulled at 2 (open); page 1 arrives at 3, closed: no prefetch until 5.
+    expect(pulledAt).toEqual([2, 5]);
+  });
+
+  it('a gate that closes synchronously inside next (a write that fills the socket) stops after that chunk', () => {
+    const gate = new BehaviorSubject(true);
+    const out: Ev[] = [];
+    const sub = creditStream({ pull: () => of(pg('abcd', true)), credit$: NEVER, initialCredit: 9, chunk: perItem, gate }).subscribe((ev) => {
+      out.push(ev);
+      if (ev.type === 'chunk') gate.next(false); // every chunk fills the socket
+    });
+    expect(out).toEqual([ch(0, 'a')]);
+    gate.next(true);
+    expect(out).toEqual([ch(0, 'a'), ch(1, 'b')]);
+    gate.next(true);
+    gate.next(true);
+    expect(out.map((e) => e.type)).toEqual(['chunk', 'chunk', 'chunk', 'chunk', 'end']);
+    expect(out.at(-1)).toEqual(end(4));
+    sub.unsubscribe();
+  });
+
+  it('the gate needs credit too: an open gate without credit sends nothing', () => {
+    ts.run(({ cold, hot, expectObservable }) => {
+      const pull = puller(cold('-p|', { p: pg('a', true) }));
+      expectObservable(creditStream({ pull, credit$: hot('-----1', N), chunk: perItem, gate: hot('o', G) })).toBe('------(ae|)', { a: ch(0, 'a'), e: end(1) });
+    });
+    expect(pulledAt).toEqual([5]);
+  });
+
+  it('a gate error errors the stream and closes the pull', () => {
+    let closed = 0;
+    ts.run(({ cold, hot, expectObservable, expectSubscriptions }) => {
+      const p = cold('---p|', { p: pg('a', true) });
+      const gate = hot('o-#', G, boom);
+      expectObservable(creditStream({ pull: () => p, credit$: NEVER, initialCredit: 1, chunk: perItem, gate, close: () => closed++ })).toBe('--#', undefined, boom);
+      expectSubscriptions(p.subscriptions).toBe('^-!');
+    });
+    expect(closed).toBe(1);
+  });
+
+  it('weight: end.count counts what each chunk element stands for', () => {
+    ts.run(({ cold, expectObservable }) => {
+      const pull = puller(cold('(p|)', { p: pg('ab', true) }));
+      const weight = (item: string): number => (item === 'a' ? 3 : 4);
+      expectObservable(creditStream({ pull, credit$: NEVER, initialCredit: 9, chunk: perItem, weight })).toBe('(abe|)', { a: ch(0, 'a'), b: ch(1, 'b'), e: end(7) });
+    });
   });
 });

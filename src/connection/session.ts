@@ -1,6 +1,6 @@
 import type { Observable } from 'rxjs';
 import type WebSocket from 'ws';
-import { CLOSE_CODES, encodeFrame, type Frame, type OutgoingFrame, type Welcome } from '../protocol/index.js';
+import { CLOSE_CODES, frameData, type Frame, type OutgoingFrame, type Welcome } from '../protocol/index.js';
 
 /**
  * A registered connection to one hub: typed inbound frames, a send that resolves when the
@@ -45,12 +45,16 @@ export class WsSession implements Session {
   }
 }
 
-/** Encodes and writes one frame; the promise settles from ws's send callback. */
+/**
+ * Encodes and writes one frame as one text message; the promise settles from ws's send
+ * callback. A frame built from bytes goes out as those bytes, in one fragment per part (no
+ * copy of the items; nothing else can be sent between the fragments, all written at once).
+ */
 export function sendFrame(ws: WebSocket, frame: OutgoingFrame, maxFrameBytes: number): Promise<void> {
   return new Promise((resolve, reject) => {
-    let text: string;
+    let data: string | readonly Buffer[];
     try {
-      text = encodeFrame(frame, maxFrameBytes);
+      data = frameData(frame, maxFrameBytes);
     } catch (err) {
       reject(err instanceof Error ? err : new Error(String(err)));
       return;
@@ -59,6 +63,15 @@ export function sendFrame(ws: WebSocket, frame: OutgoingFrame, maxFrameBytes: nu
       reject(new Error(`socket is not open (readyState ${ws.readyState})`));
       return;
     }
-    ws.send(text, (err) => (err ? reject(err) : resolve()));
+    const done = (err?: Error): void => (err ? reject(err) : resolve());
+    if (typeof data === 'string') {
+      ws.send(data, done);
+      return;
+    }
+    const last = data.length - 1;
+    data.forEach((part, i) => {
+      if (i < last) ws.send(part, { binary: false, fin: false });
+      else ws.send(part, { binary: false, fin: true }, done);
+    });
   });
 }

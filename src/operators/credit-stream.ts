@@ -49,6 +49,21 @@ export interface CreditStreamOptions<T> {
    * stall, however often it wakes up meanwhile): a slow or stalled receiver, for metrics.
    */
   onStall?: () => void;
+  /**
+   * Whether the receiver's side can take a chunk now — e.g. the socket is writable, or the
+   * writer has room for this stream's next frame. While the last value was `false` (and before
+   * any value) nothing is pulled, not even a prefetch, and no chunk is emitted, whatever the
+   * credit; `true` resumes. So the reader of the socket, not the credit, paces the upstream.
+   * May emit synchronously from inside the stream's own `next` (a write that fills the socket).
+   * An error errors the output; completing leaves the gate as it was. Default: always open.
+   * `end` does not wait for the gate: it needs no credit and is one small frame.
+   */
+  gate?: Observable<boolean>;
+  /**
+   * How many stream items one `T` stands for, counted in `end.count` (default 1): e.g. a slice
+   * of a serialised batch that holds several items.
+   */
+  weight?: (item: T) => number;
 }
 
 /** What {@link creditStream} emits: the payloads of `chunk` frames, then one `end`. */
@@ -62,6 +77,8 @@ export type CreditStreamEvent<T> =
  * page's chunks are all sent, so memory is bounded by one page and its chunks whatever the total
  * size. After the last page's chunks, emits `end {count, truncated}` (needs no credit) and
  * completes. Errors from `pull`, `chunk` or `credit$` error the output: never a silent `end`.
+ * With a `gate`, pulling and sending also wait while the gate is closed: credit says what the
+ * receiver allows, the gate whether the way to it (the socket) can take a chunk now.
  * Unsubscribing unsubscribes the pull in progress and `credit$`, then calls `close()`.
  *
  * ```
@@ -72,7 +89,7 @@ export type CreditStreamEvent<T> =
  * ```
  */
 export function creditStream<T>(options: CreditStreamOptions<T>): Observable<CreditStreamEvent<T>> {
-  const { pull, credit$, chunk, close, onStall } = options;
+  const { pull, credit$, chunk, close, onStall, gate, weight } = options;
   const prefetch = options.prefetch ?? false;
   const initialCredit = options.initialCredit ?? 0;
   if (!Number.isInteger(initialCredit) || initialCredit < 0) {
@@ -94,6 +111,7 @@ export function creditStream<T>(options: CreditStreamOptions<T>): Observable<Cre
     let count = 0;
     let draining = false;
     let stalled = false;
+    let open = gate === undefined;
 
     const accept = (page: PulledPage<T>): void => {
       if (page.truncated === true) truncated = true;
@@ -132,7 +150,7 @@ export function creditStream<T>(options: CreditStreamOptions<T>): Observable<Cre
       try {
         while (!subscriber.closed) {
           const items = waiting[0];
-          if (prefetch && items !== undefined && !pulling && !lastSeen && credit > waiting.length) {
+          if (prefetch && open && items !== undefined && !pulling && !lastSeen && credit > waiting.length) {
             // Credit covers every waiting chunk and more: ask for the next page before sending,
             // so the upstream works while this page is serialised and written.
             startPull();
@@ -146,15 +164,16 @@ export function creditStream<T>(options: CreditStreamOptions<T>): Observable<Cre
               }
               return;
             }
+            if (!open) return; // the receiver's side is full: it wakes us when it has room
             stalled = false;
             credit -= 1;
             waiting.shift();
-            count += items.length;
+            count += weight === undefined ? items.length : items.reduce((n, item) => n + weight(item), 0);
             subscriber.next({ type: 'chunk', seq: seq++, items });
           } else if (lastSeen) {
             subscriber.next(total === undefined ? { type: 'end', count, truncated } : { type: 'end', count, truncated, total });
             subscriber.complete();
-          } else if (credit > 0 && !pulling) {
+          } else if (credit > 0 && open && !pulling) {
             startPull();
           } else {
             return; // waiting for credit or for the page in flight
@@ -171,6 +190,17 @@ export function creditStream<T>(options: CreditStreamOptions<T>): Observable<Cre
         drain();
       }),
     );
+    if (gate !== undefined && !subscriber.closed) {
+      subscriber.add(
+        gate.subscribe({
+          next: (isOpen) => {
+            open = isOpen;
+            if (open) drain();
+          },
+          error: (error: unknown) => subscriber.error(error),
+        }),
+      );
+    }
     drain();
 
     return () => {

@@ -77,29 +77,72 @@ export function decodeFrame(data: string | Buffer, maxFrameBytes = DEFAULT_MAX_F
 
 /**
  * A frame already serialised, so a stream's items are turned into JSON once: to measure them
- * for chunking and to send them (see `encodeChunk`).
+ * for chunking and to send them (see `encodeChunk`). A frame built from bytes (`chunkFromBytes`)
+ * carries them in `parts` and is sent as those bytes, one text message in several fragments;
+ * its `encoded` text is made only when someone asks for it (tests, logs).
  */
 export interface EncodedFrame {
   readonly type: Frame['type'];
   readonly encoded: string;
+  /** The frame's UTF-8 bytes in order, when it was built from bytes: sent without a copy. */
+  readonly parts?: readonly Buffer[];
 }
 
 export type OutgoingFrame = Frame | EncodedFrame;
 
 export const isEncoded = (f: OutgoingFrame): f is EncodedFrame => 'encoded' in f;
 
+/** `{"type":"chunk","id":…,"seq":N,"items":[` — what precedes a chunk's items. */
+const chunkHead = (id: string, seq: number): string => `{"type":"chunk","id":${JSON.stringify(id)},"seq":${seq},"items":[`;
+const CHUNK_TAIL = Buffer.from(']}');
+
 /**
  * The text of `{type:'chunk', id, seq, items}` from items serialised with `JSON.stringify`
  * beforehand — byte for byte what `encodeFrame` would produce for the same chunk.
  */
 export function encodeChunk(id: string, seq: number, itemTexts: readonly string[]): EncodedFrame {
-  return { type: 'chunk', encoded: `{"type":"chunk","id":${JSON.stringify(id)},"seq":${seq},"items":[${itemTexts.join(',')}]}` };
+  return { type: 'chunk', encoded: `${chunkHead(id, seq)}${itemTexts.join(',')}]}` };
+}
+
+/** A chunk frame whose text is its parts' bytes (decoded on demand). */
+class BytesFrame implements EncodedFrame {
+  readonly type = 'chunk';
+  constructor(readonly parts: readonly Buffer[]) {}
+  get encoded(): string {
+    return Buffer.concat(this.parts).toString('utf8');
+  }
+}
+
+/**
+ * The chunk frame of items whose JSON texts are already bytes, comma-separated (the inside of
+ * a JSON array, e.g. `JsonBatch.slice`): the same bytes `encodeChunk` gives for the same items,
+ * as three parts — the head, `items` itself (not copied), the tail.
+ */
+export function chunkFromBytes(id: string, seq: number, items: Buffer): EncodedFrame {
+  return new BytesFrame([Buffer.from(chunkHead(id, seq)), items, CHUNK_TAIL]);
+}
+
+function checkSize(bytes: number, maxFrameBytes: number, type: string): void {
+  if (bytes > maxFrameBytes) throw new FrameTooLargeError(bytes, maxFrameBytes, type);
 }
 
 /** Serialises a frame; refuses (throws `FrameTooLargeError`) rather than sending an oversize frame. */
 export function encodeFrame(frame: OutgoingFrame, maxFrameBytes = DEFAULT_MAX_FRAME_BYTES): string {
   const text = isEncoded(frame) ? frame.encoded : JSON.stringify(frame);
-  const bytes = Buffer.byteLength(text);
-  if (bytes > maxFrameBytes) throw new FrameTooLargeError(bytes, maxFrameBytes, frame.type);
+  checkSize(Buffer.byteLength(text), maxFrameBytes, frame.type);
   return text;
+}
+
+/**
+ * What goes to the socket for a frame: its text, or — for a frame built from bytes — its parts
+ * as they are. Refuses (throws `FrameTooLargeError`) an oversize frame, as `encodeFrame` does.
+ */
+export function frameData(frame: OutgoingFrame, maxFrameBytes = DEFAULT_MAX_FRAME_BYTES): string | readonly Buffer[] {
+  if (isEncoded(frame) && frame.parts !== undefined) {
+    let bytes = 0;
+    for (const part of frame.parts) bytes += part.length;
+    checkSize(bytes, maxFrameBytes, frame.type);
+    return frame.parts;
+  }
+  return encodeFrame(frame, maxFrameBytes);
 }
