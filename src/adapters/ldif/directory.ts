@@ -21,7 +21,7 @@ import {
 } from 'ldapts';
 import { formatRdn, isWithin, parseDn, type Rdn } from '../ldap/dn.js';
 import { avaValue, nameOf, type DirName } from './names.js';
-import { attributeKey, rdnId, storedValue, valueIdentity, withoutBinaryOption, type Attr, type Value } from './values.js';
+import { attributeKey, compactAttr, identities, newAttr, rdnId, storedValue, valueIdentity, withoutBinaryOption, type Attr, type Value } from './values.js';
 
 export { dnId, rdnId } from './values.js';
 
@@ -37,7 +37,8 @@ export interface DirNode {
   /** The name's exact bytes, when they are not valid UTF-8. */
   dnBytes: Buffer | undefined;
   parent: DirNode | undefined;
-  readonly children: Map<string, DirNode>;
+  /** Entries below, by `id`; leaves share one empty map (`NO_CHILDREN`) until they get a child. */
+  children: Map<string, DirNode>;
   /** `undefined` only for the base when the files hold no entry for it (a bare naming context). */
   attributes: Map<string, Attr> | undefined;
 }
@@ -66,25 +67,45 @@ function exactName(dn: DnInput, rdns?: readonly Rdn[]): { name: DirName; rdns: R
   return { name, rdns: rdns === undefined || Buffer.isBuffer(dn) ? parseDn(name.dn) : [...rdns] };
 }
 
+/** The children of every leaf: an empty map that refuses to be written (see `childrenOf`). */
+class NoChildren extends Map<string, DirNode> {
+  override set(): never {
+    throw new Error('NO_CHILDREN is shared by every leaf: add children through childrenOf()');
+  }
+}
+const NO_CHILDREN: Map<string, DirNode> = new NoChildren();
+
+/** A node's own children map, created when it gets its first child. */
+function childrenOf(node: DirNode): Map<string, DirNode> {
+  if (node.children === NO_CHILDREN) node.children = new Map();
+  return node.children;
+}
+
 const show = (v: Value): string => (Buffer.isBuffer(v) ? `<${v.length} bytes>` : JSON.stringify(v));
 
 function clone(attributes: Map<string, Attr>): Map<string, Attr> {
-  return new Map([...attributes].map(([k, a]) => [k, { name: a.name, values: [...a.values], keys: [...a.keys] }]));
+  return new Map([...attributes].map(([k, a]) => [k, { name: a.name, values: [...a.values], keys: a.keys === undefined ? undefined : [...a.keys] }]));
+}
+
+/** An entry's attributes once built: arrays without spare capacity. */
+function compact(attributes: Map<string, Attr>): Map<string, Attr> {
+  for (const a of attributes.values()) compactAttr(a);
+  return attributes;
 }
 
 /** Adds values to an attribute (creating it); a value already there is attributeOrValueExists (20). */
 function addValues(attributes: Map<string, Attr>, name: string, values: readonly Value[], dn: string): void {
   const key = attributeKey(name);
   if (key === 'dn') throw new UndefinedTypeError(`'dn' is not an attribute (entry ${dn})`);
-  const attr = attributes.get(key) ?? { name: withoutBinaryOption(name), values: [], keys: [] };
-  const seen = new Set(attr.keys);
+  const attr = attributes.get(key) ?? newAttr(name);
+  const seen = new Set(identities(attr));
   for (const given of values) {
     const v = storedValue(name, given);
     const id = valueIdentity(name, v);
     if (seen.has(id)) throw new TypeOrValueExistsError(`${name}: value ${show(v)} is already in ${dn}`);
     seen.add(id);
     attr.values.push(v);
-    attr.keys.push(id);
+    attr.keys?.push(id);
   }
   if (attr.values.length > 0) attributes.set(key, attr);
 }
@@ -93,16 +114,17 @@ function addValues(attributes: Map<string, Attr>, name: string, values: readonly
 function removeValue(attributes: Map<string, Attr>, name: string, value: Value): boolean {
   const key = attributeKey(name);
   const attr = attributes.get(key);
-  const i = attr === undefined ? -1 : attr.keys.indexOf(valueIdentity(name, storedValue(name, value)));
+  const i = attr === undefined ? -1 : identities(attr).indexOf(valueIdentity(name, storedValue(name, value)));
   if (attr === undefined || i === -1) return false;
   attr.values.splice(i, 1);
-  attr.keys.splice(i, 1);
+  attr.keys?.splice(i, 1);
   if (attr.values.length === 0) attributes.delete(key);
   return true;
 }
 
 function hasValue(attributes: Map<string, Attr>, name: string, value: Value): boolean {
-  return attributes.get(attributeKey(name))?.keys.includes(valueIdentity(name, storedValue(name, value))) ?? false;
+  const attr = attributes.get(attributeKey(name));
+  return attr !== undefined && identities(attr).includes(valueIdentity(name, storedValue(name, value)));
 }
 
 /** RFC 4511 §4.7: an entry holds its RDN's values ("along with those from the RDN"). */
@@ -148,7 +170,7 @@ export class Directory {
     const base = nameOf(baseDN);
     this.baseRdns = parseDn(base.dn);
     const rdn = this.baseRdns[0] ?? [];
-    this.root = { rdn, id: rdnId(rdn), dn: base.dn, dnBytes: base.binary, parent: undefined, children: new Map(), attributes: undefined };
+    this.root = { rdn, id: rdnId(rdn), dn: base.dn, dnBytes: base.binary, parent: undefined, children: NO_CHILDREN, attributes: undefined };
   }
 
   /** Number of entries. */
@@ -204,10 +226,10 @@ export class Directory {
       node.dn = dn;
       node.dnBytes = name.binary;
     } else {
-      node = { rdn, id: rdnId(rdn), dn, dnBytes: name.binary, parent, children: new Map(), attributes: undefined };
-      parent.children.set(node.id, node);
+      node = { rdn, id: rdnId(rdn), dn, dnBytes: name.binary, parent, children: NO_CHILDREN, attributes: undefined };
+      childrenOf(parent).set(node.id, node);
     }
-    node.attributes = map;
+    node.attributes = compact(map);
     this.count++;
     return node;
   }
@@ -233,7 +255,7 @@ export class Directory {
       }
     }
     checkEntry(next, node.rdn, dn);
-    node.attributes = next;
+    node.attributes = compact(next);
   }
 
   /**
@@ -296,8 +318,8 @@ export class Directory {
     node.rdn = newRdn;
     node.id = id;
     node.parent = to;
-    node.attributes = next;
-    to.children.set(id, node);
+    node.attributes = compact(next);
+    childrenOf(to).set(id, node);
     // The subtree's DNs follow their new ancestor.
     const stack: DirNode[] = [node];
     for (let n = stack.pop(); n !== undefined; n = stack.pop()) {

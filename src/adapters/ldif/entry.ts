@@ -7,7 +7,7 @@
  */
 import { buildEntry, type LdapEntry } from '../ldap/entry.js';
 import type { DirNode } from './directory.js';
-import { covers, parseDescription, valueIdentity, type Attr, type Description, type Value } from './values.js';
+import { covers, identities, parseDescription, valueIdentity, type Attr, type Description, type Value } from './values.js';
 
 /**
  * Operational attributes computed from the tree: returned for `+` or when asked by name, never
@@ -54,12 +54,12 @@ export function valuesFor(node: DirNode & { attributes: Map<string, Attr> }, wan
   return out;
 }
 
-/** Identities of those values (stored with them; computed for operational ones). */
+/** Identities of those values (stored for DN-syntax types, computed for the others). */
 export function keysFor(node: DirNode & { attributes: Map<string, Attr> }, wanted: Description): string[] {
   const operational = wanted.options.length === 0 ? OPERATIONAL.get(wanted.type) : undefined;
   if (operational !== undefined) return operational.keys(node);
   const out: string[] = [];
-  for (const a of node.attributes.values()) if (covers(wanted, a.name)) out.push(...a.keys);
+  for (const a of node.attributes.values()) if (covers(wanted, a.name)) out.push(...identities(a));
   return out;
 }
 

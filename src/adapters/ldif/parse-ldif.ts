@@ -6,6 +6,12 @@
  *
  * Pure: no file access. `:<` URL values are returned as `{url}` for the loader to read.
  * Every error names `file:line` of the (first physical) line it is about.
+ *
+ * Incremental (`LdifParser`): a file is pushed in chunks as it is read and each push returns the
+ * records completed so far, so a loader never holds more than a chunk and one record of text.
+ * Values are decoded from the line's bytes on their own (never sliced out of a decoded line, which
+ * would keep the whole line alive behind each value), and attribute descriptions are interned:
+ * the same few names repeat on every entry of a large file.
  */
 import { isUtf8 } from 'node:buffer';
 import { DnSyntaxError, parseDn, type Rdn } from '../ldap/dn.js';
@@ -57,84 +63,51 @@ export class LdifError extends Error {
   }
 }
 
-/** A logical (unfolded) line and the physical line it starts on. */
+/** A logical (unfolded) line's bytes and the physical line it starts on. */
 interface Logical {
-  readonly text: string;
+  readonly bytes: Buffer;
   readonly line: number;
 }
 
-const ATTRIBUTE_LINE = /^((?:[A-Za-z][A-Za-z0-9-]*|\d+(?:\.\d+)+)(?:;[A-Za-z0-9-]+)*):(.*)$/s;
+const NAME = /^(?:[A-Za-z][A-Za-z0-9-]*|\d+(?:\.\d+)+)(?:;[A-Za-z0-9-]+)*$/;
+const COLON = 0x3a;
+const SPACE = 0x20;
 
-/**
- * Physical lines as bytes (LF or CRLF ends). A BOM at the start of the file is an encoding mark
- * and skipped; anywhere else it is data.
- */
-function* physicalLines(input: Buffer | string): Generator<Buffer> {
-  const all = typeof input === 'string' ? Buffer.from(input, 'utf8') : input;
-  const bytes = all[0] === 0xef && all[1] === 0xbb && all[2] === 0xbf ? all.subarray(3) : all;
-  let start = 0;
-  for (;;) {
-    const nl = bytes.indexOf(0x0a, start);
-    const end = nl === -1 ? bytes.length : nl;
-    yield bytes.subarray(start, end > start && bytes[end - 1] === 0x0d ? end - 1 : end);
-    if (nl === -1) return;
-    start = nl + 1;
-  }
+/** Attribute descriptions seen, each kept once (bounded: a hostile file cannot grow it forever). */
+const descriptions = new Map<string, string>();
+
+function description(bytes: Buffer, end: number): string | undefined {
+  const written = bytes.toString('latin1', 0, end);
+  const known = descriptions.get(written);
+  if (known !== undefined) return known;
+  if (!NAME.test(written)) return undefined;
+  if (descriptions.size < 10_000) descriptions.set(written, written);
+  return written;
 }
 
 /** Only spaces or tabs (or nothing). */
-const isBlank = (line: Buffer): boolean => line.every((x) => x === 0x20 || x === 0x09);
-
-/**
- * Unfolds continuation lines and drops comments; `null` marks a record separator. Folding is
- * undone on bytes before decoding: RFC 2849 folds octets, so a fold may fall inside a UTF-8
- * character. Each logical line is then decoded as UTF-8 (Buffer#toString, not TextDecoder,
- * which would drop a U+FEFF at its start); an error names the line it starts on. A line of
- * only spaces or tabs counts as blank: as a continuation it could only add trailing spaces,
- * which RFC 2849 says to write as base64 anyway, and as a separator it is a common slip.
- */
-function* logicalLines(lines: Iterable<Buffer>, file: string): Generator<Logical | null> {
-  let current: { parts: Buffer[]; line: number } | undefined;
-  let inComment = false;
-  let line = 0;
-  const logical = (c: { parts: Buffer[]; line: number }): Logical => {
-    const bytes = c.parts.length === 1 ? (c.parts[0] ?? Buffer.alloc(0)) : Buffer.concat(c.parts);
-    if (!isUtf8(bytes)) throw new LdifError(file, c.line, 'not valid UTF-8 (write binary values as base64: `attr:: …`)');
-    return { text: bytes.toString('utf8'), line: c.line };
-  };
-  for (const bytes of lines) {
-    line++;
-    const blank = isBlank(bytes);
-    if (bytes[0] === 0x20 && !blank) {
-      if (inComment) continue;
-      if (current === undefined) throw new LdifError(file, line, 'continuation line (starting with a space) with no line to continue');
-      current.parts.push(bytes.subarray(1));
-      continue;
-    }
-    if (current !== undefined) yield logical(current);
-    current = undefined;
-    inComment = bytes[0] === 0x23; // '#'
-    if (blank) yield null;
-    else if (!inComment) current = { parts: [bytes], line };
-  }
-  if (current !== undefined) yield logical(current);
+function isBlank(line: Buffer): boolean {
+  for (const x of line) if (x !== 0x20 && x !== 0x09) return false;
+  return true;
 }
 
 /** Splits `name: value` / `name:: base64` / `name:< url` into the description and its value. */
 function attributeLine(l: Logical, file: string): { name: string; value: LdifValue } {
-  const m = ATTRIBUTE_LINE.exec(l.text);
-  if (m === null) throw new LdifError(file, l.line, `expected 'attribute: value', got ${JSON.stringify(l.text.slice(0, 60))}`);
-  const name = m[1] ?? '';
-  const rest = m[2] ?? '';
-  if (rest.startsWith(':')) {
-    const encoded = rest.slice(1).trim();
+  const { bytes } = l;
+  const colon = bytes.indexOf(COLON);
+  const name = colon === -1 ? undefined : description(bytes, colon);
+  if (name === undefined) throw new LdifError(file, l.line, `expected 'attribute: value', got ${JSON.stringify(bytes.toString('utf8').slice(0, 60))}`);
+  const kind = bytes[colon + 1];
+  if (kind === COLON) {
+    const encoded = bytes.toString('latin1', colon + 2).trim();
     if (!isBase64(encoded)) throw new LdifError(file, l.line, `${name}: value after '::' is not valid base64`);
-    const bytes = Buffer.from(encoded, 'base64');
+    const decoded = Buffer.from(encoded, 'base64');
     // toString keeps a leading U+FEFF: it is part of the value.
-    return { name, value: isBinaryAttribute(name) || !isUtf8(bytes) ? bytes : bytes.toString('utf8') };
+    return { name, value: isBinaryAttribute(name) || !isUtf8(decoded) ? decoded : decoded.toString('utf8') };
   }
-  if (rest.startsWith('<')) {
-    const url = rest.slice(1).trim();
+  if (kind === 0x3c) {
+    // '<'
+    const url = bytes.toString('utf8', colon + 2).trim();
     let parsed: URL;
     try {
       parsed = new URL(url);
@@ -145,9 +118,10 @@ function attributeLine(l: Logical, file: string): { name: string; value: LdifVal
     return { name, value: { url } };
   }
   // RFC 2849 FILL: spaces after the colon are not part of the value.
-  const value = rest.replace(/^ +/, '');
-  if (value.includes('\0')) throw new LdifError(file, l.line, `${name}: NUL in a value (write it as base64)`);
-  return { name, value };
+  let start = colon + 1;
+  while (bytes[start] === SPACE) start++;
+  if (bytes.indexOf(0, start) !== -1) throw new LdifError(file, l.line, `${name}: NUL in a value (write it as base64)`);
+  return { name, value: bytes.toString('utf8', start) };
 }
 
 function record(lines: readonly Logical[], file: string): LdifRecord {
@@ -176,32 +150,134 @@ function record(lines: readonly Logical[], file: string): LdifRecord {
   return name.binary === undefined ? { dn: name.dn, rdns, line: first.line, attributes } : { dn: name.dn, dnBytes: name.binary, rdns, line: first.line, attributes };
 }
 
+const VERSION = /^version:/i;
+
 /**
- * The records of one LDIF file's content, one at a time (a loader can pause between them);
- * returns the version, if the file states one. Throws `LdifError` at the first problem.
+ * An LDIF file parsed as it is read: `push` its bytes in chunks of any size (a line, a fold or a
+ * UTF-8 character may straddle two chunks), then `end`. Each call returns the records it
+ * completed. Physical lines end with LF or CRLF; a BOM at the very start of the file is an
+ * encoding mark and skipped (anywhere else it is data).
+ *
+ * Folded lines are unfolded and comments dropped on bytes before decoding: RFC 2849 folds octets,
+ * so a fold may fall inside a UTF-8 character. Each logical line is then checked to be UTF-8; an
+ * error names the line it starts on. A line of only spaces or tabs counts as blank: as a
+ * continuation it could only add trailing spaces, which RFC 2849 says to write as base64
+ * anyway, and as a separator it is a common slip. An optional `version: 1` may come before the
+ * first record.
  */
-export function* ldifRecords(input: Buffer | string, file: string): Generator<LdifRecord, { version?: number }> {
-  let version: number | undefined;
-  let seenRecord = false;
-  let block: Logical[] = [];
-  for (const l of logicalLines(physicalLines(input), file)) {
+export class LdifParser {
+  private carry: Buffer = Buffer.alloc(0);
+  private started = false;
+  private line = 0;
+  private current: { parts: Buffer[]; line: number } | undefined;
+  private inComment = false;
+  private block: Logical[] = [];
+  private seenRecord = false;
+  private out: LdifRecord[] = [];
+  /** `1` when the file states `version: 1`. */
+  version: number | undefined;
+
+  constructor(readonly file: string) {}
+
+  /** Feeds the next bytes of the file; returns the records they completed. */
+  push(chunk: Buffer): LdifRecord[] {
+    let bytes = this.carry.length === 0 ? chunk : Buffer.concat([this.carry, chunk]);
+    if (!this.started) {
+      // The BOM test needs the first three bytes.
+      if (bytes.length < 3) {
+        this.carry = bytes;
+        return [];
+      }
+      this.started = true;
+      if (bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) bytes = bytes.subarray(3);
+    }
+    let start = 0;
+    for (let nl = bytes.indexOf(0x0a); nl !== -1; nl = bytes.indexOf(0x0a, start)) {
+      this.physical(bytes.subarray(start, nl > start && bytes[nl - 1] === 0x0d ? nl - 1 : nl));
+      start = nl + 1;
+    }
+    // Kept as its own copy: a subarray would keep the whole chunk alive.
+    this.carry = start === bytes.length ? Buffer.alloc(0) : Buffer.from(bytes.subarray(start));
+    return this.take();
+  }
+
+  /** The end of the file: the last line and record. */
+  end(): LdifRecord[] {
+    if (!this.started) {
+      this.started = true;
+      const b = this.carry;
+      this.carry = b[0] === 0xef && b[1] === 0xbb && b[2] === 0xbf ? b.subarray(3) : b;
+    }
+    const last = this.carry;
+    this.carry = Buffer.alloc(0);
+    // The text after the last line end (empty when the file ends with one) is the last line.
+    this.physical(last.length > 0 && last[last.length - 1] === 0x0d ? last.subarray(0, -1) : last);
+    if (this.current !== undefined) this.logical(this.finish(this.current));
+    this.current = undefined;
+    if (this.block.length > 0) this.out.push(record(this.block, this.file));
+    this.block = [];
+    return this.take();
+  }
+
+  private take(): LdifRecord[] {
+    const done = this.out;
+    this.out = [];
+    return done;
+  }
+
+  private finish(c: { parts: Buffer[]; line: number }): Logical {
+    const bytes = c.parts.length === 1 ? (c.parts[0] ?? Buffer.alloc(0)) : Buffer.concat(c.parts);
+    if (!isUtf8(bytes)) throw new LdifError(this.file, c.line, 'not valid UTF-8 (write binary values as base64: `attr:: …`)');
+    return { bytes, line: c.line };
+  }
+
+  private physical(bytes: Buffer): void {
+    this.line++;
+    const blank = isBlank(bytes);
+    if (bytes[0] === SPACE && !blank) {
+      if (this.inComment) return;
+      if (this.current === undefined) throw new LdifError(this.file, this.line, 'continuation line (starting with a space) with no line to continue');
+      this.current.parts.push(bytes.subarray(1));
+      return;
+    }
+    if (this.current !== undefined) this.logical(this.finish(this.current));
+    this.current = undefined;
+    this.inComment = bytes[0] === 0x23; // '#'
+    if (blank) this.logical(null);
+    else if (!this.inComment) this.current = { parts: [bytes], line: this.line };
+  }
+
+  /** A logical line, or `null` for a record separator. */
+  private logical(l: Logical | null): void {
     if (l === null) {
-      if (block.length > 0) yield record(block, file);
-      block = [];
-      continue;
+      if (this.block.length > 0) this.out.push(record(this.block, this.file));
+      this.block = [];
+      return;
     }
     // RFC 2849: an optional `version-spec` before the first record (1*SEP may follow it).
-    if (!seenRecord && block.length === 0 && version === undefined && /^version:/i.test(l.text)) {
-      const v = l.text.slice('version:'.length).trim();
-      if (v !== '1') throw new LdifError(file, l.line, `unsupported LDIF version ${JSON.stringify(v)} (only 1)`);
-      version = 1;
-      continue;
+    if (!this.seenRecord && this.block.length === 0 && this.version === undefined) {
+      const text = l.bytes.toString('utf8');
+      if (VERSION.test(text)) {
+        const v = text.slice('version:'.length).trim();
+        if (v !== '1') throw new LdifError(this.file, l.line, `unsupported LDIF version ${JSON.stringify(v)} (only 1)`);
+        this.version = 1;
+        return;
+      }
     }
-    seenRecord = true;
-    block.push(l);
+    this.seenRecord = true;
+    this.block.push(l);
   }
-  if (block.length > 0) yield record(block, file);
-  return version === undefined ? {} : { version };
+}
+
+/**
+ * The records of one LDIF file's content, one at a time; returns the version, if the file
+ * states one. Throws `LdifError` at the first problem.
+ */
+export function* ldifRecords(input: Buffer | string, file: string): Generator<LdifRecord, { version?: number }> {
+  const parser = new LdifParser(file);
+  yield* parser.push(typeof input === 'string' ? Buffer.from(input, 'utf8') : input);
+  yield* parser.end();
+  return parser.version === undefined ? {} : { version: parser.version };
 }
 
 /** Parses one LDIF file's content at once. */

@@ -17,9 +17,11 @@
  * Descriptions: the type is case-insensitive, `;binary` is a transfer option (RFC 4522) and
  * not part of the name, other options (`;lang-de`) make a subtype (RFC 4512 §2.5) and are kept.
  *
- * Equality goes through a value's *identity*, a string computed once when the value is stored
- * (`Attr.keys`): duplicate checks and `(member=…)` filters compare strings instead of parsing
- * DNs again for every comparison.
+ * Equality goes through a value's *identity* (`valueIdentity`). Identities of DN-syntax values
+ * are computed once when the value is stored (`Attr.keys`): duplicate checks and `(member=…)`
+ * filters compare strings instead of parsing DNs again for every comparison (~10 µs each).
+ * Every other identity is cheap (well under a microsecond) and computed when it is needed, so a
+ * large directory does not hold a second copy of every text value.
  */
 import { isUtf8 } from 'node:buffer';
 import { parseDn, valueKey, type Rdn } from '../ldap/dn.js';
@@ -31,9 +33,33 @@ export type Value = string | Buffer;
 /** One attribute of an entry: its description as first written (without `;binary`), values in order. */
 export interface Attr {
   readonly name: string;
-  readonly values: Value[];
-  /** `valueIdentity(name, values[i])`, kept in step with `values`. */
-  readonly keys: string[];
+  values: Value[];
+  /**
+   * For DN-syntax types only: `valueIdentity(name, values[i])`, kept in step with `values`.
+   * `undefined` for every other type (see `identities`).
+   */
+  keys: string[] | undefined;
+}
+
+/** An empty attribute named `name` (as first written, without `;binary`). */
+export function newAttr(name: string): Attr {
+  const plain = withoutBinaryOption(name);
+  return { name: plain, values: [], keys: isDnType(parseDescription(plain).type) ? [] : undefined };
+}
+
+/** The identities of an attribute's values, in order (stored, or computed now). */
+export function identities(attr: Attr): string[] {
+  return attr.keys ?? attr.values.map((v) => valueIdentity(attr.name, v));
+}
+
+/**
+ * Shrinks an attribute's arrays to their length once it is built: an array grown by `push`
+ * keeps spare capacity (up to ~16 slots for a one-value attribute), which over a large
+ * directory costs more than the values themselves.
+ */
+export function compactAttr(attr: Attr): void {
+  attr.values = attr.values.slice();
+  if (attr.keys !== undefined) attr.keys = attr.keys.slice();
 }
 
 /**
@@ -77,10 +103,17 @@ export function parseDescription(description: string): Description {
   return d;
 }
 
-/** Key of an attribute in an entry: `cn;lang-de` and `CN;Lang-DE` are one attribute. */
+const keys = new Map<string, string>();
+
+/** Key of an attribute in an entry: `cn;lang-de` and `CN;Lang-DE` are one attribute (one string per key). */
 export function attributeKey(description: string): string {
-  const d = parseDescription(description);
-  return [d.type, ...d.options].join(';');
+  let key = keys.get(description);
+  if (key === undefined) {
+    const d = parseDescription(description);
+    key = [d.type, ...d.options].join(';');
+    if (keys.size < 10_000) keys.set(description, key);
+  }
+  return key;
 }
 
 /** Does `wanted` (from a filter or attribute list) cover the stored `description`? (`cn` covers `cn;lang-de`.) */
