@@ -2,6 +2,11 @@
  * The hub's end of one agent socket: waits for `hello`, checks it, answers `welcome` or
  * `reject`, watches liveness with pings, and correlates `result`/`error` frames with the
  * requests it sent. Frames that do not decode get an `error` frame back; the socket stays up.
+ *
+ * Once the agent is registered, a `chunk` frame is read by the validating scanner
+ * (`readChunkFrame`): its items stay bytes, passed to a search as they arrived. Every other
+ * frame — and a chunk the scanner does not take (invalid, too deep, not quite a chunk) — is
+ * decoded by `decodeFrame`, which accepts or refuses it exactly as before.
  */
 import { randomUUID } from 'node:crypto';
 import { Subject, asyncScheduler, firstValueFrom, type Observable, type SchedulerLike, type Subscription } from 'rxjs';
@@ -14,11 +19,14 @@ import {
   ProtocolError,
   decodeFrame,
   nonNegativeInt,
+  parsedChunk,
+  readChunkFrame,
   positiveInt,
   RequestId,
   type Frame,
   type Hello,
   type RejectCode,
+  type ScannedChunk,
 } from '../protocol/index.js';
 import { sendFrame } from '../connection/session.js';
 import type { AgentPrincipal } from './auth.js';
@@ -214,6 +222,10 @@ export class AgentLink {
   private onMessage(data: WebSocket.RawData, isBinary: boolean): void {
     this.liveness.next();
     const buf = Buffer.isBuffer(data) ? data : Buffer.concat(Array.isArray(data) ? data : [Buffer.from(data)]);
+    if (!isBinary && this.helloFrame && buf.length <= this.options.maxFrameBytes) {
+      const chunk = readChunkFrame(buf);
+      if (chunk) return this.onChunk(chunk);
+    }
     const decoded = isBinary
       ? ({ ok: false, code: 'BAD_FRAME', message: 'binary frames are not part of the protocol' } as const)
       : decodeFrame(buf, this.options.maxFrameBytes);
@@ -249,6 +261,14 @@ export class AgentLink {
     if (this.recentlyEnded.has(id)) return; // in flight when we cancelled or timed out
     // An agent may only answer ids it was sent (tenant isolation).
     this.send({ type: 'error', code: 'BAD_FRAME', message: `no pending request with id ${id}`, retryable: false });
+  }
+
+  /** A scanned chunk: to its request (as bytes to a stream, parsed to any other), as `onRegisteredFrame` routes a chunk. */
+  private onChunk(chunk: ScannedChunk): void {
+    const sink = this.pending.get(chunk.id);
+    if (sink) return sink.onChunk ? sink.onChunk(chunk) : sink.onFrame(parsedChunk(chunk));
+    if (this.recentlyEnded.has(chunk.id)) return;
+    this.send({ type: 'error', code: 'BAD_FRAME', message: `no pending request with id ${chunk.id}`, retryable: false });
   }
 
   private onClose(code: number): void {

@@ -4,13 +4,31 @@
  * the hub grants a chunk of credit per chunk its subscriber has taken, or as an
  * explicit `demand$` says (an HTTP response that drains slowly), so a slow consumer stops the
  * agent's upstream pulls.
+ *
+ * A search's chunks arrive as bytes (`ScannedChunk`, read by agent-link.ts): the credit, seq
+ * and count checks need only the item count, so items are passed on unparsed — an HTTP response
+ * writes their bytes, the in-process API parses them when it reads `items`.
  */
 import { randomUUID } from 'node:crypto';
 import { Observable, asyncScheduler, timer, type SchedulerLike, type Subscription } from 'rxjs';
-import { IdempotencyKey, ProtocolError, nonNegativeInt, positiveInt, requestId, type ErrorFrame, type Frame, type Operation } from '../protocol/index.js';
+import {
+  IdempotencyKey,
+  ProtocolError,
+  nonNegativeInt,
+  parsedChunk,
+  positiveInt,
+  requestId,
+  type ChunkItems,
+  type ErrorFrame,
+  type Frame,
+  type Operation,
+  type ScannedChunk,
+} from '../protocol/index.js';
 
 export interface RequestSink {
   onFrame(frame: Frame): void;
+  /** A chunk read by the scanner, items still bytes; without it the chunk comes parsed to `onFrame`. */
+  onChunk?(chunk: ScannedChunk): void;
   onClose(err: ProtocolError): void;
 }
 
@@ -61,6 +79,8 @@ export interface ExchangeSubscriber<T> {
 export interface ExchangeHandlers {
   /** Frames for this request other than `error` (handled here). */
   onFrame(frame: Frame): void;
+  /** A chunk whose items are still bytes; without it the chunk is parsed and goes to `onFrame`. */
+  onChunk?(chunk: ScannedChunk): void;
   /**
    * The agent's `error` frame ends the request: this may first emit what the frame carries (an
    * export's last results) and returns the error the request fails with (`err`, or BAD_FRAME
@@ -124,6 +144,7 @@ export function exchange<T>(
         }
         handlers?.onFrame(frame);
       },
+      onChunk: (chunk) => (handlers?.onChunk ? handlers.onChunk(chunk) : handlers?.onFrame(parsedChunk(chunk))),
       onClose: (err) => fail(err, false),
     });
     deadline = timer(spec.timeoutMs + DEADLINE_GRACE_MS, port.scheduler ?? asyncScheduler).subscribe(() =>
@@ -173,9 +194,30 @@ export function resultRequest(port: LinkPort, spec: RequestSpec): Observable<unk
   }));
 }
 
-export type StreamEvent =
-  | { readonly type: 'items'; readonly items: readonly unknown[] }
-  | { readonly type: 'end'; readonly count: number; readonly truncated: boolean; readonly total?: number };
+/** One chunk of a search. */
+export interface ItemsEvent {
+  readonly type: 'items';
+  /** How many items the chunk holds. */
+  readonly count: number;
+  /** The items as values (parsed on first read when they came as bytes). */
+  readonly items: readonly unknown[];
+  /** The items as the agent sent them, when the chunk was scanned rather than parsed: write `bytes.ndjson()`. */
+  readonly bytes?: ChunkItems;
+}
+
+export type StreamEvent = ItemsEvent | { readonly type: 'end'; readonly count: number; readonly truncated: boolean; readonly total?: number };
+
+/** The event of a scanned chunk: `items` parses on first read. */
+function bytesEvent(items: ChunkItems): ItemsEvent {
+  return {
+    type: 'items',
+    count: items.count,
+    bytes: items,
+    get items(): readonly unknown[] {
+      return items.values();
+    },
+  };
+}
 
 export interface StreamOptions {
   /** Chunks granted up front (default 8). */
@@ -219,18 +261,23 @@ export function streamRequest(port: LinkPort, spec: RequestSpec, options: Stream
     const demandSub = options.demand$?.subscribe((n) => {
       if (n >= 1) ex.send(credit.grant(ex.id, Math.floor(n)));
     });
+    /** The checks every chunk passes, then its event: seq in order, within credit, counted. */
+    const onChunk = (seq: number, count: number, event: () => ItemsEvent): void => {
+      if (seq !== nextSeq) return sub.error(new ProtocolError('BAD_FRAME', `chunk seq ${seq}, expected ${nextSeq}`));
+      const violation = credit.check(seq);
+      if (violation) return sub.error(violation);
+      nextSeq += 1;
+      received += count;
+      sub.next(event());
+      if (!options.demand$) ex.send(credit.grant(ex.id, 1));
+    };
     return {
       teardown: () => demandSub?.unsubscribe(),
+      onChunk: (chunk) => onChunk(chunk.seq, chunk.items.count, () => bytesEvent(chunk.items)),
       onFrame: (frame) => {
         if (frame.type === 'chunk') {
-          if (frame.seq !== nextSeq) return sub.error(new ProtocolError('BAD_FRAME', `chunk seq ${frame.seq}, expected ${nextSeq}`));
-          const violation = credit.check(frame.seq);
-          if (violation) return sub.error(violation);
-          nextSeq += 1;
-          received += frame.items.length;
-          sub.next({ type: 'items', items: frame.items });
-          if (!options.demand$) ex.send(credit.grant(ex.id, 1));
-          return;
+          const items = frame.items;
+          return onChunk(frame.seq, items.length, () => ({ type: 'items', count: items.length, items }));
         }
         if (frame.type === 'end') {
           // The agent's count disagrees with what it sent: its fault (502), not the hub's (500).

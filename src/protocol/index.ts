@@ -4,3 +4,5 @@ export * from './frames.js';
 export * from './codec.js';
 export * from './errors.js';
 export * from './export-key.js';
+export * from './json-scan.js';
+export * from './chunk-bytes.js';

@@ -4,7 +4,8 @@
  * through under the agent's credit, never held in memory). It stops at the first line it
  * cannot use and remembers why; the export then reports that line after the results of every
  * record before it. `NdjsonWriter` writes lines to a response and says when the client has
- * read enough for more to be asked of the agent.
+ * read enough for more to be asked of the agent. A search chunk that came as bytes is written
+ * as its items' NDJSON Buffer (`writeBytes`): no per-item string on that path.
  */
 import type { ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
@@ -147,6 +148,12 @@ export class NdjsonWriter {
   /** Writes lines made by `lines`. */
   write(lines: string): void {
     if (this.closed || lines === '') return;
+    this.res.write(lines);
+  }
+
+  /** Writes lines that are already bytes (each a JSON value on one line, ending with `\n`). */
+  writeBytes(lines: Buffer): void {
+    if (this.closed || lines.length === 0) return;
     this.res.write(lines);
   }
 

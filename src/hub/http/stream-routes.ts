@@ -8,6 +8,8 @@
  * ends with a summary line. A failed export reports every record the agent wrote: the results
  * its error frame carried arrive as a `results` event before the failure (export-request.ts),
  * so they are result lines before the error line, and the error line's `count` includes them.
+ * A search chunk whose items came as bytes (request-sinks.ts) is written as those bytes, one
+ * Buffer per chunk; items that came parsed are serialised here.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
@@ -43,7 +45,7 @@ function pipeEvents<E extends StreamEvent | ExportEvent>(
   req: FastifyRequest,
   reply: FastifyReply,
   highWater: number,
-  onItems: (items: readonly unknown[]) => void,
+  onItems: (e: Extract<E, { type: 'items' | 'results' }>) => void,
   finalLine: (end: Extract<E, { type: 'end' }>, progress: Progress) => { line: unknown } | { failure: unknown },
 ): Promise<void> {
   const res = reply.raw;
@@ -73,9 +75,10 @@ function pipeEvents<E extends StreamEvent | ExportEvent>(
             writer.end('line' in last ? last.line : errorLine(last.failure, req.id, progress.count));
             return;
           }
-          let lines: string;
+          const items = e as Extract<E, { type: 'items' | 'results' }>;
+          let lines: string | Buffer;
           try {
-            lines = NdjsonWriter.lines(e.items);
+            lines = 'bytes' in items && items.bytes ? items.bytes.ndjson() : NdjsonWriter.lines(items.items);
           } catch (err) {
             // An item we cannot write ends the stream (and cancels the request on the agent);
             // throwing here instead would escape RxJS as an uncaught exception.
@@ -83,9 +86,10 @@ function pipeEvents<E extends StreamEvent | ExportEvent>(
             return fail(err);
           }
           start();
-          progress.count += e.items.length;
-          onItems(e.items);
-          writer.write(lines);
+          progress.count += 'count' in items ? items.count : items.items.length;
+          onItems(items);
+          if (typeof lines === 'string') writer.write(lines);
+          else writer.writeBytes(lines);
           writer.whenKeepingUp(() => demand.next(1));
         },
         error: fail,
@@ -136,8 +140,8 @@ export function registerStreamRoutes(app: FastifyInstance, ctx: ApiContext): voi
         req,
         reply,
         EXPORT_HIGH_WATER,
-        (items) => {
-          for (const r of items) {
+        (e) => {
+          for (const r of e.items) {
             if ((r as { ok?: unknown }).ok === true) ok += 1;
             else failed += 1;
           }
