@@ -51,7 +51,8 @@ export function runLdapsearch(t: LdapTarget): Promise<ClientRun> {
     const sample = (): void => {
       if (pid === undefined) return;
       try {
-        peak = Math.max(peak, peakMb(pid));
+        const now = peakMb(pid);
+        if (!Number.isNaN(now)) peak = Math.max(peak, now); // a zombie has no VmHWM
       } catch {
         // gone already
       }
@@ -73,7 +74,7 @@ export function runLdapsearch(t: LdapTarget): Promise<ClientRun> {
       // `times`: the shell's user and system time, then its children's.
       const times = [...stderr.matchAll(/(\d+)m([\d.]+)s/g)].map((m) => Number(m[1]) * 60 + Number(m[2]));
       if (times.length < 4) return reject(new Error(`no CPU times from the shell: ${stderr}`));
-      resolve({ entries, seconds, cpuSeconds: times[2]! + times[3]!, peakMb: peak });
+      resolve({ entries, seconds, cpuSeconds: times[2]! + times[3]!, peakMb: peak > 0 ? peak : Number.NaN });
     });
   });
 }

@@ -17,7 +17,7 @@ import { startBenchDirectory, type BenchDirectory } from './directory.js';
 import { hubOnlyPath, ldaptsGetPath, measureGets, relayGetPath, summariseGets, type GetPath, type GetSample } from './get-rows.js';
 import { rssMb } from './proc.js';
 import { formatResults } from './report.js';
-import { ldapsearchRow, ldaptsRow, measureRelay, relayRow, runInterleaved, summarise, summariseRow, type RelaySetup } from './search-rows.js';
+import { ldapsearchRow, ldaptsRow, measureRelay, relayRow, runInterleaved, summariseRow, type RelaySetup } from './search-rows.js';
 import { startAgent, startHub, type AgentProcess, type HubProcess } from './stack.js';
 
 const PAGE_SIZE = 1000;
@@ -84,7 +84,6 @@ async function main(): Promise<void> {
     const stalled = await measureRelay(setup(hub, defaultAgent), { after: 1000, ms: STALL_MS });
     if (stalled.entries !== entries) throw new Error(`stalled search read ${stalled.entries} entries, expected ${entries}`);
     const relaySummary = summariseRow(defaultRow);
-    const unstalled = summarise(defaultRow.label, 'relay', defaultRow.samples);
 
     console.error('small requests…');
     const direct = await ldaptsGetPath(ldap, slapdPid, PEOPLE);
@@ -108,7 +107,7 @@ async function main(): Promise<void> {
       memory: {
         idleAgentMb,
         stalled: { agentMb: stalled.peak.agent!, hubMb: stalled.peak.hub! },
-        unstalled: { agentMb: unstalled.peakMb.agent!, hubMb: unstalled.peakMb.hub! },
+        unstalled: { agentMb: relaySummary.peakMb.agent!, hubMb: relaySummary.peakMb.hub! },
       },
       gets: { direct: directGets!, relay: relayGets!, hubOnly: hubOnlyGets! },
     });

@@ -53,7 +53,7 @@ export function formatResults(r: Results): string {
   const lines = [
     `Settings: ${s.entries.toLocaleString('en')} entries (${s.people.toLocaleString('en')} people, ${s.ldifBytesPerEntry.toFixed(0)} bytes of LDIF per entry on average), ` +
       `page size ${s.pageSize}, subtree of the suffix, \`(objectClass=*)\`, all attributes; hub, agent, slapd and clients each their own process on 127.0.0.1; ` +
-      `relay rows read NDJSON over HTTP (keep-alive, lines counted, not parsed); medians of ${s.runs} interleaved runs; ${availableParallelism()} cores (${cpus()[0]?.model ?? 'unknown CPU'}), Node ${process.versions.node}. ` +
+      `relay rows read NDJSON over HTTP in the bench process (keep-alive, lines counted, not parsed; its peak RSS is not the client's alone, so not shown); medians of ${s.runs} interleaved runs; ${availableParallelism()} cores (${cpus()[0]?.model ?? 'unknown CPU'}), Node ${process.versions.node}. ` +
       `Default \`searchWorkers\`: ${s.searchWorkersDefault}. CPU from /proc/PID/stat, peak RSS = VmHWM (worker threads included), reset before each run.`,
     '',
     '| path | entries/s | × ldapsearch | × ldapts | peak RSS agent | peak RSS hub | peak RSS client | CPU s per 100k: agent | hub | slapd | client |',
@@ -71,7 +71,7 @@ export function formatResults(r: Results): string {
     `| peak with a consumer that stalls ${s.stallMs / 1000} s after 1,000 entries, then drains | ${mb(r.memory.stalled.agentMb)} | ${mb(r.memory.stalled.hubMb)} |`,
     `| stall adds | ${mb(r.memory.stalled.agentMb - r.memory.unstalled.agentMb)} | ${mb(r.memory.stalled.hubMb - r.memory.unstalled.hubMb)} |`,
     '',
-    `Small requests: ${s.getCalls.toLocaleString('en')} sequential calls per run (latency, CPU per call), then ${s.getCalls.toLocaleString('en')} calls over 32 concurrent callers; keep-alive connections.`,
+    `Small requests: ${s.getCalls.toLocaleString('en')} sequential calls per run (latency, CPU per call), then ${(2 * s.getCalls).toLocaleString('en')} calls over 32 concurrent callers; keep-alive connections.`,
     '',
     '| small request | p50 | p99 | calls/s, 32 concurrent | CPU µs per call: agent | hub | slapd | client |',
     '|---|---|---|---|---|---|---|---|',

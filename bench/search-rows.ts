@@ -95,7 +95,7 @@ export async function runInterleaved(rows: readonly SearchRow[], runs: number, e
   }
 }
 
-export function summarise(label: string, kind: SearchRow['kind'], samples: readonly SearchSample[]): RowSummary {
+function summarise(label: string, kind: SearchRow['kind'], samples: readonly SearchSample[]): RowSummary {
   const roles = new Set<Role>(samples.flatMap((s) => [...Object.keys(s.cpu), ...Object.keys(s.peak)] as Role[]));
   const cpuPer100k: Partial<Record<Role, number>> = {};
   const peak: Partial<Record<Role, number>> = {};
