@@ -18,8 +18,13 @@
  * by ldapts' own code, so malformed messages fail exactly as before; when ldapts accepts it, the
  * raw entry is made from the value Buffers ldapts keeps and the DN bytes read again here.
  *
- * `toObject` gives two shapes. A search that passes `LOSSLESS_ENTRIES` as its
- * `explicitBufferAttributes` (the adapter's `search` and `get`) gets `{dn}` plus the raw entry
+ * A search whose `explicitBufferAttributes` carry an `EntrySink` (`sinkAttributes`: the
+ * adapter's `search` and `get`) has each entry written to the sink as JSON while it is parsed —
+ * by the streaming transcoder (`entry-transcoder.ts`) when the message has the plain shape,
+ * else from the raw entry — and ldapts keeps only a placeholder.
+ *
+ * Otherwise `toObject` gives two shapes. A search that passes `LOSSLESS_ENTRIES` as its
+ * `explicitBufferAttributes` gets `{dn}` plus the raw entry
  * under `RAW_ENTRY` and nothing else — the bytes are decoded once, into JSON. Any other search
  * (root DSE, subschema) gets an ldapts-shaped entry built from the raw one: the runs of one
  * attribute merged under its first spelling, text exact (a BOM kept), Buffers for `;binary`
@@ -68,6 +73,35 @@ export const RAW_ENTRY: unique symbol = Symbol('ldap raw entry');
  * (see the module comment). Compared by identity; frozen.
  */
 export const LOSSLESS_ENTRIES: string[] = Object.freeze([]) as unknown as string[];
+
+/**
+ * Where a search that wants its page as one `JsonBatch` has its entries written, as they are
+ * parsed (`entry-batch.ts`): by the transcoder when it takes the message, else from the
+ * `RawEntry` this decoder makes. Such entries give ldapts only a placeholder.
+ */
+export interface EntrySink {
+  /** Writes the entry JSON of the SearchResultEntry content `buf[start, end)`; false (nothing written) when the transcoder does not take it. */
+  transcode(buf: Buffer, start: number, end: number): boolean;
+  /** Writes the entry JSON of an entry decoded the other way. */
+  raw(entry: RawEntry): void;
+}
+
+const ENTRY_SINK: unique symbol = Symbol('ldap entry sink');
+
+/**
+ * The `explicitBufferAttributes` that sends a search's entries to `sink` (one per search: the
+ * hook finds the sink on the search request). Empty, frozen.
+ */
+export function sinkAttributes(sink: EntrySink): string[] {
+  return Object.freeze(Object.assign([] as string[], { [ENTRY_SINK]: sink }));
+}
+
+function sinkOf(explicitBufferAttributes: unknown): EntrySink | undefined {
+  return typeof explicitBufferAttributes === 'object' && explicitBufferAttributes !== null ? (explicitBufferAttributes as { [ENTRY_SINK]?: EntrySink })[ENTRY_SINK] : undefined;
+}
+
+/** What ldapts gets for an entry written to a sink (nobody reads it). */
+const SUNK: Entry = Object.freeze({ dn: '' });
 
 /** The raw entry of an entry this decoder made, if it did. */
 export function rawEntryOf(entry: Entry): RawEntry | undefined {
@@ -210,6 +244,7 @@ class RawSearchEntry extends SearchEntry {
   constructor(
     options: { messageId: number },
     private readonly fast: boolean,
+    private readonly sink: EntrySink | undefined,
   ) {
     super(options);
   }
@@ -219,18 +254,29 @@ class RawSearchEntry extends SearchEntry {
     // `reader.length` is the protocolOp's length here (Message.parse calls us right after it was read).
     const end = start + reader.length;
     const inBounds = reader.length <= reader.remain;
+    const sink = this.sink;
+    if (sink !== undefined && this.fast && inBounds && sink.transcode(reader.buffer, start, end)) {
+      reader.offset = end;
+      return;
+    }
     const raw = this.fast && inBounds ? decodeEntry(reader.buffer, start, end) : undefined;
     if (raw === undefined) {
       super.parseMessage(reader);
       this.raw = fromParsed(reader, start, inBounds ? end : reader.buffer.length, this.name, this.attributes);
-      return;
+    } else {
+      this.raw = raw;
+      this.name = raw.dn;
+      reader.offset = end;
     }
-    this.raw = raw;
-    this.name = raw.dn;
-    reader.offset = end;
+    if (sink !== undefined) {
+      sink.raw(this.raw);
+      this.raw = undefined;
+      this.attributes = [];
+    }
   }
 
   override toObject(requestAttributes: string[], explicitBufferAttributes: string[]): Entry {
+    if (this.sink !== undefined) return SUNK;
     const raw = this.raw;
     if (raw === undefined) return super.toObject(requestAttributes, explicitBufferAttributes);
     if (explicitBufferAttributes === LOSSLESS_ENTRIES) return { dn: raw.dn, [RAW_ENTRY]: raw };
@@ -243,7 +289,13 @@ export function decodesFast(content: Buffer): boolean {
   return decodeEntry(content, 0, content.length) !== undefined;
 }
 
-type ParserHook = (this: unknown, messageId: number, protocolOperation: number, reader: BerReader, request?: { controls?: Control[] }) => unknown;
+type ParserHook = (
+  this: unknown,
+  messageId: number,
+  protocolOperation: number,
+  reader: BerReader,
+  request?: { controls?: Control[]; explicitBufferAttributes?: unknown },
+) => unknown;
 
 const hooked = new WeakSet<object>();
 
@@ -265,7 +317,7 @@ export function hookMessageParser(parser: unknown, options: HookOptions = {}): b
   const hook: ParserHook = function (messageId, protocolOperation, reader, request) {
     if (protocolOperation !== SEARCH_RESULT_ENTRY) return Reflect.apply(original, this, [messageId, protocolOperation, reader, request]);
     // As ldapts does for every message: the request's controls help parse the response's.
-    const message = new RawSearchEntry({ messageId }, fast);
+    const message = new RawSearchEntry({ messageId }, fast, sinkOf(request?.explicitBufferAttributes));
     message.parse(reader, request?.controls ?? []);
     return message;
   };

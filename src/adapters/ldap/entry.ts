@@ -46,8 +46,8 @@ function jsonString(s: string): string {
 /** Names an object orders before the others (array indices): such an entry's JSON is re-ordered. */
 const INDEX_LIKE = /^(?:0|[1-9]\d*)$/;
 
-/** What the JSON writer needs of a description, computed once per spelling (bounded memo). */
-interface Described {
+/** What the JSON writers (here and `entry-transcoder.ts`) need of a description, computed once per spelling (bounded memo). */
+export interface Described {
   /** Small number naming the attribute (same for `cn`, `CN`, `cn;binary`), or -1 past the memo's bound. */
   readonly id: number;
   readonly binary: boolean;
@@ -62,7 +62,7 @@ const MAX_NAMES = 1 << 16;
 const describedByName = new Map<string, Described>();
 const idByIdentity = new Map<string, number>();
 
-function describe(type: string): Described {
+export function describe(type: string): Described {
   let d = describedByName.get(type);
   if (d !== undefined) return d;
   const identity = attributeIdentity(type);
@@ -126,7 +126,7 @@ function attributeJson(d: Described, values: string, base64: string): string {
 }
 
 /** `JSON.parse` then `stringify`: what an object makes of keys that are array indices. */
-function objectOrder(json: string): string {
+export function objectOrder(json: string): string {
   return JSON.stringify(JSON.parse(json));
 }
 
@@ -134,7 +134,7 @@ function objectOrder(json: string): string {
  * The entry JSON of a raw entry, in one pass over its bytes: each run's values join their
  * attribute's group (found by id), groups are written in order of first appearance.
  */
-function rawJson(raw: RawEntry): string {
+export function rawJson(raw: RawEntry): string {
   const { buffer, attributes } = raw;
   const entryStamp = nextStamp();
   /** Groups of attributes whose names are past the memo's bound (hostile servers only). */

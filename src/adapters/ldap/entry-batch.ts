@@ -1,0 +1,48 @@
+/**
+ * A page of a search's entries as one `JsonBatch`, written while the entries are parsed: the
+ * `EntrySink` a search hands its client (`sinkAttributes`, entry-decoder.ts). Each entry's
+ * JSON goes into one growing buffer — by the streaming transcoder when it takes the message,
+ * else as `rawJson` of the entry the decoder made (the same bytes) — and `take()` hands the
+ * page over as a batch whose memory is its own (transferable to another thread).
+ */
+import { JSON_BATCH_SEPARATOR, JsonBatch } from '../json-batch.js';
+import { sinkAttributes, type EntrySink, type RawEntry } from './entry-decoder.js';
+import { rawJson } from './entry.js';
+import { transcodeEntry } from './entry-transcoder.js';
+import { JsonWriter } from './json-writer.js';
+
+export class EntryBatchWriter implements EntrySink {
+  private readonly out = new JsonWriter();
+  private ends: number[] = [];
+  /** Pass as the search's `explicitBufferAttributes`. */
+  readonly attributes: string[] = sinkAttributes(this);
+
+  /** Entries written since the last `take()`. */
+  get count(): number {
+    return this.ends.length;
+  }
+
+  transcode(buf: Buffer, start: number, end: number): boolean {
+    const mark = this.out.at;
+    if (this.ends.length > 0) this.out.byte(JSON_BATCH_SEPARATOR);
+    if (!transcodeEntry(buf, start, end, this.out)) {
+      this.out.at = mark;
+      return false;
+    }
+    this.ends.push(this.out.at);
+    return true;
+  }
+
+  raw(entry: RawEntry): void {
+    if (this.ends.length > 0) this.out.byte(JSON_BATCH_SEPARATOR);
+    this.out.text(rawJson(entry));
+    this.ends.push(this.out.at);
+  }
+
+  /** The entries written so far, as a batch; the writer starts a new one. */
+  take(): JsonBatch {
+    const ends = Uint32Array.from(this.ends);
+    this.ends = [];
+    return new JsonBatch(this.out.take(), ends);
+  }
+}
