@@ -4,7 +4,10 @@
  * `X-Request-Id`s, odd data-source names (encoded slashes, traversal, unicode, very long),
  * query and method abuse, export bodies with bad NDJSON lines. Every answer must be a coded 4xx
  * (`{code, message, retryable, requestId}`, the request id echoed) or a success — never a 5xx,
- * never a crash — and an export must stop exactly at its first bad line.
+ * never a crash — and an export must stop exactly at its first bad line. Last, a rogue agent's
+ * chunks as a caller reads them: the hub forwards item bytes (no parse, no re-serialisation),
+ * so each NDJSON line must still be one valid JSON value, byte for byte the agent's compact
+ * item, with no newline injected by whitespace, bad UTF-8 or raw control characters.
  */
 import { Readable } from 'node:stream';
 import fc from 'fast-check';
@@ -14,7 +17,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DataSourceAdapter, ExportResult } from '../../src/adapters/adapter.js';
 import { memoryAdapter } from '../helpers/memory-adapter.js';
 import { API_TOKENS, basicAgentYaml, isState, makeEnv, startAgent, startHub, type Env, type RunningHub, type TestAgent, memoryDataSourceYaml } from '../helpers/relay-env.js';
-import { SEED, PROTO_KEYS, figure, formatCounts, increment, prototypeIsClean, watchCrashes, type CrashWatch } from './helpers.js';
+import { encodeChunk } from '../../src/protocol/index.js';
+import { SEED, PROTO_KEYS, basicAuth, connectRaw, figure, formatCounts, increment, prototypeIsClean, watchCrashes, type CrashWatch, type Peer } from './helpers.js';
 
 const LIMITS = { maxBodyBytes: 4096, maxLineBytes: 512, maxExportBytes: 32_768 };
 const ITEMS = 20;
@@ -339,6 +343,87 @@ describe('export NDJSON bodies', () => {
     expect(a.status).toBe(200);
     expect(a.text.trim().split('\n')).toHaveLength(ITEMS + 1);
     expect(stats.fiveHundreds).toEqual([]);
+    expect(crashes.errors).toEqual([]);
+  });
+});
+
+describe('a rogue agent\'s chunks, read as NDJSON (the pass-through hub)', () => {
+  let rogue: Peer;
+
+  beforeAll(async () => {
+    rogue = await connectRaw(hub.url, basicAuth('agent', 'agent-secret-123'));
+    rogue.sendFrame({
+      type: 'hello',
+      protocol: 1,
+      agent: { id: 'rogue-ndjson', version: '0.0.0-rogue', hostname: 'rogue' },
+      tenantId: '1',
+      dataSources: [{ name: 'rogue-ds', type: 'ldap', operations: ['search'] }],
+    });
+    await rogue.waitFor((f) => f.type === 'welcome');
+  });
+
+  afterAll(() => rogue.close());
+
+  /** An HTTP search of rogue-ds answered with `frames(id)`; the body and the frames the hub sent the rogue. */
+  async function search(frames: (id: string) => Array<string | Buffer>): Promise<{ answer: Answer; toRogue: unknown[] }> {
+    const from = rogue.received.length;
+    const pending = call({ path: '/v1/data-sources/rogue-ds/search', body: '{}', type: 'application/json' });
+    const req = await rogue.waitFor((f) => f.type === 'request', from);
+    const id = (req as { id: string }).id;
+    for (const f of frames(id)) rogue.send(f);
+    const answer = await pending;
+    return { answer, toRogue: rogue.frames(from) };
+  }
+
+  const end = (id: string, count: number): string => JSON.stringify({ type: 'end', id, count });
+  const lines = (a: Answer): string[] => a.text.split('\n').slice(0, -1);
+
+  it('an agent-built stream is written byte for byte: each item its JSON.stringify text on one line, then the summary', async () => {
+    const items: unknown[] = [
+      { dn: 'cn=a,dc=x', cn: ['\ufeffBOM', 'nul\u0000', 'tab\tquote"back\\'], 'jpegPhoto;binary': ['/9j/4AAQ'] },
+      { dn: 'cn=\u2028line sep\u2029,dc=x', description: ['é 😀 \ud7ff'], n: [1.5, -0, 1e21, 12345] },
+      { __proto__: null, constructor: { prototype: { isAdmin: true } } },
+      'a string', 42, null, [],
+    ];
+    const texts = items.map((v) => JSON.stringify(v));
+    const { answer } = await search((id) => [encodeChunk(id, 0, texts.slice(0, 3)).encoded, encodeChunk(id, 1, texts.slice(3)).encoded, end(id, texts.length)]);
+    expect(answer.status).toBe(200);
+    expect(answer.text).toBe(`${texts.join('\n')}\n${JSON.stringify({ end: true, count: texts.length, truncated: false })}\n`);
+    expect(prototypeIsClean()).toBe(true);
+  });
+
+  it('whitespace and newlines between tokens are compacted: one item per line, never a line break inside', async () => {
+    const { answer } = await search((id) => [`{ "type" : "chunk" ,\n "id" : "${id}" , "seq" : 0 , "items" : [\n{ "a" :\n 1 ,\r\n "b" : [ "x\\ny" , 2 ] }\n ,\n\t3 ] }\n`, end(id, 2)]);
+    expect(lines(answer)).toEqual(['{"a":1,"b":["x\\ny",2]}', '3', JSON.stringify({ end: true, count: 2, truncated: false })]);
+  });
+
+  it('a raw newline or control character inside a string, bad UTF-8, a trailing comma: the frame is refused (BAD_FRAME to the agent), nothing of it is written', async () => {
+    const bad = (id: string): Array<string | Buffer> => [
+      `{"type":"chunk","id":"${id}","seq":0,"items":[{"a":"line\n{\\"injected\\":true}"}]}`,
+      `{"type":"chunk","id":"${id}","seq":0,"items":["tab\there"]}`,
+      Buffer.concat([Buffer.from(`{"type":"chunk","id":"${id}","seq":0,"items":["`), Buffer.from([0xff, 0xfe, 0x0a]), Buffer.from('"]}')]),
+      `{"type":"chunk","id":"${id}","seq":0,"items":[1,]}`,
+    ];
+    const { answer, toRogue } = await search((id) => [...bad(id), `{"type":"chunk","id":"${id}","seq":0,"items":[{"ok":true}]}`, end(id, 1)]);
+    expect(lines(answer)).toEqual(['{"ok":true}', JSON.stringify({ end: true, count: 1, truncated: false })]);
+    expect(answer.text).not.toContain('injected');
+    const refusals = toRogue.filter((f) => (f as { type: string }).type === 'error');
+    expect(refusals).toHaveLength(4);
+    expect(refusals.every((f) => (f as { code: string }).code === 'BAD_FRAME')).toBe(true);
+  });
+
+  it('duplicate keys (the last wins, as JSON.parse), huge and odd numbers passed as sent, deep items through the parser: each line valid JSON', async () => {
+    const deep = `${'['.repeat(200)}1${']'.repeat(200)}`;
+    const { answer } = await search((id) => [
+      `{"type":"chunk","id":"${id}","seq":0,"items":[{"evil":1}],"type":"chunk","items":[{"good":1}],"extra":{"__proto__":{"polluted":true}}}`,
+      `{"type":"chunk","id":"${id}","seq":1,"items":[{"n":1e400,"big":123456789012345678901234567890,"f":1.0,"a":1,"a":2}]}`,
+      `{"type":"chunk","id":"${id}","seq":2,"items":[${deep}]}`,
+      end(id, 3),
+    ]);
+    const out = lines(answer);
+    expect(out).toEqual(['{"good":1}', '{"n":1e400,"big":123456789012345678901234567890,"f":1.0,"a":1,"a":2}', JSON.stringify(JSON.parse(deep)), JSON.stringify({ end: true, count: 3, truncated: false })]);
+    for (const l of out) expect(() => JSON.parse(l) as unknown).not.toThrow();
+    expect(prototypeIsClean()).toBe(true);
     expect(crashes.errors).toEqual([]);
   });
 });
