@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { onTestFailed } from 'vitest';
 import { createLdapAdapter, type LdapAdapter } from '../../src/adapters/ldap/index.js';
 import { tap } from 'rxjs';
-import type { DataSourceAdapter, OperationContext, PageSource } from '../../src/adapters/adapter.js';
+import { isBatchSource, type DataSourceAdapter, type OperationContext, type SearchSource } from '../../src/adapters/adapter.js';
 import { Agent } from '../../src/agent/agent.js';
 import { loadAgentConfig } from '../../src/config/index.js';
 import { captureLogs, type LogCapture } from '../helpers/log-capture.js';
@@ -102,14 +102,21 @@ ${setup.dataSources}
   return { agent, logs, statuses, settings, ldap, pulled: (name) => pulled.get(name) ?? 0, close: () => agent.close() };
 }
 
-/** The adapter, with every page its searches pull counted. */
+/** The adapter, with every page its searches pull counted (pages of values or batches). */
 function countingPulls(adapter: DataSourceAdapter, count: (items: number) => void): DataSourceAdapter {
   const search = adapter.search?.bind(adapter);
   if (!search) return adapter;
   return Object.assign(Object.create(adapter) as DataSourceAdapter, {
-    search: (params: Record<string, unknown>, ctx: OperationContext): PageSource<unknown> => {
+    search: (params: Record<string, unknown>, ctx: OperationContext): SearchSource => {
       const source = search(params, ctx);
-      return { pull: () => source.pull().pipe(tap((page) => count(page.items.length))), close: () => source.close() };
+      if (isBatchSource(source)) {
+        return { itemFormat: 'json-batch', pull: () => source.pull().pipe(tap((page) => count(page.items.count))), close: () => source.close() };
+      }
+      return {
+        ...(source.itemFormat === undefined ? {} : { itemFormat: source.itemFormat }),
+        pull: () => source.pull().pipe(tap((page) => count(page.items.length))),
+        close: () => source.close(),
+      };
     },
   });
 }
