@@ -5,8 +5,12 @@
  * The files are read on the first operation, not at start-up, and a failed load is tried again
  * by the next operation (a file that is missing now may be mounted later). Once loaded, the
  * directory lives in memory: writes change it there and are lost at restart.
+ *
+ * The load streams and yields to the event loop (load.ts): while it runs, the agent serves
+ * everything else. Operations on this data source that arrive meanwhile wait for it (one load,
+ * shared); one whose deadline passes first ends with TIMEOUT and the load goes on for the others.
  */
-import { defer, from, map, type Observable } from 'rxjs';
+import { defer, from, map, switchMap, type Observable } from 'rxjs';
 import type { Logger } from 'pino';
 import type { DataSourceAdapter, OperationContext, PageSource } from '../adapter.js';
 import { ProtocolError, type Operation, type ProtocolErrorContext } from '../../protocol/index.js';
@@ -18,7 +22,7 @@ import { selection, toEntry } from './entry.js';
 import { toProtocolError } from './errors.js';
 import { exportRecords } from './export.js';
 import { loadDirectory } from './load.js';
-import { deriveAttributes, deriveSchema, type DerivedAttribute, type DerivedSchema } from './schema.js';
+import { attributesOf, schemaOf, type DerivedAttribute, type DerivedSchema } from './schema.js';
 import { searchSource } from './search.js';
 
 export interface LdifTestResult {
@@ -41,7 +45,9 @@ export function createLdifAdapter(name: string, config: LdifDataSourceConfig, lo
   const load = (): Promise<{ dir: Directory; loadedAt: string }> => {
     loading ??= (async () => {
       const started = performance.now();
-      const dir = await loadDirectory(config.files, config.baseDN);
+      const dir = await loadDirectory(config.files, config.baseDN, {
+        onProgress: (p) => log.trace({ file: p.file, entries: p.entries, bytes: p.bytes }, 'LDIF directory loading'),
+      });
       log.info({ files: config.files, entries: dir.size, ms: Math.round(performance.now() - started) }, 'LDIF directory loaded');
       return { dir, loadedAt: new Date().toISOString() };
     })().catch((err: unknown) => {
@@ -76,9 +82,9 @@ export function createLdifAdapter(name: string, config: LdifDataSourceConfig, lo
         );
       }),
 
-    schema: (): Observable<DerivedSchema> => defer(() => from(directory())).pipe(map(deriveSchema)),
+    schema: (): Observable<DerivedSchema> => defer(() => from(directory())).pipe(switchMap(schemaOf)),
 
-    attributes: (): Observable<{ derived: true; attributes: DerivedAttribute[] }> => defer(() => from(directory())).pipe(map(deriveAttributes)),
+    attributes: (): Observable<{ derived: true; attributes: DerivedAttribute[] }> => defer(() => from(directory())).pipe(switchMap(attributesOf)),
 
     get: (params: Record<string, unknown>, ctx: OperationContext): Observable<LdapEntry> =>
       defer(() => {
@@ -95,7 +101,7 @@ export function createLdifAdapter(name: string, config: LdifDataSourceConfig, lo
         );
       }),
 
-    search: (params: Record<string, unknown>, ctx: OperationContext): PageSource<unknown> => searchSource(deps, params, ctx),
+    search: (params: Record<string, unknown>, ctx: OperationContext): PageSource<string> => searchSource(deps, params, ctx),
 
     export: (records, ctx) => exportRecords(deps, records, ctx),
 

@@ -98,6 +98,13 @@ function addValues(attributes: Map<string, Attr>, name: string, values: readonly
   const key = attributeKey(name);
   if (key === 'dn') throw new UndefinedTypeError(`'dn' is not an attribute (entry ${dn})`);
   const attr = attributes.get(key) ?? newAttr(name);
+  // One value into an empty attribute of a type without stored identities (most attributes of
+  // most entries): there is nothing it could repeat.
+  if (attr.values.length === 0 && values.length === 1 && attr.keys === undefined) {
+    attr.values.push(storedValue(name, values[0] as Value));
+    attributes.set(key, attr);
+    return;
+  }
   const seen = new Set(identities(attr));
   for (const given of values) {
     const v = storedValue(name, given);

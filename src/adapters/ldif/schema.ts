@@ -4,11 +4,14 @@
  * descriptions seen, on how many entries, whether any entry has more than one value, whether
  * values are binary; and the object classes seen. It is recomputed on each call (it follows
  * writes) and says `derived: true` so that no caller mistakes it for a server's schema.
+ * The tally walks every entry, in slices that yield to the event loop (slices.ts).
  */
 import { isBinaryAttribute } from '../ldap/entry.js';
 import { valueKey } from '../ldap/dn.js';
-import type { Directory } from './directory.js';
-import { attributeKey } from './values.js';
+import { map, type Observable } from 'rxjs';
+import type { Directory, DirNode } from './directory.js';
+import { inSlices, type SlicedWork } from './slices.js';
+import { attributeKey, type Attr } from './values.js';
 
 export interface DerivedAttribute {
   /** The description as first seen (e.g. `cn`, `cn;lang-de`). */
@@ -42,45 +45,76 @@ const NOTE = 'derived from the loaded entries (an LDIF file has no subschema): a
 
 const byName = <T extends { name: string }>(a: T, b: T): number => a.name.toLowerCase().localeCompare(b.name.toLowerCase()) || a.name.localeCompare(b.name);
 
-export function deriveSchema(dir: Directory): DerivedSchema {
-  const attributes = new Map<string, { name: string; entries: number; values: number; multi: boolean; binary: boolean }>();
-  const classes = new Map<string, DerivedObjectClass>();
-  let entries = 0;
-  for (const node of dir.walk(dir.root, 'sub')) {
-    entries++;
+/** Counts attributes and object classes over a walk of the directory, a few entries per step. */
+class Tally implements SlicedWork<DerivedSchema> {
+  private readonly attributes = new Map<string, { name: string; entries: number; values: number; multi: boolean; binary: boolean }>();
+  private readonly classes = new Map<string, DerivedObjectClass>();
+  private entries = 0;
+  private readonly walk: Iterator<DirNode & { attributes: Map<string, Attr> }>;
+
+  constructor(dir: Directory) {
+    this.walk = dir.walk(dir.root, 'sub');
+  }
+
+  step(until: number): boolean {
+    for (let n = 1; ; n++) {
+      const r = this.walk.next();
+      if (r.done === true) return true;
+      this.count(r.value);
+      if ((n & 63) === 0 && performance.now() >= until) return false;
+    }
+  }
+
+  private count(node: DirNode & { attributes: Map<string, Attr> }): void {
+    this.entries++;
     for (const [key, attr] of node.attributes) {
-      const a = attributes.get(key) ?? { name: attr.name, entries: 0, values: 0, multi: false, binary: false };
+      const a = this.attributes.get(key) ?? { name: attr.name, entries: 0, values: 0, multi: false, binary: false };
       a.entries++;
       a.values += attr.values.length;
       a.multi ||= attr.values.length > 1;
       a.binary ||= isBinaryAttribute(attr.name) || attr.values.some((v) => Buffer.isBuffer(v));
-      attributes.set(key, a);
+      this.attributes.set(key, a);
     }
     for (const oc of node.attributes.get(attributeKey('objectClass'))?.values ?? []) {
       if (Buffer.isBuffer(oc)) continue;
       const k = valueKey(oc);
-      const c = classes.get(k);
-      classes.set(k, { name: c?.name ?? oc, entries: (c?.entries ?? 0) + 1 });
+      const c = this.classes.get(k);
+      this.classes.set(k, { name: c?.name ?? oc, entries: (c?.entries ?? 0) + 1 });
     }
   }
-  const operational: DerivedAttribute[] = [
-    { name: 'entryDN', entries, values: entries, singleValue: true, binary: false, operational: true },
-    { name: 'hasSubordinates', entries, values: entries, singleValue: true, binary: false, operational: true },
-  ];
-  return {
-    derived: true,
-    note: NOTE,
-    entries,
-    attributeTypes: [
-      ...[...attributes.values()].map((a) => ({ name: a.name, entries: a.entries, values: a.values, singleValue: !a.multi, binary: a.binary, operational: false })),
-      ...operational,
-    ].sort(byName),
-    objectClasses: [...classes.values()].sort(byName),
-  };
+
+  result(): DerivedSchema {
+    const entries = this.entries;
+    const operational: DerivedAttribute[] = [
+      { name: 'entryDN', entries, values: entries, singleValue: true, binary: false, operational: true },
+      { name: 'hasSubordinates', entries, values: entries, singleValue: true, binary: false, operational: true },
+    ];
+    return {
+      derived: true,
+      note: NOTE,
+      entries,
+      attributeTypes: [
+        ...[...this.attributes.values()].map((a) => ({ name: a.name, entries: a.entries, values: a.values, singleValue: !a.multi, binary: a.binary, operational: false })),
+        ...operational,
+      ].sort(byName),
+      objectClasses: [...this.classes.values()].sort(byName),
+    };
+  }
+}
+
+/** The schema derived from the entries, at once (tests, small directories). */
+export function deriveSchema(dir: Directory): DerivedSchema {
+  const tally = new Tally(dir);
+  tally.step(Infinity);
+  return tally.result();
+}
+
+/** The schema derived from the entries, counted in slices. */
+export function schemaOf(dir: Directory): Observable<DerivedSchema> {
+  return inSlices(new Tally(dir));
 }
 
 /** `attributes` result: `{derived: true, attributes}` sorted by name. */
-export function deriveAttributes(dir: Directory): { derived: true; note: string; attributes: DerivedAttribute[] } {
-  const schema = deriveSchema(dir);
-  return { derived: true, note: schema.note, attributes: schema.attributeTypes };
+export function attributesOf(dir: Directory): Observable<{ derived: true; note: string; attributes: DerivedAttribute[] }> {
+  return schemaOf(dir).pipe(map((schema) => ({ derived: true as const, note: schema.note, attributes: schema.attributeTypes })));
 }

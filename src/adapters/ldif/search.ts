@@ -4,17 +4,22 @@
  * stream never holds more than a page, whatever the directory's size. Same params as the ldap
  * adapter (`SearchParams`), same entry shape, same truncation rule: a `sizeLimit` that cuts the
  * result short ends the stream with `truncated: true`, never silently.
+ *
+ * A pull runs in slices of a few milliseconds (slices.ts): a page that matches rarely may walk
+ * much of the directory, and the event loop, other requests and the request's deadline get
+ * their turn in between; unsubscribing stops the walk between two slices. Each match is
+ * serialised once, here, and the page's items are its JSON texts (`itemFormat: 'json'`).
  */
-import { defer, from, map, of, throwError, type Observable } from 'rxjs';
+import { defer, from, Observable, of, switchMap, throwError } from 'rxjs';
 import type { OperationContext, Page, PageSource } from '../adapter.js';
 import { ProtocolError, type ProtocolErrorContext } from '../../protocol/errors.js';
-import type { LdapEntry } from '../ldap/entry.js';
 import { decodeOrThrow, requireWithin, SearchParams } from '../ldap/params.js';
 import type { Directory, DirNode, Scope } from './directory.js';
 import { selection, toEntry, type Selection } from './entry.js';
 import { toProtocolError } from './errors.js';
 import { compileFilter } from './filter.js';
 import { parseDn, type Rdn } from '../ldap/dn.js';
+import { inSlices, type SlicedWork } from './slices.js';
 import type { Attr } from './values.js';
 
 type Entry = DirNode & { attributes: Map<string, Attr> };
@@ -51,47 +56,73 @@ export function planSearch(params: unknown, config: { baseDN: string; pageSize: 
   };
 }
 
+/** `SearchCursor.step` ran out of time before the page was complete. */
+const PAUSED = Symbol('paused');
+
 /**
- * Matches of a lazy walk, read one page at a time. The one match read ahead is checked again
- * when its page is taken: the directory may have changed in between (a write from `export`).
+ * Matches of a lazy walk, read one page at a time, in steps that stop when their time is up.
+ * The one match read ahead is checked again when its page is taken: the directory may have
+ * changed in between (a write from `export`).
  */
 export class SearchCursor {
   private ahead: Entry | undefined;
   private done = false;
+  /** The page being collected (`nextPage` starts one, `step` fills it). */
+  private page: { want: number; nodes: Entry[]; readAhead: boolean } | undefined;
 
   constructor(
     private readonly walk: Iterator<Entry>,
     private readonly matches: (node: Entry) => boolean,
   ) {}
 
-  private next(): Entry | undefined {
-    for (;;) {
+  /** The next match, `undefined` at the end of the walk, or `PAUSED` when `until` passed first. */
+  private next(until: number): Entry | undefined | typeof PAUSED {
+    for (let looked = 1; ; looked++) {
       const r = this.walk.next();
       if (r.done === true) {
         this.done = true;
         return undefined;
       }
       if (this.matches(r.value)) return r.value;
+      if ((looked & 31) === 0 && performance.now() >= until) return PAUSED;
     }
   }
 
-  /** Up to `n` matching nodes, and whether more follow. */
-  nextPage(n: number): { nodes: Entry[]; more: boolean } {
+  /** Starts the next page of up to `n` matching nodes (one per pull); `step` collects it. */
+  nextPage(n: number): void {
     const nodes: Entry[] = [];
     const held = this.ahead;
     this.ahead = undefined;
     if (held !== undefined && isLive(held) && this.matches(held)) nodes.push(held);
-    while (nodes.length < n && !this.done) {
-      const node = this.next();
-      if (node !== undefined) nodes.push(node);
+    this.page = { want: n, nodes, readAhead: false };
+  }
+
+  /**
+   * Walks on until the page is complete or `performance.now()` reaches `until`: the page's
+   * nodes and whether more follow, or `undefined` when there is more to do (call again).
+   */
+  step(until: number): { nodes: Entry[]; more: boolean } | undefined {
+    const page = this.page;
+    if (page === undefined) throw new Error('SearchCursor.step without a page (call nextPage first)');
+    while (page.nodes.length < page.want && !this.done) {
+      const node = this.next(until);
+      if (node === PAUSED) return undefined;
+      if (node !== undefined) page.nodes.push(node);
     }
-    if (!this.done) this.ahead = this.next();
-    return { nodes, more: this.ahead !== undefined };
+    if (!this.done && !page.readAhead) {
+      const node = this.next(until);
+      if (node === PAUSED) return undefined;
+      this.ahead = node;
+      page.readAhead = true;
+    }
+    this.page = undefined;
+    return { nodes: page.nodes, more: this.ahead !== undefined };
   }
 
   close(): void {
     this.done = true;
     this.ahead = undefined;
+    this.page = undefined;
     this.walk.return?.();
   }
 }
@@ -101,7 +132,36 @@ export interface SearchDeps {
   readonly config: { readonly baseDN: string; readonly pageSize: number };
 }
 
-export function searchSource(deps: SearchDeps, params: unknown, ctx: OperationContext): PageSource<LdapEntry> {
+/** One pull: collect a page of matches, then serialise them, in slices. */
+class PageWork implements SlicedWork<{ texts: string[]; more: boolean }> {
+  private found: { nodes: Entry[]; more: boolean } | undefined;
+  private readonly texts: string[] = [];
+  private serialised = 0;
+
+  constructor(
+    private readonly cursor: SearchCursor,
+    private readonly selection: Selection,
+  ) {}
+
+  step(until: number): boolean {
+    this.found ??= this.cursor.step(until);
+    const found = this.found;
+    if (found === undefined) return false;
+    while (this.serialised < found.nodes.length) {
+      const node = found.nodes[this.serialised++] as Entry;
+      // Deleted by a write between two slices: gone, as if the walk had not reached it yet.
+      if (isLive(node)) this.texts.push(JSON.stringify(toEntry(node, this.selection)));
+      if (performance.now() >= until) return this.serialised === found.nodes.length;
+    }
+    return true;
+  }
+
+  result(): { texts: string[]; more: boolean } {
+    return { texts: this.texts, more: this.found?.more ?? false };
+  }
+}
+
+export function searchSource(deps: SearchDeps, params: unknown, ctx: OperationContext): PageSource<string> {
   const context: ProtocolErrorContext = { requestId: ctx.requestId, dataSource: ctx.dataSource };
   let plan: SearchPlan | ProtocolError;
   try {
@@ -114,13 +174,18 @@ export function searchSource(deps: SearchDeps, params: unknown, ctx: OperationCo
   let finished = false;
   let closed = false;
 
-  const finish = (page: Page<LdapEntry>): Page<LdapEntry> => {
+  const finish = (page: Page<string>): Page<string> => {
     finished = true;
     cursor?.close();
     return page;
   };
 
-  const nextPage = (dir: Directory, p: SearchPlan): Page<LdapEntry> => {
+  const failed = (err: unknown, p: SearchPlan): ProtocolError => {
+    finish({ items: [], last: true });
+    return toProtocolError(err, context, { operation: `search ${p.base}` });
+  };
+
+  const nextPage = (dir: Directory, p: SearchPlan): Observable<Page<string>> => {
     if (closed) throw new ProtocolError('CANCELLED', 'search was closed', context);
     if (cursor === undefined) {
       const base = dir.lookup(p.baseRdns);
@@ -129,28 +194,34 @@ export function searchSource(deps: SearchDeps, params: unknown, ctx: OperationCo
       cursor = new SearchCursor(dir.walk(base, p.scope), p.matches);
     }
     const want = p.sizeLimit > 0 ? Math.min(p.pageSize, p.sizeLimit - delivered) : p.pageSize;
-    const { nodes, more } = cursor.nextPage(want);
-    const items = nodes.map((n) => toEntry(n, p.selection));
-    delivered += items.length;
-    if (!more) return finish({ items, last: true });
-    // More matches exist beyond the caller's limit: say so.
-    if (p.sizeLimit > 0 && delivered >= p.sizeLimit) return finish({ items, last: true, truncated: true });
-    return { items, last: false };
+    cursor.nextPage(want);
+    return new Observable<Page<string>>((subscriber) =>
+      inSlices(new PageWork(cursor as SearchCursor, p.selection)).subscribe({
+        next: ({ texts, more }) => {
+          delivered += texts.length;
+          if (!more) subscriber.next(finish({ items: texts, last: true }));
+          // More matches exist beyond the caller's limit: say so.
+          else if (p.sizeLimit > 0 && delivered >= p.sizeLimit) subscriber.next(finish({ items: texts, last: true, truncated: true }));
+          else subscriber.next({ items: texts, last: false });
+          subscriber.complete();
+        },
+        error: (err: unknown) => subscriber.error(failed(err, p)),
+      }),
+    );
   };
 
-  const pull = (): Observable<Page<LdapEntry>> =>
+  const pull = (): Observable<Page<string>> =>
     defer(() => {
       if (plan instanceof ProtocolError) return throwError(() => plan);
       if (closed) return throwError(() => new ProtocolError('CANCELLED', 'search was closed', context));
-      if (finished) return of<Page<LdapEntry>>({ items: [], last: true });
+      if (finished) return of<Page<string>>({ items: [], last: true });
       const p = plan;
       return from(deps.directory()).pipe(
-        map((dir) => {
+        switchMap((dir) => {
           try {
             return nextPage(dir, p);
           } catch (err) {
-            finish({ items: [], last: true });
-            throw toProtocolError(err, context, { operation: `search ${p.base}` });
+            throw failed(err, p);
           }
         }),
       );
@@ -163,5 +234,5 @@ export function searchSource(deps: SearchDeps, params: unknown, ctx: OperationCo
     cursor = undefined;
   };
 
-  return { pull, close };
+  return { pull, close, itemFormat: 'json' };
 }

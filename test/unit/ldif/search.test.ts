@@ -1,11 +1,9 @@
 /** search: scopes, scope checks, lazy paging, sizeLimit truncation, attribute selection, binary values. */
 import { lastValueFrom } from 'rxjs';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { Page } from '../../../src/adapters/adapter.js';
-import type { LdapEntry } from '../../../src/adapters/ldap/entry.js';
 import { Directory } from '../../../src/adapters/ldif/directory.js';
 import { SearchCursor } from '../../../src/adapters/ldif/search.js';
-import { adapterFor, ctx, dns, exportAll, rejection, searchAll, SMALL } from './helpers.js';
+import { adapterFor, ctx, dns, exportAll, pullPage, rejection, searchAll, searchOf, SMALL } from './helpers.js';
 
 const people = 'ou=people,dc=example,dc=com';
 
@@ -85,14 +83,14 @@ describe('paging', () => {
       }
     });
     const pages = vi.spyOn(SearchCursor.prototype, 'nextPage');
-    const source = adapter.search!({ base: people, scope: 'one', filter: '(sn=odd)' }, ctx);
+    const source = searchOf(adapter, { base: people, scope: 'one', filter: '(sn=odd)' });
     expect(pages).not.toHaveBeenCalled();
-    const first = (await lastValueFrom(source.pull())) as Page<LdapEntry>;
+    const first = await pullPage(source);
     expect(first.items).toHaveLength(10);
     expect(pages).toHaveBeenCalledTimes(1);
     // 10 odd matches and the 11th read ahead: 22 people looked at, not 1000.
     expect(visited).toBe(22);
-    await lastValueFrom(source.pull());
+    await pullPage(source);
     expect(visited).toBe(42);
     source.close();
     expect(pages).toHaveBeenCalledTimes(2);
@@ -113,21 +111,21 @@ describe('paging', () => {
 
   it('an entry read ahead and deleted before its page is not returned', async () => {
     const adapter = adapterFor(many(3), { pageSize: 1 });
-    const source = adapter.search!({ base: people, scope: 'one' }, ctx);
-    const first = (await lastValueFrom(source.pull())) as Page<LdapEntry>;
+    const source = searchOf(adapter, { base: people, scope: 'one' });
+    const first = await pullPage(source);
     expect(first.items.map((e) => e.dn)).toEqual([`uid=u0000,${people}`]);
     await exportAll(adapter, [{ op: 'delete', dn: `uid=u0001,${people}` }]);
-    const second = (await lastValueFrom(source.pull())) as Page<LdapEntry>;
+    const second = await pullPage(source);
     expect(second.items.map((e) => e.dn)).toEqual([`uid=u0002,${people}`]);
     source.close();
   });
 
   it('a closed source answers CANCELLED; a finished one answers an empty last page', async () => {
     const adapter = adapterFor(many(3), { pageSize: 10 });
-    const done = adapter.search!({ base: people }, ctx);
-    expect(((await lastValueFrom(done.pull())) as Page<LdapEntry>).last).toBe(true);
+    const done = searchOf(adapter, { base: people });
+    expect((await pullPage(done)).last).toBe(true);
     expect(await lastValueFrom(done.pull())).toEqual({ items: [], last: true });
-    const closed = adapter.search!({ base: people }, ctx);
+    const closed = searchOf(adapter, { base: people });
     closed.close();
     expect((await rejection(lastValueFrom(closed.pull()))).code).toBe('CANCELLED');
   });
