@@ -569,6 +569,22 @@ describe('creditStream with a gate (marbles)', () => {
     expect(closed).toBe(1);
   });
 
+  it('prefetch stays one page ahead with a synchronous pull, whatever the credit', () => {
+    let pulls = 0;
+    const pullsAtChunk: number[] = [];
+    creditStream<string>({
+      pull: () => of(pg('ab', ++pulls === 5)),
+      credit$: NEVER,
+      initialCredit: 1_000_000,
+      chunk: perItem,
+      prefetch: true,
+    }).subscribe((ev) => {
+      if (ev.type === 'chunk') pullsAtChunk.push(pulls);
+    });
+    // Page n+1 is pulled as page n starts going out, never more.
+    expect(pullsAtChunk).toEqual([2, 2, 3, 3, 4, 4, 5, 5, 5, 5]);
+  });
+
   it('weight: end.count counts what each chunk element stands for', () => {
     ts.run(({ cold, expectObservable }) => {
       const pull = puller(cold('(p|)', { p: pg('ab', true) }));

@@ -40,8 +40,8 @@ export interface CreditStreamOptions<T> {
   /**
    * Pull the next page as soon as the credit held covers every waiting chunk plus one more,
    * before the waiting chunks are emitted (default false). The upstream then works while the
-   * current page is serialised and sent; memory is still bounded: at most one page in flight
-   * besides chunks that credit already covers.
+   * current page is serialised and sent; memory is still bounded: one page ahead at most (the
+   * chunks of at most two pages wait, one page's pull in flight or arrived), whatever the credit.
    */
   prefetch?: boolean;
   /**
@@ -102,6 +102,7 @@ export function creditStream<T>(options: CreditStreamOptions<T>): Observable<Cre
   return new Observable<CreditStreamEvent<T>>((subscriber) => {
     let credit = initialCredit;
     const waiting: T[][] = []; // chunks pulled but not sent yet
+    const pageChunks: number[] = []; // chunks left in `waiting` of each page that has some
     let pulling = false;
     let pullSub: Subscription | undefined;
     let lastSeen = false;
@@ -119,7 +120,9 @@ export function creditStream<T>(options: CreditStreamOptions<T>): Observable<Cre
       lastSeen = page.last;
       try {
         // Appended: with prefetch, the previous page's chunks may still be going out.
-        waiting.push(...chunk(page.items).filter((items) => items.length > 0));
+        const chunks = chunk(page.items).filter((items) => items.length > 0);
+        waiting.push(...chunks);
+        if (chunks.length > 0) pageChunks.push(chunks.length);
       } catch (error: unknown) {
         subscriber.error(error);
       }
@@ -150,9 +153,10 @@ export function creditStream<T>(options: CreditStreamOptions<T>): Observable<Cre
       try {
         while (!subscriber.closed) {
           const items = waiting[0];
-          if (prefetch && open && items !== undefined && !pulling && !lastSeen && credit > waiting.length) {
+          if (prefetch && open && items !== undefined && !pulling && !lastSeen && credit > waiting.length && pageChunks.length === 1) {
             // Credit covers every waiting chunk and more: ask for the next page before sending,
-            // so the upstream works while this page is serialised and written.
+            // so the upstream works while this page is serialised and written. One page ahead
+            // at most: a synchronous pull must not read the whole result under a huge credit.
             startPull();
             continue;
           }
@@ -168,6 +172,8 @@ export function creditStream<T>(options: CreditStreamOptions<T>): Observable<Cre
             stalled = false;
             credit -= 1;
             waiting.shift();
+            if (pageChunks[0] === 1) pageChunks.shift();
+            else pageChunks[0] = (pageChunks[0] ?? 1) - 1;
             count += weight === undefined ? items.length : items.reduce((n, item) => n + weight(item), 0);
             subscriber.next({ type: 'chunk', seq: seq++, items });
           } else if (lastSeen) {

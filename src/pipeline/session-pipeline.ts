@@ -1,18 +1,21 @@
 /**
  * Serves one registered session: every `request` frame flows through admission
  * (duplicate ids refused, at most `maxConcurrentRequests` running and `maxQueuedRequests`
- * waiting, then BUSY), `runRequest`, and the socket writer. The session's other frames are
- * routed to their request by id. When the socket goes, `frames$` completes and everything in
- * flight is unsubscribed — upstream operations are abandoned at once.
+ * waiting, then BUSY), `runRequest`, and the session writer (socket-writer.ts): each request
+ * writes into its own lane, and its stream produces only while that lane can take a frame, so
+ * the socket — not the hub's credit — paces the upstream. The session's other frames are routed
+ * to their request by id; a `cancel` also drops the search chunks still queued for it. When the
+ * socket goes, `frames$` completes and everything in flight is unsubscribed — upstream
+ * operations are abandoned at once.
  */
-import { EMPTY, connect, defer, endWith, filter, finalize, ignoreElements, map, merge, mergeMap, of, share, takeUntil, type Observable } from 'rxjs';
+import { EMPTY, connect, defer, endWith, filter, finalize, ignoreElements, map, merge, mergeMap, of, share, takeUntil, tap, type Observable } from 'rxjs';
 import type { Session } from '../connection/session.js';
 import { boundedMerge } from '../operators/index.js';
 import { ProtocolError, type Frame, type OutgoingFrame, type Request } from '../protocol/index.js';
 import { errorFrame } from './failures.js';
 import { RequestInboxes } from './inbox.js';
 import { runRequest, type RequestDeps } from './run-request.js';
-import { writeFrames } from './socket-writer.js';
+import { SessionWriter } from './socket-writer.js';
 
 type Admission =
   | { readonly ok: true; readonly request: Request }
@@ -23,6 +26,13 @@ export function servePipeline(session: Session, deps: RequestDeps): Observable<n
     const log = deps.log.child({ url: session.url, sessionId: session.sessionId });
     const inboxes = new RequestInboxes();
     const frames$ = session.frames$.pipe(share());
+    const writer = new SessionWriter(session, {
+      onError: (err, frame) => log.debug({ err, frameType: frame.type }, 'frame not written'),
+      onWritable: (writable, bufferedAmount) =>
+        log.debug({ bufferedAmount, ...writer.stats }, writable ? 'socket writable again' : 'socket not writable: streams wait'),
+    });
+    // Handed to runRequest: search and export streams wait for their lane (see RequestDeps).
+    const requestDeps = { ...deps, log, writeReady: (id: string) => writer.ready$(id) };
 
     const requests$ = frames$.pipe(filter((f): f is Request => f.type === 'request'));
     const others$ = frames$.pipe(
@@ -33,7 +43,13 @@ export function servePipeline(session: Session, deps: RequestDeps): Observable<n
           return EMPTY;
         }
         const id = 'id' in f ? f.id : undefined;
-        if (id !== undefined && inboxes.route(id, f)) return EMPTY;
+        // A cancel reaches its request first (it stops producing), then its queued chunks go.
+        const routed = id !== undefined && inboxes.route(id, f);
+        if (f.type === 'cancel') {
+          const dropped = writer.cancel(f.id);
+          if (dropped > 0) log.debug({ requestId: f.id, dropped, framesDropped: writer.stats.framesDropped }, 'cancel: search chunks still queued for the socket dropped');
+        }
+        if (routed) return EMPTY;
         // credit/cancel/chunk for a request that already ended race with its end: not an error.
         log.debug({ frameType: f.type, requestId: id }, 'frame for no open request ignored');
         return EMPTY;
@@ -88,8 +104,12 @@ export function servePipeline(session: Session, deps: RequestDeps): Observable<n
                     return of<OutgoingFrame>(frame);
                   }
                   deps.drain?.started();
-                  return runRequest(request, inboxes.frames$(request.id), { ...deps, log }).pipe(
+                  const lane = writer.open(request.id, { dropOnCancel: request.op === 'search' });
+                  return runRequest(request, inboxes.frames$(request.id), requestDeps).pipe(
+                    tap((frame) => lane.write(frame)),
+                    ignoreElements(),
                     finalize(() => {
+                      lane.end();
                       inboxes.close(request.id);
                       deps.drain?.finished();
                       if (isStream) deps.streams?.release();
@@ -119,11 +139,15 @@ export function servePipeline(session: Session, deps: RequestDeps): Observable<n
     // The socket is gone when its frames complete: every request in flight is unsubscribed at
     // once, which abandons its upstream operation (nothing could be sent for it any more).
     const socketClosed$ = frames$.pipe(ignoreElements(), endWith(true));
+    // What reaches here are the session's own answers (refusals); requests write to their lanes.
     return merge(answers$, others$).pipe(
       takeUntil(socketClosed$),
-      writeFrames(session, { onError: (err, frame) => log.debug({ err, frameType: frame.type }, 'frame not written') }),
+      tap((frame) => writer.control.write(frame)),
       ignoreElements(),
-      finalize(() => inboxes.closeAll()),
+      finalize(() => {
+        inboxes.closeAll();
+        writer.close();
+      }),
     );
   });
 }
