@@ -14,7 +14,7 @@ import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, it } from 'vitest';
 import type { DataSourceAdapter, ExportResult } from '../src/adapters/adapter.js';
 import type { Drain } from '../src/pipeline/drain.js';
-import { DEADLINE_WRITE_GRACE_MS } from '../src/pipeline/export-channel.js';
+import { DEADLINE_WRITE_GRACE_MS, exportFrames } from '../src/pipeline/export-channel.js';
 import type { PipelineLimits } from '../src/pipeline/limits.js';
 import { runRequest, type RequestDeps } from '../src/pipeline/run-request.js';
 import { ProtocolError, encodeFrame, isEncoded, type ErrorFrame, type Frame, type Request } from '../src/protocol/index.js';
@@ -385,5 +385,38 @@ describe('the error frame fits maxFrameBytes', () => {
     expect(error?.message).toMatch(/^x+…$/);
     expect(Buffer.byteLength(encodeFrame(error as ErrorFrame, MAX))).toBeLessThanOrEqual(MAX);
     expect(expectAccounted(run)).toEqual({ written: 2, inChunks: 0, inError: 2 });
+  });
+});
+
+describe('export channel under the session writer (writeReady$)', () => {
+  it('record credit waits while the writer holds a frame of the export; results still go out, none dropped', () => {
+    const ts = new TestScheduler((a, e) => expect(a).toEqual(e));
+    const frames: Array<[number, Frame]> = [];
+    ts.run(({ cold, hot }) => {
+      const w = writes(ts, (index) => cold('-(r|)', { r: ok(index) }));
+      // streamWindow 2: the hub sends two chunks of 2 records at 1 and 2, then one more at 10
+      // (on the credit granted back), then the end.
+      const inbound$ = hot<Frame>('-ab-------c-e', { a: chunk(0, 2), b: chunk(1, 2), c: chunk(2, 2), e: end(6) });
+      // The writer is full from 3 to 9.
+      const writeReady$ = hot('o--c-----o', { o: true, c: false });
+      exportFrames({
+        request: request(),
+        adapter: w.adapter,
+        ctx: { requestId: 'r1', dataSource: 'ds', log },
+        inbound$,
+        credit$: NEVER,
+        limits: LIMITS,
+        scheduler: ts,
+        writeReady$,
+      }).subscribe((f) => frames.push([ts.now(), f]));
+    });
+    const credits = frames.filter(([, f]) => f.type === 'credit').map(([t, f]) => [t, f.type === 'credit' ? f.n : 0]);
+    // The window at 0; chunk 0's results are all sent at 3 but the writer is full until 9.
+    expect(credits[0]).toEqual([0, 2]);
+    expect(credits.slice(1).every(([t]) => (t as number) < 3 || (t as number) >= 9)).toBe(true);
+    expect(credits.slice(1).some(([t]) => t === 9)).toBe(true);
+    const results = frames.flatMap(([, f]) => (f.type === 'chunk' ? (f.items as ExportResult[]) : []));
+    expect(results.map((r) => r.index)).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(frames.at(-1)?.[1]).toEqual({ type: 'end', id: 'r1', count: 6 });
   });
 });

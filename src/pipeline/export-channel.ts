@@ -22,6 +22,10 @@
  * OUTCOME_UNKNOWN: the agent cannot tell whether the upstream applied it. `export-results.ts`
  * keeps that error frame within `maxFrameBytes`.
  *
+ * With `writeReady$`, the record credit earned waits while the session writer holds a frame of
+ * this request (the socket is not taking frames): the hub sends no more records, so no more
+ * results are made. Results themselves are never held back or dropped for it.
+ *
  * A `cancel` from the hub is not a failure: the request is unsubscribed (run-request.ts) and
  * nothing more is sent for it.
  */
@@ -61,6 +65,12 @@ export interface ExportChannelInput {
   readonly stop$?: Observable<unknown>;
   /** The request's deadline: when it passes, stop after the record being written (see above). */
   readonly deadline?: { readonly ms: number; readonly error: () => ProtocolError };
+  /**
+   * Whether the session writer can take this request's next frame now (`SessionWriter.ready$`):
+   * record credit is granted back only then, so results cannot pile up behind a socket the hub
+   * does not read. Absent: granted as soon as the results are sent.
+   */
+  readonly writeReady$?: Observable<boolean>;
 }
 
 export function exportFrames(input: ExportChannelInput): Observable<Frame> {
@@ -111,6 +121,16 @@ function runChannel(input: ExportChannelInput, exportFn: ExportFn, out: FrameSin
   let cutTimer: Subscription | undefined;
   let closed = false;
   let seqNo = 0;
+  /** Record credit earned (results sent) but not granted yet: the writer is full. */
+  let owed = 0;
+  let writerReady = input.writeReady$ === undefined;
+  const grantRecords = (): void => {
+    if (owed === 0 || !writerReady || closed || failure !== undefined) return;
+    const n = owed;
+    owed = 0;
+    granted += n;
+    out.next({ type: 'credit', id, n: positiveInt(n) });
+  };
 
   const ledger = new ResultLedger({
     limits,
@@ -127,8 +147,8 @@ function runChannel(input: ExportChannelInput, exportFn: ExportFn, out: FrameSin
       }
       // A failing export takes no more records: no credit for them.
       if (credited > 0 && failure === undefined) {
-        granted += credited;
-        out.next({ type: 'credit', id, n: positiveInt(credited) });
+        owed += credited;
+        grantRecords();
       }
     },
     onStall: () => meter.creditStalled(),
@@ -284,6 +304,14 @@ function runChannel(input: ExportChannelInput, exportFn: ExportFn, out: FrameSin
   // The hub may only send the chunks the agent granted: what arrives before the adapter takes
   // records (it may first acquire a connection) waits in `waiting`, bounded by that credit.
   subs.push(input.inbound$.subscribe({ next: onRecords }));
+  if (input.writeReady$ !== undefined) {
+    subs.push(
+      input.writeReady$.subscribe((ready) => {
+        writerReady = ready;
+        grantRecords();
+      }),
+    );
+  }
   out.next({ type: 'credit', id, n: positiveInt(limits.streamWindow) });
   subs.push(
     input.credit$.subscribe((n) => {
