@@ -6,9 +6,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { isLeft } from 'fp-ts/lib/Either.js';
-import { firstValueFrom, lastValueFrom, of, Subject, toArray } from 'rxjs';
+import { firstValueFrom, lastValueFrom, of, Subject, toArray, type Observable } from 'rxjs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { ExportResult, OperationContext, Page, PageSource } from '../../src/adapters/adapter.js';
+import type { ExportResult, OperationContext, Page, SearchSource } from '../../src/adapters/adapter.js';
+import { isJsonBatch } from '../../src/adapters/json-batch.js';
 import { createLdapAdapter, type LdapAdapter, type LdapAdapterOptions, type LdapEntry } from '../../src/adapters/ldap/index.js';
 import { LdapDataSourceConfig } from '../../src/adapters/ldap/config.js';
 import type { AttributeInfo, LdapSchema } from '../../src/adapters/ldap/schema.js';
@@ -73,14 +74,19 @@ async function failure(p: Promise<unknown>): Promise<ProtocolError> {
   throw new Error('expected a failure');
 }
 
-/** One page; a worker thread's JSON texts (`itemFormat: 'json'`) parsed back into entries. */
-async function pull(s: PageSource<unknown>): Promise<Page<LdapEntry>> {
-  const page = await firstValueFrom(s.pull());
-  if (s.itemFormat !== 'json') return page as Page<LdapEntry>;
-  return { ...page, items: page.items.map((text) => JSON.parse(text as string) as LdapEntry) };
+/** One page; its `JsonBatch` (`itemFormat: 'json-batch'`, in-thread or from a worker) parsed back into entries. */
+async function pull(s: SearchSource): Promise<Page<LdapEntry>> {
+  expect(s.itemFormat).toBe('json-batch');
+  const page = await firstValueFrom<{ items: unknown; last: boolean; truncated?: boolean }>(s.pull());
+  if (!isJsonBatch(page.items)) throw new Error('expected a JsonBatch page');
+  const batch = page.items;
+  // The batch's layout: items comma-separated, each one JSON value.
+  expect(batch.bytes.toString('utf8')).toBe(batch.texts().join(','));
+  const { items: _, ...rest } = page;
+  return { ...rest, items: batch.texts().map((text) => JSON.parse(text) as LdapEntry) };
 }
 
-async function drain(s: PageSource<unknown>): Promise<Array<Page<LdapEntry>>> {
+async function drain(s: SearchSource): Promise<Array<Page<LdapEntry>>> {
   const pages: Array<Page<LdapEntry>> = [];
   for (;;) {
     const p = await pull(s);
@@ -347,7 +353,7 @@ for (const workers of [1, 0]) {
       it('close() while a page request is in flight', async () => {
         const a = adapter();
         const s = a.search!({ base: PEOPLE_DN, pageSize: 500 }, ctx);
-        const sub = s.pull().subscribe({ error: () => undefined });
+        const sub = (s.pull() as Observable<unknown>).subscribe({ error: () => undefined });
         await until(() => a.stats.streams === 1);
         sub.unsubscribe();
         s.close();
@@ -618,14 +624,14 @@ describe('resources and failures', () => {
 
 describe('search worker threads', () => {
   const people = { base: PEOPLE_DN, filter: '(objectClass=inetOrgPerson)', attributes: ['uid'] };
-  const total = async (s: PageSource<unknown>): Promise<number> => (await drain(s)).reduce((n, p) => n + p.items.length, 0);
+  const total = async (s: SearchSource): Promise<number> => (await drain(s)).reduce((n, p) => n + p.items.length, 0);
 
   it('workers start on the first search, are reused, serve streams at once, and stop with the adapter', async () => {
     const a = adapter({}, { searchWorkers: 2 });
     expect(a.searchThreads).toBeDefined();
     expect(a.stats.searchWorkers).toBe(0);
     const s = a.search!(people, ctx);
-    expect(s.itemFormat).toBe('json');
+    expect(s.itemFormat).toBe('json-batch');
     expect(await total(s)).toBe(ENTRIES);
     expect(await total(a.search!(people, ctx))).toBe(ENTRIES);
     expect(a.stats.searchWorkers).toBe(1);

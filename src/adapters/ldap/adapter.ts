@@ -5,7 +5,7 @@
  */
 import { availableParallelism } from 'node:os';
 import type { Logger } from 'pino';
-import type { DataSourceAdapter, OperationContext, PageSource } from '../adapter.js';
+import type { BatchPageSource, DataSourceAdapter, OperationContext } from '../adapter.js';
 import type { Operation } from '../../protocol/index.js';
 import { LdapClientPool, type ClientPoolOptions, type PoolStats } from './client-pool.js';
 import type { LdapDataSourceConfig } from './config.js';
@@ -72,7 +72,7 @@ export function createLdapAdapter(name: string, config: LdapDataSourceConfig, lo
     schema: (ctx: OperationContext) => readSchemaOp(deps, ctx),
     attributes: (ctx: OperationContext) => readAttributesOp(deps, ctx),
     get: (params: Record<string, unknown>, ctx: OperationContext) => getEntry(deps, params, ctx),
-    search: (params: Record<string, unknown>, ctx: OperationContext): PageSource<unknown> =>
+    search: (params: Record<string, unknown>, ctx: OperationContext): BatchPageSource =>
       threads?.usable === true ? threadedSearchSource({ ...deps, threads }, params, ctx) : searchSource(deps, params, ctx),
     export: (records, ctx) => exportRecords(deps, records, ctx),
     close: async () => {

@@ -12,10 +12,15 @@ import { transcodeEntry } from './entry-transcoder.js';
 import { JsonWriter } from './json-writer.js';
 
 export class EntryBatchWriter implements EntrySink {
-  private readonly out = new JsonWriter();
+  private readonly out: JsonWriter;
   private ends: number[] = [];
   /** Pass as the search's `explicitBufferAttributes`. */
   readonly attributes: string[] = sinkAttributes(this);
+
+  /** `capacity`: the first page buffer's size (later ones start at the previous page's size). */
+  constructor(capacity?: number) {
+    this.out = new JsonWriter(capacity);
+  }
 
   /** Entries written since the last `take()`. */
   get count(): number {

@@ -1,5 +1,6 @@
 /**
- * `get`: one entry by DN (a base-scope search on a shared client). NOT_FOUND when the server
+ * `get`: one entry by DN (a base-scope search on a shared client), its JSON written by the
+ * streaming transcoder as for search pages (`entry-batch.ts`). NOT_FOUND when the server
  * says noSuchObject or returns nothing (OpenLDAP answers noSuchObject for entries its ACLs hide).
  * The target is `dn` or `dn;binary` (`GetParams` turns the bytes into the equivalent escaped DN
  * string, which is checked against baseDN like any other and sent as the search base).
@@ -9,8 +10,8 @@ import type { OperationContext } from '../adapter.js';
 import { ProtocolError, type ProtocolErrorContext } from '../../protocol/errors.js';
 import type { LdapClientPool } from './client-pool.js';
 import type { LdapDataSourceConfig } from './config.js';
-import { LOSSLESS_ENTRIES } from './entry-decoder.js';
-import { losslessEntry, normaliseEntry, type LdapEntry } from './entry.js';
+import { EntryBatchWriter } from './entry-batch.js';
+import type { LdapEntry } from './entry.js';
 import { toProtocolError } from './errors.js';
 import { decodeOrThrow, GetParams, requireWithin } from './params.js';
 
@@ -28,16 +29,17 @@ export function getEntry(deps: GetDeps, params: unknown, ctx: OperationContext):
     return from(
       deps.pool.withShared(async ({ client, url }) => {
         try {
-          const { searchEntries } = await client.search(p.dn, {
+          // The entry's JSON written while it is parsed, by the same transcoder as search's pages.
+          const sink = new EntryBatchWriter(4096);
+          await client.search(p.dn, {
             scope: 'base',
             filter: '(objectClass=*)',
             ...(p.attributes === undefined ? {} : { attributes: p.attributes }),
-            // Entries as bytes (the pool's clients decode with entry-decoder.ts), as search does.
-            explicitBufferAttributes: LOSSLESS_ENTRIES,
+            explicitBufferAttributes: sink.attributes,
           });
-          const entry = searchEntries[0];
-          if (entry === undefined) throw new ProtocolError('NOT_FOUND', `${url}: no entry ${JSON.stringify(p.dn)}`, { ...context, url });
-          return normaliseEntry(losslessEntry(entry));
+          const found = sink.take();
+          if (found.count === 0) throw new ProtocolError('NOT_FOUND', `${url}: no entry ${JSON.stringify(p.dn)}`, { ...context, url });
+          return JSON.parse(found.text(0)) as LdapEntry;
         } catch (err) {
           throw toProtocolError(err, { ...context, url }, { operation: `get ${p.dn}`, secrets: deps.secrets });
         }

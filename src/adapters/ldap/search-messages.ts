@@ -43,8 +43,11 @@ export interface ErrorData {
 export type FromWorker =
   /** Started: the modules loaded and the pool was built. */
   | { readonly type: 'ready' }
-  /** One page: each text is the JSON of one protocol entry (`{dn, attributes}`). */
-  | { readonly type: 'page'; readonly stream: number; readonly texts: string[]; readonly last: boolean; readonly truncated: boolean }
+  /**
+   * One page as the parts of a `JsonBatch` (each item the JSON of one protocol entry), the
+   * memory transferred, not copied: `bytes` the items comma-separated, `ends` where each ends.
+   */
+  | { readonly type: 'page'; readonly stream: number; readonly bytes: Uint8Array; readonly ends: Uint32Array; readonly last: boolean; readonly truncated: boolean }
   | { readonly type: 'error'; readonly stream: number; readonly error: ErrorData }
   /** The worker's LDAP connections now open (after a page, a failure or a close). */
   | { readonly type: 'connections'; readonly open: number }
@@ -85,7 +88,7 @@ export function fromWorker(u: unknown): FromWorker | undefined {
     case 'ready':
       return { type: 'ready' };
     case 'page':
-      return isStream(u['stream']) && Array.isArray(u['texts']) && typeof u['last'] === 'boolean' ? (u as unknown as FromWorker) : undefined;
+      return isStream(u['stream']) && u['bytes'] instanceof Uint8Array && u['ends'] instanceof Uint32Array && typeof u['last'] === 'boolean' ? (u as unknown as FromWorker) : undefined;
     case 'error': {
       const e = u['error'];
       return isStream(u['stream']) && isObject(e) && typeof e['code'] === 'string' && Object.hasOwn(ERROR_CODES, e['code']) && typeof e['message'] === 'string'

@@ -1,8 +1,8 @@
 /**
- * `search` in worker threads: the main thread's side. Most of a search's CPU is in decoding
- * BER (ldapts), normalising entries and serialising them; a few worker threads per data source
- * (`searchWorkers`) do that while the main thread only frames and sends the JSON texts they hand
- * back, so a relayed search is no longer bound by one core.
+ * `search` in worker threads: the main thread's side. Most of a search's CPU is in reading
+ * BER and writing entry JSON (the transcoder); a few worker threads per data source
+ * (`searchWorkers`) do that while the main thread only frames and sends the `JsonBatch` pages
+ * they hand back (memory transferred, not copied), so a relayed search is not bound by one core.
  *
  * The contract does not move: a stream asks its worker for the next page only from
  * `pull()` — that is, only when the pipeline holds credit to send it — and the worker makes at
@@ -20,13 +20,14 @@ import { existsSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import { concatMap, defer, from, of, throwError, type Observable } from 'rxjs';
-import type { OperationContext, Page, PageSource } from '../adapter.js';
+import type { BatchPageSource, OperationContext } from '../adapter.js';
+import { JsonBatch } from '../json-batch.js';
 import { ProtocolError, type ProtocolErrorContext } from '../../protocol/errors.js';
 import type { ClientPoolOptions, LdapClientPool, Lease } from './client-pool.js';
 import type { LdapDataSourceConfig } from './config.js';
 import { toProtocolError } from './errors.js';
 import { fromErrorData, fromWorker, type FromWorker, type SearchWorkerData, type ToWorker } from './search-messages.js';
-import { pagedSearch, planOrError, type PagedSearch, type SearchDeps, type SearchPlan } from './search.js';
+import { pagedSearch, planOrError, type BatchPage, type PagedSearch, type SearchDeps, type SearchPlan } from './search.js';
 
 const WORKER_FILE = 'search-worker.js';
 
@@ -70,7 +71,7 @@ const DEFAULT_IDLE_MS = 60_000;
 
 /** One page as a worker sends it. */
 interface WorkerPage {
-  readonly texts: string[];
+  readonly batch: JsonBatch;
   readonly last: boolean;
   readonly truncated: boolean;
 }
@@ -161,7 +162,7 @@ class Thread {
         this.ready = true;
         return;
       case 'page':
-        this.streams.get(m.stream)?.page(m);
+        this.streams.get(m.stream)?.page({ batch: JsonBatch.fromParts(m.bytes, m.ends), last: m.last, truncated: m.truncated });
         return;
       case 'error':
         this.streams.get(m.stream)?.fail(fromErrorData(m.error));
@@ -233,7 +234,7 @@ class Thread {
     return {
       pull: () => {
         if (failed !== undefined) return Promise.reject(failed);
-        if (done) return Promise.resolve({ texts: [], last: true, truncated: false });
+        if (done) return Promise.resolve({ batch: JsonBatch.EMPTY, last: true, truncated: false });
         return new Promise<WorkerPage>((resolve, reject) => {
           pending = { resolve, reject };
           this.post({ type: 'pull', stream: id });
@@ -364,11 +365,11 @@ export interface ThreadedSearchDeps extends SearchDeps {
 }
 
 /**
- * A `search` whose pages are fetched and serialised by a worker thread: a `PageSource` of JSON
- * texts (`itemFormat: 'json'`), with the same pages, limits and errors as `searchSource`. If the
+ * A `search` whose pages are fetched and written by a worker thread: a `BatchPageSource`
+ * (`itemFormat: 'json-batch'`) with the same pages, limits and errors as `searchSource`. If the
  * worker fails to start before the first page, the stream runs in this thread instead.
  */
-export function threadedSearchSource(deps: ThreadedSearchDeps, params: unknown, ctx: OperationContext): PageSource<string> {
+export function threadedSearchSource(deps: ThreadedSearchDeps, params: unknown, ctx: OperationContext): BatchPageSource {
   const context: ProtocolErrorContext = { requestId: ctx.requestId, dataSource: ctx.dataSource };
   const plan = planOrError(params, deps.config, context);
   let slot: Lease | undefined;
@@ -391,29 +392,29 @@ export function threadedSearchSource(deps: ThreadedSearchDeps, params: unknown, 
     return stream;
   };
 
-  const nextPage = async (p: SearchPlan): Promise<Page<string>> => {
+  const nextPage = async (p: SearchPlan): Promise<BatchPage> => {
     const page = await open(p).pull();
     delivered = true;
     if (page.last) {
       finished = true;
       release();
     }
-    return page.truncated ? { items: page.texts, last: page.last, truncated: true } : { items: page.texts, last: page.last };
+    return page.truncated ? { items: page.batch, last: page.last, truncated: true } : { items: page.batch, last: page.last };
   };
 
   /** The same search in this thread (a worker that cannot start). */
-  const pullInThread = (p: SearchPlan): Observable<Page<string>> => {
+  const pullInThread = (p: SearchPlan): Observable<BatchPage> => {
     inThread ??= pagedSearch(deps, p, ctx);
     return inThread.pull();
   };
 
-  const pull = (): Observable<Page<string>> =>
+  const pull = (): Observable<BatchPage> =>
     defer(() => {
       if (plan instanceof ProtocolError) return throwError(() => plan);
       if (closed) return throwError(() => new ProtocolError('CANCELLED', 'search was closed', context));
       const p = plan;
       if (inThread !== undefined) return pullInThread(p);
-      if (finished) return of<Page<string>>({ items: [], last: true });
+      if (finished) return of<BatchPage>({ items: JsonBatch.EMPTY, last: true });
       return from(
         nextPage(p).catch((err: unknown) => {
           release();
@@ -434,5 +435,5 @@ export function threadedSearchSource(deps: ThreadedSearchDeps, params: unknown, 
     release();
   };
 
-  return { pull, close, itemFormat: 'json' };
+  return { pull, close, itemFormat: 'json-batch' };
 }

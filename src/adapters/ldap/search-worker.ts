@@ -1,9 +1,9 @@
 /**
  * An LDAP search worker thread (see `search-threads.ts` for the main thread's side). It runs the
  * same paged search as the in-thread path (`pagedSearch`: connect and bind with failover, RFC
- * 2696 pages, size limits, binary values) and hands the main thread each page as the JSON texts
- * of its entries, so decoding BER, normalising and serialising entries — most of a search's CPU
- * — happen off the thread that frames and sends.
+ * 2696 pages, size limits, binary values) and hands the main thread each page as one `JsonBatch`
+ * (its memory transferred, not copied), so transcoding BER into entry JSON — most of a search's
+ * CPU — happens off the thread that frames and sends.
  *
  * The worker never reads ahead: it asks the server for a page only when the main thread sends
  * `pull` (which it does only with credit to send the page), and `close` abandons the
@@ -21,7 +21,7 @@ import { pagedSearch, type PagedSearch, type SearchDeps } from './search.js';
 if (parentPort === null) throw new Error('search-worker.js must run as a worker thread');
 const port = parentPort;
 const data = workerData as SearchWorkerData;
-const post = (message: FromWorker): void => port.postMessage(message);
+const post = (message: FromWorker, transfer: ArrayBuffer[] = []): void => port.postMessage(message, transfer);
 
 // Records go to the main thread's logger, which owns the destination and the redaction paths.
 const log: Logger = pino(
@@ -70,9 +70,10 @@ function pull(id: number): void {
   }
   s.pulling = s.search.pull().subscribe({
     next: (page) => {
-      // The entries' JSON texts: the main thread measures and sends them as they are.
+      // The page's buffer is this page's alone (entry-batch.ts): handed over, not copied.
       reportConnections(); // before the page, so the main thread's stats are current when it arrives
-      post({ type: 'page', stream: id, texts: [...page.items], last: page.last, truncated: page.truncated === true });
+      const { bytes, ends } = page.items;
+      post({ type: 'page', stream: id, bytes, ends, last: page.last, truncated: page.truncated === true }, transferable(bytes, ends));
       if (page.last) forget(id, s);
     },
     error: (err: unknown) => {
@@ -80,6 +81,14 @@ function pull(id: number): void {
       forget(id, s);
     },
   });
+}
+
+/** The memory of a page to transfer (empty pages share constants: those are copied). */
+function transferable(bytes: Uint8Array, ends: Uint32Array): ArrayBuffer[] {
+  const list: ArrayBuffer[] = [];
+  if (bytes.byteLength > 0 && bytes.buffer instanceof ArrayBuffer) list.push(bytes.buffer);
+  if (ends.byteLength > 0 && ends.buffer instanceof ArrayBuffer) list.push(ends.buffer);
+  return list;
 }
 
 async function shutdown(): Promise<void> {

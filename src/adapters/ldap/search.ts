@@ -1,5 +1,8 @@
 /**
- * `search`: an RFC 2696 paged search exposed as a `PageSource`. Each `pull()` makes
+ * `search`: an RFC 2696 paged search exposed as a `BatchPageSource`: each page is one
+ * `JsonBatch`, its entries' JSON written as bytes while the client parses them (the streaming
+ * transcoder, `entry-batch.ts`), so the pipeline sends the page without serialising anything.
+ * Each `pull()` makes
  * at most one page request: ldapts' `searchPaginated` generator asks the server for the next
  * page only when `next()` is called, so a consumer without credit stops the server too.
  *
@@ -13,12 +16,12 @@
  */
 import { defer, from, of, throwError, type Observable } from 'rxjs';
 import type { SearchResult } from 'ldapts';
-import type { OperationContext, Page, PageSource } from '../adapter.js';
+import type { BatchPageSource, OperationContext, Page } from '../adapter.js';
+import { JsonBatch } from '../json-batch.js';
 import { ProtocolError, type ProtocolErrorContext } from '../../protocol/errors.js';
 import type { LdapClientPool, Lease } from './client-pool.js';
 import type { LdapDataSourceConfig } from './config.js';
-import { LOSSLESS_ENTRIES } from './entry-decoder.js';
-import { entryJson, losslessEntry } from './entry.js';
+import { EntryBatchWriter } from './entry-batch.js';
 import { ldapResultCode, toProtocolError } from './errors.js';
 import { checkFilter, decodeOrThrow, requireWithin, SearchParams } from './params.js';
 
@@ -53,7 +56,23 @@ export function planSearch(params: unknown, config: LdapDataSourceConfig, contex
   return { base, scope: p.scope ?? 'sub', filter, ...(p.attributes === undefined ? {} : { attributes: p.attributes }), sizeLimit, pageSize };
 }
 
-type Step = { kind: 'page'; result: SearchResult } | { kind: 'done' } | { kind: 'sizeLimit' };
+/** A page of a batch source. */
+export type BatchPage = Omit<Page<never>, 'items'> & { readonly items: JsonBatch };
+
+/** A page's entries as written by the sink, and what else the server said with them. */
+interface PageRead {
+  readonly batch: JsonBatch;
+  readonly references: number;
+}
+
+type Step = { kind: 'page'; page: PageRead } | { kind: 'done' } | { kind: 'sizeLimit' };
+
+/** The first `n` items of a batch (no copy). */
+function firstItems(batch: JsonBatch, n: number): JsonBatch {
+  if (n >= batch.count) return batch;
+  if (n <= 0) return JsonBatch.EMPTY;
+  return new JsonBatch(batch.bytes.subarray(0, batch.ends[n - 1]), batch.ends.slice(0, n));
+}
 
 /** `planSearch`, a failure kept as the value that every pull then fails with. */
 export function planOrError(params: unknown, config: LdapDataSourceConfig, context: ProtocolErrorContext): SearchPlan | ProtocolError {
@@ -65,10 +84,10 @@ export function planOrError(params: unknown, config: LdapDataSourceConfig, conte
 }
 
 /**
- * A paged search run in this thread. Its items are the entries' JSON texts (`itemFormat:
- * 'json'`, see `entryJson`): serialised once, here, whichever thread runs it.
+ * A paged search run in this thread. Each page is one `JsonBatch` of the entries' JSON
+ * (`itemFormat: 'json-batch'`): written once, here, whichever thread runs it.
  */
-export interface PagedSearch extends PageSource<string> {
+export interface PagedSearch extends BatchPageSource {
   /** Settles once the stream's connection is closed (after the last page, a failure or `close()`). */
   released(): Promise<void>;
 }
@@ -83,8 +102,10 @@ export function pagedSearch(deps: SearchDeps, plan: SearchPlan | ProtocolError, 
   let lease: Lease | undefined;
   let it: AsyncGenerator<SearchResult> | undefined;
   let url: string | undefined;
+  /** Where the client writes each page's entries as they are parsed. */
+  const sink = new EntryBatchWriter();
   /** A page read ahead by the short-page check (only on servers that send short pages early). */
-  let readAhead: SearchResult | undefined;
+  let readAhead: PageRead | undefined;
   let delivered = 0;
   let finished = false;
   let closed = false;
@@ -100,7 +121,7 @@ export function pagedSearch(deps: SearchDeps, plan: SearchPlan | ProtocolError, 
     if (l !== undefined) releasing = l.release();
   };
 
-  const finish = (page: Page<string>): Page<string> => {
+  const finish = (page: BatchPage): BatchPage => {
     finished = true;
     release();
     return page;
@@ -117,8 +138,8 @@ export function pagedSearch(deps: SearchDeps, plan: SearchPlan | ProtocolError, 
       filter: p.filter,
       paged: { pageSize: p.pageSize },
       ...(p.attributes === undefined ? {} : { attributes: p.attributes }),
-      // Entries as bytes (the pool's clients decode with entry-decoder.ts), written to JSON below.
-      explicitBufferAttributes: LOSSLESS_ENTRIES,
+      // Entries written as JSON into `sink` while they are parsed (the pool's clients decode with entry-decoder.ts).
+      explicitBufferAttributes: sink.attributes,
     });
     return it;
   };
@@ -126,48 +147,52 @@ export function pagedSearch(deps: SearchDeps, plan: SearchPlan | ProtocolError, 
   const step = async (generator: AsyncGenerator<SearchResult>): Promise<Step> => {
     try {
       const r = await generator.next();
-      return r.done === true ? { kind: 'done' } : { kind: 'page', result: r.value };
+      // The page's entries were written to the sink as they came: take them now, before the next request.
+      const batch = sink.take();
+      return r.done === true ? { kind: 'done' } : { kind: 'page', page: { batch, references: r.value.searchReferences.length } };
     } catch (err) {
+      // The entries of a failed page are dropped, as ldapts drops them.
+      sink.take();
       // A server-side size limit: ldapts throws because we sent no sizeLimit of our own.
       if (ldapResultCode(err) === 4) return { kind: 'sizeLimit' };
       throw err;
     }
   };
 
-  const nextPage = async (p: SearchPlan): Promise<Page<string>> => {
+  const nextPage = async (p: SearchPlan): Promise<BatchPage> => {
     const generator = await open(p);
-    let result = readAhead;
+    let read = readAhead;
     readAhead = undefined;
-    if (result === undefined) {
+    if (read === undefined) {
       const s = await step(generator);
-      if (s.kind === 'done') return finish({ items: [], last: true });
-      if (s.kind === 'sizeLimit') return finish({ items: [], last: true, truncated: true });
-      result = s.result;
+      if (s.kind === 'done') return finish({ items: JsonBatch.EMPTY, last: true });
+      if (s.kind === 'sizeLimit') return finish({ items: JsonBatch.EMPTY, last: true, truncated: true });
+      read = s.page;
     }
-    if (result.searchReferences.length > 0) ctx.log.debug({ references: result.searchReferences.length }, 'LDAP search continuation references not followed');
-    let items = result.searchEntries.map((e) => entryJson(losslessEntry(e)));
-    if (p.sizeLimit > 0 && delivered + items.length > p.sizeLimit) {
-      items = items.slice(0, p.sizeLimit - delivered);
-      delivered += items.length;
+    if (read.references > 0) ctx.log.debug({ references: read.references }, 'LDAP search continuation references not followed');
+    let items = read.batch;
+    if (p.sizeLimit > 0 && delivered + items.count > p.sizeLimit) {
+      items = firstItems(items, p.sizeLimit - delivered);
+      delivered += items.count;
       return finish({ items, last: true, truncated: true });
     }
-    delivered += items.length;
-    if (result.searchEntries.length < p.pageSize && !closed) {
+    delivered += items.count;
+    if (read.batch.count < p.pageSize && !closed) {
       // A short page is the last one on every server we know: then `next()` ends the generator
       // without a request. If a server sends short pages early, we hold one page read ahead.
       const s = await step(generator);
       if (s.kind === 'done') return finish({ items, last: true });
       if (s.kind === 'sizeLimit') return finish({ items, last: true, truncated: true });
-      readAhead = s.result;
+      readAhead = s.page;
     }
     return { items, last: false };
   };
 
-  const pull = (): Observable<Page<string>> =>
+  const pull = (): Observable<BatchPage> =>
     defer(() => {
       if (plan instanceof ProtocolError) return throwError(() => plan);
       if (closed) return throwError(() => new ProtocolError('CANCELLED', 'search was closed', context));
-      if (finished) return of<Page<string>>({ items: [], last: true });
+      if (finished) return of<BatchPage>({ items: JsonBatch.EMPTY, last: true });
       const p = plan;
       return from(
         nextPage(p).catch((err: unknown) => {
@@ -184,5 +209,5 @@ export function pagedSearch(deps: SearchDeps, plan: SearchPlan | ProtocolError, 
     release();
   };
 
-  return { pull, close, released: () => releasing, itemFormat: 'json' };
+  return { pull, close, released: () => releasing, itemFormat: 'json-batch' };
 }
