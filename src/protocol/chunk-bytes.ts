@@ -31,6 +31,8 @@ const COLON = 0x3a;
 export class ChunkItems {
   private parsed: unknown[] | undefined;
   private lines: Buffer | undefined;
+  /** The frame's separators were turned into newlines (`ndjson`): the array no longer parses whole. */
+  private rewritten = false;
 
   constructor(
     /** The whole frame. */
@@ -51,7 +53,10 @@ export class ChunkItems {
 
   /** The items as values (`JSON.parse` of the array, once). */
   values(): unknown[] {
-    this.parsed ??= JSON.parse(this.frame.toString('utf8', this.arrayStart, this.arrayEnd)) as unknown[];
+    if (this.parsed) return this.parsed;
+    this.parsed = this.rewritten
+      ? this.starts.map((s, k) => JSON.parse(this.frame.toString('utf8', s, this.ends[k])) as unknown)
+      : (JSON.parse(this.frame.toString('utf8', this.arrayStart, this.arrayEnd)) as unknown[]);
     return this.parsed;
   }
 
@@ -62,8 +67,12 @@ export class ChunkItems {
 
   /**
    * The items as NDJSON: each item's JSON on one line, `\n` after each — one Buffer. Items
-   * sent compactly (`JSON.stringify` output, what agents send) are copied as they are; an item
+   * sent compactly (`JSON.stringify` output, what agents send) are taken as they are; an item
    * with whitespace between its tokens is compacted, so a line never holds a raw newline.
+   *
+   * For a compact array (`[a,b,c]`) the lines are written into the frame itself — each comma
+   * after an item and the closing bracket become newlines — and returned as a slice of it: no
+   * copy. The frame buffer belongs to this object (the socket handed it over).
    */
   ndjson(): Buffer {
     this.lines ??= this.buildLines();
@@ -77,14 +86,12 @@ export class ChunkItems {
     let contiguous = this.spaced.length === 0;
     for (let k = 1; contiguous && k < n; k++) contiguous = starts[k] === ends[k - 1]! + 1;
     const first = starts[0]!;
-    if (contiguous) {
-      // `a,b,c` → `a\nb\nc\n`: the commas between items become the newlines.
-      const last = ends[n - 1]!;
-      const out = Buffer.allocUnsafe(last - first + 1);
-      frame.copy(out, 0, first, last);
-      for (let k = 0; k < n - 1; k++) out[ends[k]! - first] = NEWLINE;
-      out[last - first] = NEWLINE;
-      return out;
+    const last = ends[n - 1]!;
+    if (contiguous && last === this.arrayEnd - 1) {
+      // `[a,b,c]` → `[a\nb\nc\n`: the commas between items and the bracket become the newlines.
+      this.rewritten = true;
+      for (let k = 0; k < n; k++) frame[ends[k]!] = NEWLINE;
+      return frame.subarray(first, last + 1);
     }
     let total = n;
     for (let k = 0; k < n; k++) total += ends[k]! - starts[k]!;

@@ -51,6 +51,12 @@ const isHex = (c: number): boolean => (c >= ZERO && c <= NINE) || (c >= 0x41 && 
 const SIMPLE_ESCAPES = new Uint8Array(256);
 for (const c of '"\\/bfnrt') SIMPLE_ESCAPES[c.charCodeAt(0)] = 1;
 
+/** Bytes that end a plain run inside a string: the quote, the backslash, control characters. */
+const STRING_STOPS = new Uint8Array(256);
+for (let c = 0; c < SPACE; c++) STRING_STOPS[c] = 1;
+STRING_STOPS[QUOTE] = 1;
+STRING_STOPS[BACKSLASH] = 1;
+
 /** Bytes of `true`, `false`, `null`, checked after their first byte. */
 const LITERALS: Readonly<Record<number, readonly number[]>> = {
   0x74: [0x72, 0x75, 0x65],
@@ -84,6 +90,8 @@ export class JsonScanner {
   string(b: Uint8Array, i: number): number {
     i += 1;
     for (;;) {
+      // A plain run: one table load per byte (past the end, `b[i]` is undefined and stops it too).
+      while (STRING_STOPS[b[i] as number] === 0) i += 1;
       const c = b[i] ?? -1;
       if (c === QUOTE) return i + 1;
       if (c === BACKSLASH) {
@@ -91,10 +99,8 @@ export class JsonScanner {
         if (SIMPLE_ESCAPES[e] === 1) i += 2;
         else if (e === 0x75 && isHex(b[i + 2] ?? -1) && isHex(b[i + 3] ?? -1) && isHex(b[i + 4] ?? -1) && isHex(b[i + 5] ?? -1)) i += 6;
         else return SCAN_INVALID;
-      } else if (c < SPACE) {
-        return SCAN_INVALID; // a raw control character, or the end of the bytes
       } else {
-        i += 1;
+        return SCAN_INVALID; // a raw control character, or the end of the bytes
       }
     }
   }

@@ -136,7 +136,11 @@ describe('ChunkItems.ndjson', () => {
         const frame = Buffer.from(encodeChunk('r1', seq, values.map((v) => JSON.stringify(v))).encoded);
         const decoded = decodeFrame(frame);
         if (!decoded.ok || decoded.frame.type !== 'chunk') throw new Error('not a chunk');
-        expect(readChunkFrame(frame)?.items.ndjson().toString('utf8')).toBe(NdjsonWriter.lines(decoded.frame.items));
+        const scanned = readChunkFrame(Buffer.from(frame));
+        expect(scanned?.items.ndjson().toString('utf8')).toBe(NdjsonWriter.lines(decoded.frame.items));
+        // The lines were written into the frame's own bytes; the values still read the same.
+        expect(scanned?.items.values()).toEqual(decoded.frame.items);
+        expect(scanned?.items.ndjson().toString('utf8')).toBe(NdjsonWriter.lines(decoded.frame.items));
       }),
       { seed: SEED, numRuns: 2000 },
     );
