@@ -22,10 +22,19 @@ import { registerStreamRoutes } from './stream-routes.js';
 const USABLE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 const PUBLIC_PATHS = new Set(['/v1/openapi.json']);
 
+/** Route pattern → operation, filled as routes are first seen. */
+const OPERATION_OF_ROUTE = new Map<string, string>();
+
 /** The protocol operation a route runs (metrics label), '' for the listing routes. */
 function operationOf(route: string): string {
-  const last = /\/v1\/data-sources\/:name\/([a-z-]+)$/.exec(route)?.[1];
-  return last === undefined ? '' : last === 'resource-types' ? 'resourceTypes' : last;
+  let op = OPERATION_OF_ROUTE.get(route);
+  if (op === undefined) {
+    const last = /\/v1\/data-sources\/:name\/([a-z-]+)$/.exec(route)?.[1];
+    op = last === undefined ? '' : last === 'resource-types' ? 'resourceTypes' : last;
+    // Route patterns are the registered routes and '(unmatched)': a handful, never raw URLs.
+    OPERATION_OF_ROUTE.set(route, op);
+  }
+  return op;
 }
 
 /** Builds the API on `server`; call `ready()` before the server listens. */
@@ -59,39 +68,43 @@ export function createHttpApi(server: Server, hub: Hub, config: HubConfig, logge
   app.removeContentTypeParser('text/plain');
   app.decorateRequest('tenantId', '');
 
-  // Metrics for every request, authenticated or not; hijacked streams count until they close.
+  // One hook per request, synchronous while the token is cached: metrics for every request
+  // (authenticated or not; hijacked streams count until they close), then the token check,
+  // the tenant's in-flight bound and, once admitted, the access-log line when the response ends.
   app.addHook('onRequest', (req, reply, done) => {
     const started = performance.now();
+    let admitted: string | undefined;
     hub.metrics.apiInFlight.inc();
+    void reply.header('x-request-id', req.id);
     reply.raw.once('close', () => {
+      const ms = performance.now() - started;
       hub.metrics.apiInFlight.dec();
       const route = req.routeOptions.url ?? '(unmatched)';
-      hub.metrics.observeApiRequest({ route, op: operationOf(route), status: reply.raw.statusCode, seconds: (performance.now() - started) / 1000 });
-    });
-    done();
-  });
-
-  app.addHook('onRequest', async (req, reply) => {
-    void reply.header('x-request-id', req.id);
-    if (PUBLIC_PATHS.has(req.url) || !req.url.startsWith('/v1/')) return;
-    const token = ApiTokens.bearer(req.headers.authorization);
-    if (token === undefined) throw new ApiError('UNAUTHORIZED', 'send an API token: Authorization: Bearer TOKEN');
-    const tenantId = await tokens.tenantOf(token);
-    if (tenantId === undefined) throw new ApiError('UNAUTHORIZED', 'the API token is not valid');
-    const running = inFlight.get(tenantId) ?? 0;
-    if (running >= config.api.maxInFlightPerTenant) {
-      throw new ApiError('TOO_MANY_REQUESTS', `${running} API requests of this tenant are in flight (api.maxInFlightPerTenant)`);
-    }
-    req.tenantId = tenantId;
-    inFlight.set(tenantId, running + 1);
-    const started = performance.now();
-    reply.raw.once('close', () => {
-      inFlight.set(tenantId, (inFlight.get(tenantId) ?? 1) - 1);
+      hub.metrics.observeApiRequest({ route, op: operationOf(route), status: reply.raw.statusCode, seconds: ms / 1000 });
+      if (admitted === undefined) return;
+      inFlight.set(admitted, (inFlight.get(admitted) ?? 1) - 1);
       req.log.info(
-        { tenantId, method: req.method, url: req.url, status: reply.raw.statusCode, ms: Math.round(performance.now() - started), completed: reply.raw.writableFinished },
+        { tenantId: admitted, method: req.method, url: req.url, status: reply.raw.statusCode, ms: Math.round(ms), completed: reply.raw.writableFinished },
         'API request',
       );
     });
+    if (PUBLIC_PATHS.has(req.url) || !req.url.startsWith('/v1/')) return done();
+    const token = ApiTokens.bearer(req.headers.authorization);
+    if (token === undefined) return done(new ApiError('UNAUTHORIZED', 'send an API token: Authorization: Bearer TOKEN'));
+    const admit = (tenantId: string | undefined): void => {
+      if (tenantId === undefined) return done(new ApiError('UNAUTHORIZED', 'the API token is not valid'));
+      const running = inFlight.get(tenantId) ?? 0;
+      if (running >= config.api.maxInFlightPerTenant) {
+        return done(new ApiError('TOO_MANY_REQUESTS', `${running} API requests of this tenant are in flight (api.maxInFlightPerTenant)`));
+      }
+      req.tenantId = tenantId;
+      inFlight.set(tenantId, running + 1);
+      admitted = tenantId;
+      done();
+    };
+    const cached = tokens.cached(token);
+    if (cached !== undefined) return admit(cached.tenantId);
+    tokens.tenantOf(token).then(admit, (err: unknown) => done(err instanceof Error ? err : new Error(String(err))));
   });
 
   app.setErrorHandler((err, req, reply) => sendFailure(err, req, reply));
