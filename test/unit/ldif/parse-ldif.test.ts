@@ -1,6 +1,6 @@
 /** RFC 2849 content records: folding, comments, base64, URLs, and errors that name file:line. */
 import { describe, expect, it } from 'vitest';
-import { LdifError, parseLdif, type LdifDocument } from '../../../src/adapters/ldif/parse-ldif.js';
+import { LdifError, LdifParser, parseLdif, type LdifDocument } from '../../../src/adapters/ldif/parse-ldif.js';
 
 function values(doc: LdifDocument, record: number, name: string): unknown[] {
   return (doc.records[record]?.attributes ?? []).filter((a) => a.name === name).map((a) => a.value);
@@ -159,5 +159,26 @@ describe('parseLdif errors name file:line', () => {
 
   it('the line of a folded line is where it starts', () => {
     expect(error('dn: dc=x\ncn:: QUJD\n RA=!\n').line).toBe(2);
+  });
+});
+
+describe('LdifParser (pushed in chunks)', () => {
+  it('gives the same records and errors whatever the chunk size (lines, folds, CRLF, BOM and UTF-8 characters cut anywhere)', () => {
+    const text = Buffer.from('\uFEFFversion: 1\r\n\r\ndn: cn=Zoë Ång\r\n ström,dc=x\r\ncn:: WsO2w6s=\r\n# note\r\n  folded\r\ndescription: a\r\n  b\r\n\r\ndn: dc=x\r\ndc: x', 'utf8');
+    const whole = parseLdif(text, 'f');
+    for (let size = 1; size <= 9; size++) {
+      const parser = new LdifParser('f');
+      const records = [];
+      for (let at = 0; at < text.length; at += size) records.push(...parser.push(text.subarray(at, at + size)));
+      records.push(...parser.end());
+      expect(records, `chunks of ${size}`).toEqual(whole.records);
+      expect(parser.version).toBe(1);
+    }
+    const bad = Buffer.from('dn: dc=x\ndc: x\n\ndn: dc=y\nbroken line\n', 'utf8');
+    const parser = new LdifParser('f');
+    expect(() => {
+      for (let at = 0; at < bad.length; at += 3) parser.push(bad.subarray(at, at + 3));
+      parser.end();
+    }).toThrow('f:5: expected');
   });
 });
