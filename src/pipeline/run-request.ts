@@ -39,6 +39,11 @@ export interface RequestDeps {
   readonly metrics?: PipelineMetrics;
   /** Export journals (`stateDir`); absent: exports with an idempotency key are refused. */
   readonly journals?: ExportJournals;
+  /**
+   * Whether the session writer can take request `id`'s next frame now (session-pipeline.ts):
+   * search and export streams produce only then. Absent: credit alone paces them.
+   */
+  readonly writeReady?: (requestId: string) => Observable<boolean>;
 }
 
 type SingleOp = 'test' | 'schema' | 'attributes' | 'resourceTypes' | 'get';
@@ -97,7 +102,7 @@ export function runRequest(request: Request, own$: Observable<Frame>, deps: Requ
     switch (op) {
       case 'search': {
         if (!adapter.search) return notSupported(adapter, op);
-        return searchFrames(request, adapter.search(request.params, ctx), credit$, deps.limits, meter);
+        return searchFrames(request, adapter.search(request.params, ctx), credit$, deps.limits, meter, deps.writeReady?.(id));
       }
       case 'export':
         return journaledExport(request, deps.journals, ctx, (exportCtx) =>
@@ -112,6 +117,7 @@ export function runRequest(request: Request, own$: Observable<Frame>, deps: Requ
             meter,
             ...(deps.drain ? { stop$: deps.drain.stopping$ } : {}),
             deadline: { ms: timeoutMs, error: timedOut },
+            ...(deps.writeReady ? { writeReady$: deps.writeReady(id) } : {}),
           }),
         );
       default:

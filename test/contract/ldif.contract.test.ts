@@ -31,7 +31,15 @@ vi.mock('node:fs/promises', async (importOriginal) => {
     }
     return actual.readFile(...args);
   }) as typeof actual.readFile;
-  return { ...actual, readFile, default: { ...actual, readFile } };
+  // The loader opens the file and reads it in chunks; `:<` URL values use readFile.
+  const open = ((...args: Parameters<typeof actual.open>) => {
+    const [path] = args;
+    if (typeof path === 'string' && denied.has(path)) {
+      return Promise.reject(Object.assign(new Error(`EACCES: permission denied, open '${path}'`), { code: 'EACCES', errno: -13, syscall: 'open', path }));
+    }
+    return actual.open(...args);
+  }) as typeof actual.open;
+  return { ...actual, readFile, open, default: { ...actual, readFile, open } };
 });
 
 dataSourceContract('ldif (in-memory directory from a generated LDIF file)', () => {
