@@ -11,8 +11,19 @@
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
+import { createRequire } from 'node:module';
 import * as tls from 'node:tls';
-import forge from 'node-forge';
+import type Forge from 'node-forge';
+
+/**
+ * node-forge (~10 MB of heap once loaded) is needed only to read a PKCS#12 trust store, so it is
+ * loaded on first use: an agent with PEM stores, or none, never loads it.
+ */
+let forgeModule: typeof Forge | undefined;
+function forgeLib(): typeof Forge {
+  forgeModule ??= createRequire(import.meta.url)('node-forge') as typeof Forge;
+  return forgeModule;
+}
 
 /** Where the key material lives. All paths are absolute; an absent store is simply not used. */
 export interface ClientTlsInput {
@@ -320,7 +331,8 @@ function derCertificate(data: Buffer): string | undefined {
 }
 
 function pkcs12Certificates(file: string, data: Buffer, password: string | undefined): string[] {
-  let p12: forge.pkcs12.Pkcs12Pfx;
+  const forge = forgeLib();
+  let p12: Forge.pkcs12.Pkcs12Pfx;
   try {
     const asn1 = forge.asn1.fromDer(forge.util.createBuffer(data.toString('binary')));
     // Node's `ca` wants PEM and silently ignores a PKCS#12 buffer, so decode it here.
