@@ -17,9 +17,10 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isLeft } from 'fp-ts/lib/Either.js';
-import { asyncScheduler, firstValueFrom, from, lastValueFrom, toArray, type SchedulerLike } from 'rxjs';
+import { asyncScheduler, firstValueFrom, from, lastValueFrom, toArray, type Observable, type SchedulerLike } from 'rxjs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { DataSourceAdapter, ExportResult, OperationContext, PageSource } from '../../src/adapters/adapter.js';
+import type { DataSourceAdapter, ExportResult, OperationContext, SearchSource } from '../../src/adapters/adapter.js';
+import { isJsonBatch } from '../../src/adapters/json-batch.js';
 import { ScimDataSourceConfig } from '../../src/adapters/scim/config.js';
 import { createScimAdapter, type ScimAdapterOptions, type ScimAttributesResult, type ScimPage, type ScimSchemasResult, type ScimTestResult } from '../../src/adapters/scim/index.js';
 import { ProtocolError } from '../../src/protocol/index.js';
@@ -84,10 +85,24 @@ function requestsSince(fromIndex: number, path?: string): RecordedRequest[] {
   return server.requests.slice(fromIndex).filter((r) => path === undefined || r.path === `/scim/v2${path}`);
 }
 
-const pull = (s: PageSource<unknown>): Promise<ScimPage> => firstValueFrom(s.pull()) as Promise<ScimPage>;
+/** A page as a caller reads it: the batch's items parsed back into resources. */
+type ReadPage = Omit<ScimPage, 'items'> & { readonly items: Array<Record<string, unknown>> };
 
-async function drain(s: PageSource<unknown>, close = true): Promise<ScimPage[]> {
-  const pages: ScimPage[] = [];
+/** One page; its `JsonBatch` (`itemFormat: 'json-batch'`) checked for the batch layout and parsed back into resources. */
+async function pull(s: SearchSource): Promise<ReadPage> {
+  expect(s.itemFormat).toBe('json-batch');
+  const page = (await firstValueFrom<unknown>(s.pull())) as ScimPage;
+  if (!isJsonBatch(page.items)) throw new Error('expected a JsonBatch page');
+  const batch = page.items;
+  // The batch's layout: items comma-separated, each one compact JSON object on one line.
+  expect(batch.bytes.toString('utf8')).toBe(batch.texts().join(','));
+  for (const text of batch.texts()) expect(text).toMatch(/^\{[^\n]*\}$/);
+  const { items: _, ...rest } = page;
+  return { ...rest, items: batch.texts().map((text) => JSON.parse(text) as Record<string, unknown>) };
+}
+
+async function drain(s: SearchSource, close = true): Promise<ReadPage[]> {
+  const pages: ReadPage[] = [];
   for (;;) {
     const p = await pull(s);
     pages.push(p);
@@ -375,7 +390,7 @@ describe('search', () => {
     server.setLatency(300);
     try {
       const from0 = server.requests.length;
-      const sub = a.search!({ resourceType: '/Users', pageSize: 10 }, ctx).pull().subscribe({ error: () => undefined });
+      const sub = (a.search!({ resourceType: '/Users', pageSize: 10 }, ctx).pull() as Observable<unknown>).subscribe({ error: () => undefined });
       await new Promise((r) => setTimeout(r, 100));
       expect(requestsSince(from0, '/Users')).toHaveLength(1);
       sub.unsubscribe();
@@ -797,6 +812,79 @@ describe('providers that misbehave (node:http)', () => {
     const e = await failure(pull(adapter({ baseUrl: fakeUrl }).search!({ resourceType: '/Users' }, ctx)));
     expect(e.code).toBe('UPSTREAM_ERROR');
     expect(e.message).toContain('totalResults');
+  });
+
+  describe('resources as the provider wrote them (JsonBatch pages, no re-serialisation)', () => {
+    const resources = Array.from({ length: 7 }, (_, i) => ({
+      schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'],
+      id: `id-${i}`,
+      userName: `u ${i}\n"quoted"\t`,
+      name: { givenName: 'Zoë', familyName: '漢字 😀' },
+      emails: [{ value: `u${i}@example.com`, primary: i % 2 === 0 }],
+      ratio: i / 3,
+      nothing: null,
+    }));
+    const body = (n: number, total = n): Record<string, unknown> => ({ schemas: ['urn:ietf:params:scim:api:messages:2.0:ListResponse'], totalResults: total, itemsPerPage: n, startIndex: 1, Resources: resources.slice(0, n) });
+    const raw = async (s: SearchSource): Promise<ScimPage> => (await firstValueFrom<unknown>(s.pull())) as ScimPage;
+
+    it('an indented body: every resource compact on one line, byte-identical to JSON.stringify of the value, equal by value', async () => {
+      for (const indent of [2, '\t', '\r\n  ']) {
+        handler = (_req, res) => res.writeHead(200, { 'content-type': 'application/scim+json' }).end(JSON.stringify(body(7), null, indent));
+        const page = await raw(adapter({ baseUrl: fakeUrl }).search!({ resourceType: '/Users' }, ctx));
+        expect(isJsonBatch(page.items)).toBe(true);
+        expect(page.items.texts()).toEqual(resources.map((r) => JSON.stringify(r)));
+        expect(page.items.bytes.includes(0x0a)).toBe(false);
+        expect(page.items.texts().map((t) => JSON.parse(t) as unknown)).toEqual(resources);
+        expect(page).toMatchObject({ last: true, totalResults: 7, total: 7 });
+      }
+    });
+
+    it('a compact body: the bytes as sent, byte-identical to what the adapter wrote before', async () => {
+      handler = (_req, res) => json(res, 200, body(7));
+      const page = await raw(adapter({ baseUrl: fakeUrl }).search!({ resourceType: '/Users' }, ctx));
+      expect(page.items.bytes.toString('utf8')).toBe(resources.map((r) => JSON.stringify(r)).join(','));
+    });
+
+    it('spellings a provider may use (1.0, 1E2, escapes, a key twice) pass through as sent; JSON.parse gives the value it gave before', async () => {
+      const text = '{"totalResults":1,"Resources":[{"id":"1","n":1.0,"e":1E2,"s":"\\u0041\\/","k":1,"k":2}]}';
+      handler = (_req, res) => res.writeHead(200, { 'content-type': 'application/scim+json' }).end(text);
+      const page = await raw(adapter({ baseUrl: fakeUrl }).search!({ resourceType: '/Users' }, ctx));
+      expect(page.items.texts()).toEqual(['{"id":"1","n":1.0,"e":1E2,"s":"\\u0041\\/","k":1,"k":2}']);
+      expect(JSON.parse(page.items.text(0))).toEqual({ id: '1', n: 1, e: 100, s: 'A/', k: 2 });
+    });
+
+    it('Resources holding a non-object is refused as before (UPSTREAM_ERROR naming Resources)', async () => {
+      for (const bad of [[{ id: '1' }, 5], [null], ['x'], [[{ id: '1' }]]]) {
+        handler = (_req, res) => json(res, 200, { totalResults: bad.length, Resources: bad });
+        const e = await failure(pull(adapter({ baseUrl: fakeUrl }).search!({ resourceType: '/Users' }, ctx)));
+        expect(e.code).toBe('UPSTREAM_ERROR');
+        expect(e.message).toContain('Resources');
+      }
+    });
+
+    it('count cuts the batch to the caller\'s limit, compact or indented body, index and cursor paging', async () => {
+      for (const indent of [undefined, 2]) {
+        handler = (_req, res) => res.writeHead(200, { 'content-type': 'application/scim+json' }).end(JSON.stringify(body(7, 20), null, indent));
+        const page = await raw(adapter({ baseUrl: fakeUrl }).search!({ resourceType: '/Users', count: 3 }, ctx));
+        expect(page.items.count).toBe(3);
+        expect(page.items.bytes.toString('utf8')).toBe(resources.slice(0, 3).map((r) => JSON.stringify(r)).join(','));
+        expect(page).toMatchObject({ last: true, truncated: true, totalResults: 20 });
+      }
+      handler = (_req, res, url) => {
+        if (url.pathname.endsWith('/ServiceProviderConfig')) return json(res, 200, { pagination: { cursor: true, index: false } });
+        res.writeHead(200, { 'content-type': 'application/scim+json' }).end(JSON.stringify({ ...body(7, 20), nextCursor: 'c2' }, null, 1));
+      };
+      const page = await raw(adapter({ baseUrl: fakeUrl }).search!({ resourceType: '/Users', count: 4 }, ctx));
+      expect(page.items.texts()).toEqual(resources.slice(0, 4).map((r) => JSON.stringify(r)));
+      expect(page).toMatchObject({ last: true, truncated: true });
+    });
+
+    it('a body that is not valid UTF-8 is read as before (bad bytes → U+FFFD), never passed on raw', async () => {
+      const bytes = Buffer.concat([Buffer.from('{"totalResults":1,"Resources":[{"id":"1","userName":"a'), Buffer.from([0xc3, 0x28]), Buffer.from('"}]}')]);
+      handler = (_req, res) => res.writeHead(200, { 'content-type': 'application/scim+json' }).end(bytes);
+      const page = await raw(adapter({ baseUrl: fakeUrl }).search!({ resourceType: '/Users' }, ctx));
+      expect(page.items.texts()).toEqual(['{"id":"1","userName":"a\ufffd("}']);
+    });
   });
 
   it('a non-JSON 200 → UPSTREAM_ERROR; an HTML 502 from a gateway → UPSTREAM_UNAVAILABLE with its text', async () => {

@@ -5,7 +5,7 @@
  */
 import { asyncScheduler, type SchedulerLike } from 'rxjs';
 import type { Logger } from 'pino';
-import type { DataSourceAdapter, OperationContext, PageSource } from '../adapter.js';
+import type { DataSourceAdapter, OperationContext, SearchSource } from '../adapter.js';
 import type { Operation } from '../../protocol/index.js';
 import { redactUrl } from '../../connection/proxy.js';
 import { createAuthenticator } from './auth.js';
@@ -60,7 +60,7 @@ export function createScimAdapter(name: string, config: ScimDataSourceConfig, lo
     schema: (ctx: OperationContext) => readSchemaOp(deps, ctx),
     attributes: (ctx: OperationContext) => readAttributesOp(deps, ctx),
     get: (params: Record<string, unknown>, ctx: OperationContext) => getResource(deps, params, ctx),
-    search: (params: Record<string, unknown>, ctx: OperationContext): PageSource<unknown> => searchSource(deps, params, ctx),
+    search: (params: Record<string, unknown>, ctx: OperationContext): SearchSource => searchSource(deps, params, ctx),
     export: (records, ctx) => exportRecords(deps, records, ctx),
     close: () => client.close(),
   };

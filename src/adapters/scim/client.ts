@@ -35,6 +35,8 @@ export interface ScimResponse {
   readonly headers: IncomingHttpHeaders;
   /** Parsed JSON body; `undefined` when empty (204). */
   readonly body: unknown;
+  /** The body's bytes as received (`search` takes resources from them without re-serialising). */
+  readonly bytes: Buffer;
 }
 
 export interface ScimClientDeps {
@@ -119,7 +121,7 @@ export class ScimClient {
             const text = scrub(res.text.slice(0, 200), this.secrets());
             return throwError(() => new ProtocolError('UPSTREAM_ERROR', `${ctx.url ?? ''} ${operation}: response is not JSON: ${text}`, ctx));
           }
-          return of({ status: res.status, headers: res.headers, body: res.body });
+          return of({ status: res.status, headers: res.headers, body: res.body, bytes: res.bytes });
         }),
       );
     }).pipe(catchError((err: unknown) => throwError(() => toProtocolError(err, ctx, { operation, secrets: this.secrets(), timeoutMs: deps.timeoutMs }))));

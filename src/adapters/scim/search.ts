@@ -20,6 +20,11 @@
  * (BAD_REQUEST) at the first pull, before any search request: it would be ignored, and an
  * unsorted result must not pass for a sorted one (`service-provider.ts`).
  *
+ * Pages are `JsonBatch`es (`itemFormat: 'json-batch'`): each resource's JSON is taken from the
+ * response body's bytes as the provider wrote it (compacted), never re-serialised from the
+ * parsed body — resource-batch.ts. The body is still parsed and decoded as a ListResponse for
+ * `totalResults`, the cursors, and the check that every resource is an object.
+ *
  * Cursor paging (RFC 9865) is used instead when the provider's `/ServiceProviderConfig`
  * (read once per adapter, `service-provider.ts`) advertises `pagination.cursor: true` and
  * prefers it (`defaultPaginationMethod: cursor`) or has no index paging (`index: false`); the
@@ -31,16 +36,22 @@
  */
 import { concatMap, defer, map, of, throwError, type Observable } from 'rxjs';
 import { ProtocolError, type ProtocolErrorContext } from '../../protocol/errors.js';
-import type { OperationContext, Page, PageSource } from '../adapter.js';
-import { decodeBody, ListResponse, type JsonObject } from './codecs.js';
+import type { BatchPageSource, OperationContext, Page } from '../adapter.js';
+import { JsonBatch } from '../json-batch.js';
+import { decodeBody, ListResponse } from './codecs.js';
 import type { ScimDeps } from './deps.js';
 import { toProtocolError } from './errors.js';
 import { cursorAsk, cursorStep, type CursorState, type PagingMethod } from './pagination.js';
 import { requireSort } from './service-provider.js';
 import { attributeQuery, decodeOrThrow, SearchParams } from './params.js';
+import { batchHead, resourcesBatch } from './resource-batch.js';
 
-/** A page of resources with the provider's `totalResults` (for a progress display). */
-export interface ScimPage extends Page<JsonObject> {
+/**
+ * A page of resources — their JSON as the provider sent it, compacted, in one `JsonBatch`
+ * (resource-batch.ts) — with the provider's `totalResults` (for a progress display).
+ */
+export interface ScimPage extends Omit<Page<never>, 'items'> {
+  readonly items: JsonBatch;
   readonly totalResults: number;
 }
 
@@ -72,7 +83,7 @@ export function planSearch(params: unknown, pageSizeCap: number, context: Protoc
   };
 }
 
-export function searchSource(deps: ScimDeps, params: unknown, ctx: OperationContext): PageSource<JsonObject> {
+export function searchSource(deps: ScimDeps, params: unknown, ctx: OperationContext): BatchPageSource {
   const context: ProtocolErrorContext = { requestId: ctx.requestId, dataSource: ctx.dataSource };
   let plan: SearchPlan | ProtocolError;
   try {
@@ -88,6 +99,13 @@ export function searchSource(deps: ScimDeps, params: unknown, ctx: OperationCont
   let finished = false;
   let closed = false;
 
+  /** The page's resources from the body bytes; the decoded list has checked that each is an object. */
+  const pageBatch = (res: { readonly bytes: Buffer }, resources: readonly unknown[], endpoint: string): JsonBatch => {
+    const { batch, path } = resourcesBatch(res.bytes, resources);
+    if (path === 'values') ctx.log.debug({ endpoint, resources: resources.length }, 'SCIM resources serialised from the parsed body (bytes not usable as sent)');
+    return batch;
+  };
+
   const nextCursorPage = (p: SearchPlan, endpoint: string): Observable<ScimPage> => {
     const state: CursorState = cursorState ?? { cursor: '', delivered: 0, received: 0, limit: p.limit };
     const ask = cursorAsk(state, p.pageSize);
@@ -95,12 +113,14 @@ export function searchSource(deps: ScimDeps, params: unknown, ctx: OperationCont
       map((res): ScimPage => {
         const list = decodeBody(ListResponse, res.body, `${endpoint} list response`, context);
         const total = list.totalResults;
-        const step = cursorStep(state, list.Resources ?? [], total, list.nextCursor);
+        const resources = list.Resources ?? [];
+        const step = cursorStep(state, resources, total, list.nextCursor);
         cursorState = step.next;
         delivered = step.next.delivered;
         if (step.stalled !== undefined) ctx.log.warn({ endpoint, reason: step.stalled, received: step.next.received, totalResults: total }, 'SCIM provider did not advance its cursor');
         if (step.last) finished = true;
-        return { items: [...step.items], last: step.last, ...(step.truncated ? { truncated: true } : {}), totalResults: total, total };
+        const items = batchHead(pageBatch(res, resources, endpoint), step.items.length);
+        return { items, last: step.last, ...(step.truncated ? { truncated: true } : {}), totalResults: total, total };
       }),
     );
   };
@@ -116,15 +136,16 @@ export function searchSource(deps: ScimDeps, params: unknown, ctx: OperationCont
         // Progress is counted from what we asked for, not the provider's `startIndex` echo: a
         // provider that ignores startIndex (always answering from 1) must not loop forever.
         const pageStart = startIndex;
-        const items = received.length > left ? received.slice(0, left) : received;
-        delivered += items.length;
+        const kept = Math.min(received.length, left);
+        const items = batchHead(pageBatch(res, received, endpoint), kept);
+        delivered += kept;
         startIndex = pageStart + received.length;
         const providerHasMore = pageStart + received.length - 1 < total;
         let last: boolean;
         let truncated = false;
-        if (items.length < received.length || delivered >= (p.limit ?? Infinity)) {
+        if (kept < received.length || delivered >= (p.limit ?? Infinity)) {
           last = true;
-          truncated = items.length < received.length || providerHasMore;
+          truncated = kept < received.length || providerHasMore;
         } else if (received.length === 0) {
           last = true;
           // Nothing came although totalResults says there is more: say so, never end silently.
@@ -143,7 +164,7 @@ export function searchSource(deps: ScimDeps, params: unknown, ctx: OperationCont
     defer(() => {
       if (plan instanceof ProtocolError) return throwError(() => plan);
       if (closed) return throwError(() => new ProtocolError('CANCELLED', 'search was closed', context));
-      if (finished) return of<ScimPage>({ items: [], last: true, totalResults: delivered });
+      if (finished) return of<ScimPage>({ items: JsonBatch.EMPTY, last: true, totalResults: delivered });
       const p = plan;
       // The first pull reads the provider's capabilities: the paging method, and whether it
       // can honour a sortBy (refused before any search request if not).
@@ -172,5 +193,5 @@ export function searchSource(deps: ScimDeps, params: unknown, ctx: OperationCont
     closed = true;
   };
 
-  return { pull, close };
+  return { pull, close, itemFormat: 'json-batch' };
 }

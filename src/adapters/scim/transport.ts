@@ -35,6 +35,8 @@ export interface RawResponse {
   readonly headers: IncomingHttpHeaders;
   /** Parsed JSON, or `undefined` for an empty or non-JSON body. */
   readonly body: unknown;
+  /** The body as received (a search takes its resources' JSON from these bytes). */
+  readonly bytes: Buffer;
   /** The body did not parse as JSON (it was not empty). */
   readonly notJson: boolean;
   /** Start of the body as text, for error messages. */
@@ -177,7 +179,7 @@ export function exchange(dispatcher: Dispatcher, req: RawRequest, maxResponseByt
           notJson = true;
         }
       }
-      return { status: res.statusCode, headers: res.headers, body, notJson, text: text.slice(0, 1000) };
+      return { status: res.statusCode, headers: res.headers, body, bytes: buf, notJson, text: text.slice(0, 1000) };
     };
     run().then(
       (res) => {
