@@ -21,26 +21,84 @@ import {
 } from 'ldapts';
 import { formatRdn, isWithin, parseDn, type Rdn } from '../ldap/dn.js';
 import { avaValue, nameOf, type DirName } from './names.js';
-import { attributeKey, compactAttr, identities, newAttr, rdnId, storedValue, valueIdentity, withoutBinaryOption, type Attr, type Value } from './values.js';
+import { pack, unpack, type FlatAttributes } from './flat-attributes.js';
+import { attributeKey, identities, newAttr, rdnId, storedValue, valueIdentity, withoutBinaryOption, type Attr, type Value } from './values.js';
 
 export { dnId, rdnId } from './values.js';
 
-export interface DirNode {
-  rdn: Rdn;
-  /** Key of `rdn` in the parent's `children`. */
-  id: string;
+/**
+ * An entry of the tree (or the base without an entry). Its name is kept as the part in front of
+ * its parent's name (`uid=jdoe` under `ou=people,dc=example,dc=com`) whenever it was written so,
+ * and computed on demand: a directory does not hold every ancestor's name again in every DN.
+ */
+export class DirNode {
   /**
-   * DN as written when the entry was added (recomputed for a renamed subtree); when the name
-   * is not UTF-8, its `\XX`-escaped form (see names.ts).
+   * The name as written when the entry was added (recomputed for a renamed subtree): only the
+   * part before `,` + the parent's DN when `own` is false, the whole DN when it is true. When the
+   * name is not UTF-8, its `\XX`-escaped form (see names.ts), always whole.
    */
-  dn: string;
+  private name: string;
+  private own: boolean;
   /** The name's exact bytes, when they are not valid UTF-8. */
   dnBytes: Buffer | undefined;
   parent: DirNode | undefined;
-  /** Entries below, by `id`; leaves share one empty map (`NO_CHILDREN`) until they get a child. */
+  /** Entries below, by RDN identity; leaves share one empty map (`NO_CHILDREN`) until they get a child. */
   children: Map<string, DirNode>;
-  /** `undefined` only for the base when the files hold no entry for it (a bare naming context). */
-  attributes: Map<string, Attr> | undefined;
+  /** Flat (flat-attributes.ts); `undefined` only for the base without an entry and for a deleted entry. */
+  attributes: FlatAttributes | undefined;
+
+  constructor(name: DirName, parent: DirNode | undefined) {
+    this.name = '';
+    this.own = true;
+    this.dnBytes = undefined;
+    this.parent = parent;
+    this.children = NO_CHILDREN;
+    this.attributes = undefined;
+    this.setName(name);
+  }
+
+  /** The DN as written (`\XX` escapes for bytes that are not UTF-8). */
+  get dn(): string {
+    return this.own || this.parent === undefined ? this.name : `${this.name},${this.parent.dn}`;
+  }
+
+  /** The first RDN, parsed (writes only: parsing costs a few microseconds). */
+  get rdn(): Rdn {
+    return parseDn(this.name)[0] ?? [];
+  }
+
+  /** Key in the parent's `children`. */
+  get id(): string {
+    return rdnId(this.rdn);
+  }
+
+  /** Stores `name`, as the part in front of the parent's DN when it ends with it. */
+  setName(name: DirName): void {
+    this.dnBytes = name.binary;
+    const parent = this.parent;
+    const dn = name.dn;
+    if (name.binary === undefined && parent !== undefined && parent.dnBytes === undefined) {
+      const suffix = parent.dn;
+      const cut = dn.length - suffix.length - 1;
+      // A backslash in front could make the comma part of a value: such names stay whole.
+      if (suffix !== '' && cut > 0 && dn.charCodeAt(cut) === 0x2c && dn.endsWith(suffix) && !dn.includes('\\')) {
+        this.name = ownCopy(dn.slice(0, cut));
+        this.own = false;
+        return;
+      }
+    }
+    this.name = dn;
+    this.own = true;
+  }
+}
+
+/**
+ * A string that does not hold on to the one it was cut from (V8 keeps a slice of 13 or more
+ * characters as a view of the whole). Round-trips through UTF-8 only when that is lossless.
+ */
+const SURROGATE = /[\uD800-\uDFFF]/;
+function ownCopy(s: string): string {
+  return s.length < 13 || SURROGATE.test(s) ? s : Buffer.from(s, 'utf8').toString('utf8');
 }
 
 export interface AttributeInput {
@@ -75,6 +133,9 @@ class NoChildren extends Map<string, DirNode> {
 }
 const NO_CHILDREN: Map<string, DirNode> = new NoChildren();
 
+/** A node that is an entry (has attributes). */
+export type EntryNode = DirNode & { attributes: FlatAttributes };
+
 /** A node's own children map, created when it gets its first child. */
 function childrenOf(node: DirNode): Map<string, DirNode> {
   if (node.children === NO_CHILDREN) node.children = new Map();
@@ -82,16 +143,6 @@ function childrenOf(node: DirNode): Map<string, DirNode> {
 }
 
 const show = (v: Value): string => (Buffer.isBuffer(v) ? `<${v.length} bytes>` : JSON.stringify(v));
-
-function clone(attributes: Map<string, Attr>): Map<string, Attr> {
-  return new Map([...attributes].map(([k, a]) => [k, { name: a.name, values: [...a.values], keys: a.keys === undefined ? undefined : [...a.keys] }]));
-}
-
-/** An entry's attributes once built: arrays without spare capacity. */
-function compact(attributes: Map<string, Attr>): Map<string, Attr> {
-  for (const a of attributes.values()) compactAttr(a);
-  return attributes;
-}
 
 /** Adds values to an attribute (creating it); a value already there is attributeOrValueExists (20). */
 function addValues(attributes: Map<string, Attr>, name: string, values: readonly Value[], dn: string): void {
@@ -139,8 +190,10 @@ function addRdnValues(attributes: Map<string, Attr>, rdn: Rdn, dn: string): void
   for (const ava of rdn) if (ava.ber !== true && !hasValue(attributes, ava.type, avaValue(ava))) addValues(attributes, ava.type, [avaValue(ava)], dn);
 }
 
+const OBJECT_CLASS = attributeKey('objectClass');
+
 function checkEntry(attributes: Map<string, Attr>, rdn: Rdn, dn: string): void {
-  if ((attributes.get('objectclass')?.values.length ?? 0) === 0) throw new ObjectClassViolationError(`${dn}: an entry needs an objectClass`);
+  if ((attributes.get(OBJECT_CLASS)?.values.length ?? 0) === 0) throw new ObjectClassViolationError(`${dn}: an entry needs an objectClass`);
   for (const ava of rdn) {
     if (ava.ber !== true && !hasValue(attributes, ava.type, avaValue(ava))) {
       throw new NotAllowedOnRDNError(`${dn}: ${ava.type} value ${show(avaValue(ava))} is the entry's RDN and cannot be removed (rename the entry instead)`);
@@ -176,8 +229,7 @@ export class Directory {
   constructor(readonly baseDN: string) {
     const base = nameOf(baseDN);
     this.baseRdns = parseDn(base.dn);
-    const rdn = this.baseRdns[0] ?? [];
-    this.root = { rdn, id: rdnId(rdn), dn: base.dn, dnBytes: base.binary, parent: undefined, children: NO_CHILDREN, attributes: undefined };
+    this.root = new DirNode(base, undefined);
   }
 
   /** Number of entries. */
@@ -197,12 +249,12 @@ export class Directory {
   }
 
   /** The node of an existing entry. */
-  entry(dn: readonly Rdn[] | DnInput): (DirNode & { attributes: Map<string, Attr> }) | undefined {
+  entry(dn: readonly Rdn[] | DnInput): EntryNode | undefined {
     const node = this.lookup(dn);
-    return node?.attributes === undefined ? undefined : (node as DirNode & { attributes: Map<string, Attr> });
+    return node?.attributes === undefined ? undefined : (node as EntryNode);
   }
 
-  private existing(input: DnInput, given: readonly Rdn[] | undefined): { node: DirNode & { attributes: Map<string, Attr> }; dn: string } {
+  private existing(input: DnInput, given: readonly Rdn[] | undefined): { node: EntryNode; dn: string } {
     const { name, rdns } = exactName(input, given);
     const node = this.entry(rdns);
     if (node === undefined) throw new NoSuchObjectError(`no entry ${JSON.stringify(name.dn)}`);
@@ -230,13 +282,12 @@ export class Directory {
     let node: DirNode;
     if (parent === undefined) {
       node = this.root;
-      node.dn = dn;
-      node.dnBytes = name.binary;
+      node.setName(name);
     } else {
-      node = { rdn, id: rdnId(rdn), dn, dnBytes: name.binary, parent, children: NO_CHILDREN, attributes: undefined };
-      childrenOf(parent).set(node.id, node);
+      node = new DirNode(name, parent);
+      childrenOf(parent).set(rdnId(rdn), node);
     }
-    node.attributes = compact(map);
+    node.attributes = pack(map);
     this.count++;
     return node;
   }
@@ -244,7 +295,7 @@ export class Directory {
   /** Applies changes in order, atomically (RFC 4511 §4.6). */
   modify(input: DnInput, given: readonly Rdn[] | undefined, changes: readonly ChangeInput[]): void {
     const { node, dn } = this.existing(input, given);
-    const next = clone(node.attributes);
+    const next = unpack(node.attributes);
     for (const ch of changes) {
       const key = attributeKey(ch.name);
       const attr = next.get(key);
@@ -262,7 +313,7 @@ export class Directory {
       }
     }
     checkEntry(next, node.rdn, dn);
-    node.attributes = compact(next);
+    node.attributes = pack(next);
   }
 
   /**
@@ -312,27 +363,26 @@ export class Directory {
     const id = rdnId(newRdn);
     const clash = to.children.get(id);
     if (clash !== undefined && clash !== node) throw new AlreadyExistsError(`entry ${JSON.stringify(joinName(newRdn, to).dn)} already exists`);
-    const next = clone(node.attributes);
+    const next = unpack(node.attributes);
+    const oldRdn = node.rdn;
     if (deleteOldRdn) {
-      for (const ava of node.rdn) {
+      for (const ava of oldRdn) {
         const kept = newRdn.some((n) => attributeKey(n.type) === attributeKey(ava.type) && valueIdentity(n.type, avaValue(n)) === valueIdentity(ava.type, avaValue(ava)));
         if (!kept && ava.ber !== true) removeValue(next, ava.type, avaValue(ava));
       }
     }
     addRdnValues(next, newRdn, dn);
     checkEntry(next, newRdn, dn);
-    from.children.delete(node.id);
-    node.rdn = newRdn;
-    node.id = id;
+    from.children.delete(rdnId(oldRdn));
     node.parent = to;
-    node.attributes = compact(next);
+    node.setName(joinName(newRdn, to));
+    node.attributes = pack(next);
     childrenOf(to).set(id, node);
-    // The subtree's DNs follow their new ancestor.
-    const stack: DirNode[] = [node];
+    // The subtree's DNs follow their new ancestor (each name formatted from its RDN, as the
+    // renamed entry's is).
+    const stack: DirNode[] = [...node.children.values()];
     for (let n = stack.pop(); n !== undefined; n = stack.pop()) {
-      const name = joinName(n.rdn, n.parent);
-      n.dn = name.dn;
-      n.dnBytes = name.binary;
+      n.setName(joinName(n.rdn, n.parent));
       stack.push(...n.children.values());
     }
     return node;
@@ -343,8 +393,8 @@ export class Directory {
    * iterators see entries added or deleted while the walk is suspended (no snapshot, as with
    * an LDAP server's paged search).
    */
-  *walk(base: DirNode, scope: Scope): Generator<DirNode & { attributes: Map<string, Attr> }> {
-    const isEntry = (n: DirNode): n is DirNode & { attributes: Map<string, Attr> } => n.attributes !== undefined;
+  *walk(base: DirNode, scope: Scope): Generator<EntryNode> {
+    const isEntry = (n: DirNode): n is EntryNode => n.attributes !== undefined;
     if (scope !== 'one' && isEntry(base)) yield base;
     if (scope === 'base') return;
     if (scope === 'one') {

@@ -6,8 +6,9 @@
  * escapes plus `dn;binary`. Attribute selection follows RFC 4511 §4.5.1.8 (+ RFC 3673 `+`).
  */
 import { buildEntry, type LdapEntry } from '../ldap/entry.js';
-import type { DirNode } from './directory.js';
-import { covers, identities, parseDescription, valueIdentity, type Attr, type Description, type Value } from './values.js';
+import type { DirNode, EntryNode } from './directory.js';
+import { coveredKeys, coveredValues, coversName, forEachAttribute, slotValues } from './flat-attributes.js';
+import { parseDescription, valueIdentity, type Description, type Value } from './values.js';
 
 /**
  * Operational attributes computed from the tree: returned for `+` or when asked by name, never
@@ -46,21 +47,17 @@ export function selection(attributes?: readonly string[]): Selection {
 }
 
 /** Values of every attribute `wanted` covers (`cn` covers `cn;lang-de`), or of an operational one. */
-export function valuesFor(node: DirNode & { attributes: Map<string, Attr> }, wanted: Description): Value[] {
+export function valuesFor(node: EntryNode, wanted: Description): Value[] {
   const operational = wanted.options.length === 0 ? OPERATIONAL.get(wanted.type) : undefined;
   if (operational !== undefined) return operational.values(node);
-  const out: Value[] = [];
-  for (const a of node.attributes.values()) if (covers(wanted, a.name)) out.push(...a.values);
-  return out;
+  return coveredValues(node.attributes, wanted);
 }
 
 /** Identities of those values (stored for DN-syntax types, computed for the others). */
-export function keysFor(node: DirNode & { attributes: Map<string, Attr> }, wanted: Description): string[] {
+export function keysFor(node: EntryNode, wanted: Description): string[] {
   const operational = wanted.options.length === 0 ? OPERATIONAL.get(wanted.type) : undefined;
   if (operational !== undefined) return operational.keys(node);
-  const out: string[] = [];
-  for (const a of node.attributes.values()) if (covers(wanted, a.name)) out.push(...identities(a));
-  return out;
+  return coveredKeys(node.attributes, wanted);
 }
 
 /**
@@ -68,14 +65,15 @@ export function keysFor(node: DirNode & { attributes: Map<string, Attr> }, wante
  * values in the order stored), attributes in the order they were first written, then the
  * operational ones asked for.
  */
-export function toEntry(node: DirNode & { attributes: Map<string, Attr> }, sel: Selection): LdapEntry {
+export function toEntry(node: EntryNode, sel: Selection): LdapEntry {
   const runs: Array<readonly [string, readonly Value[]]> = [];
-  for (const a of node.attributes.values()) {
-    if (sel.user || sel.names.some((w) => covers(w, a.name))) runs.push([a.name, a.values]);
-  }
+  forEachAttribute(node.attributes, (name, values) => {
+    if (sel.user || sel.names.some((w) => coversName(w, name))) runs.push([name.name, slotValues(values)]);
+  });
   for (const [type, op] of OPERATIONAL) {
     if (sel.operational || sel.names.some((w) => w.type === type && w.options.length === 0)) runs.push([op.name, op.values(node)]);
   }
-  const entry = buildEntry(node.dn, runs);
-  return node.dnBytes === undefined ? entry : { dn: node.dn, 'dn;binary': node.dnBytes.toString('base64'), attributes: entry.attributes };
+  const dn = node.dn;
+  const entry = buildEntry(dn, runs);
+  return node.dnBytes === undefined ? entry : { dn, 'dn;binary': node.dnBytes.toString('base64'), attributes: entry.attributes };
 }

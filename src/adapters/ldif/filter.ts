@@ -27,7 +27,8 @@ import { isUtf8 } from 'node:buffer';
 import type { ProtocolErrorContext } from '../../protocol/errors.js';
 import { dnEquals, parseDn, valueKey } from '../ldap/dn.js';
 import { checkFilter } from '../ldap/params.js';
-import type { DirNode } from './directory.js';
+import type { EntryNode } from './directory.js';
+import { forEachAttribute, slotValues } from './flat-attributes.js';
 import { keysFor, valuesFor } from './entry.js';
 import { avaValue } from './names.js';
 import {
@@ -38,11 +39,10 @@ import {
   parseDescription,
   substringMatch,
   valueIdentity,
-  type Attr,
   type Value,
 } from './values.js';
 
-type Entry = DirNode & { attributes: Map<string, Attr> };
+type Entry = EntryNode;
 /** `undefined` is RFC 4511's Undefined. */
 type Tri = boolean | undefined;
 type Test = (node: Entry) => Tri;
@@ -129,10 +129,14 @@ function extensible(f: ExtensibleFilter): Test {
   const equal = equality(f.matchType, f.value);
   const test = (name: string, v: Value): boolean => (rule === undefined ? equal(valueIdentity(name, v)) : rule(v, f.value));
   return (node) => {
-    const hit =
-      type === undefined
-        ? [...node.attributes.values()].some((a) => a.values.some((v) => test(a.name, v)))
-        : valuesFor(node, type).some((v) => test(f.matchType, v));
+    let hit = false;
+    if (type === undefined) {
+      forEachAttribute(node.attributes, (name, values) => {
+        hit ||= slotValues(values).some((v) => test(name.name, v));
+      });
+    } else {
+      hit = valuesFor(node, type).some((v) => test(f.matchType, v));
+    }
     if (hit || !f.dnAttributes) return hit;
     // `:dn:` — the entry's DN attributes take part too.
     return parseDn(node.dn).some((rdn) => rdn.some((ava) => (type === undefined || ava.type.toLowerCase() === type.type) && test(ava.type, avaValue(ava))));

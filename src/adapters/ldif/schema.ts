@@ -9,9 +9,12 @@
 import { isBinaryAttribute } from '../ldap/entry.js';
 import { valueKey } from '../ldap/dn.js';
 import { map, type Observable } from 'rxjs';
-import type { Directory, DirNode } from './directory.js';
+import type { Directory, EntryNode } from './directory.js';
+import { forEachAttribute, slotLength, slotValues, valuesByKey } from './flat-attributes.js';
 import { inSlices, type SlicedWork } from './slices.js';
-import { attributeKey, type Attr } from './values.js';
+import { attributeKey } from './values.js';
+
+const OBJECT_CLASS = attributeKey('objectClass');
 
 export interface DerivedAttribute {
   /** The description as first seen (e.g. `cn`, `cn;lang-de`). */
@@ -50,7 +53,7 @@ class Tally implements SlicedWork<DerivedSchema> {
   private readonly attributes = new Map<string, { name: string; entries: number; values: number; multi: boolean; binary: boolean }>();
   private readonly classes = new Map<string, DerivedObjectClass>();
   private entries = 0;
-  private readonly walk: Iterator<DirNode & { attributes: Map<string, Attr> }>;
+  private readonly walk: Iterator<EntryNode>;
 
   constructor(dir: Directory) {
     this.walk = dir.walk(dir.root, 'sub');
@@ -65,17 +68,18 @@ class Tally implements SlicedWork<DerivedSchema> {
     }
   }
 
-  private count(node: DirNode & { attributes: Map<string, Attr> }): void {
+  private count(node: EntryNode): void {
     this.entries++;
-    for (const [key, attr] of node.attributes) {
-      const a = this.attributes.get(key) ?? { name: attr.name, entries: 0, values: 0, multi: false, binary: false };
+    forEachAttribute(node.attributes, (name, values) => {
+      const a = this.attributes.get(name.key) ?? { name: name.name, entries: 0, values: 0, multi: false, binary: false };
+      const n = slotLength(values);
       a.entries++;
-      a.values += attr.values.length;
-      a.multi ||= attr.values.length > 1;
-      a.binary ||= isBinaryAttribute(attr.name) || attr.values.some((v) => Buffer.isBuffer(v));
-      this.attributes.set(key, a);
-    }
-    for (const oc of node.attributes.get(attributeKey('objectClass'))?.values ?? []) {
+      a.values += n;
+      a.multi ||= n > 1;
+      a.binary ||= isBinaryAttribute(name.name) || slotValues(values).some((v) => Buffer.isBuffer(v));
+      this.attributes.set(name.key, a);
+    });
+    for (const oc of valuesByKey(node.attributes, OBJECT_CLASS) ?? []) {
       if (Buffer.isBuffer(oc)) continue;
       const k = valueKey(oc);
       const c = this.classes.get(k);

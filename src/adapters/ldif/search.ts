@@ -14,15 +14,14 @@ import { defer, from, Observable, of, switchMap, throwError } from 'rxjs';
 import type { OperationContext, Page, PageSource } from '../adapter.js';
 import { ProtocolError, type ProtocolErrorContext } from '../../protocol/errors.js';
 import { decodeOrThrow, requireWithin, SearchParams } from '../ldap/params.js';
-import type { Directory, DirNode, Scope } from './directory.js';
+import type { Directory, DirNode, EntryNode, Scope } from './directory.js';
 import { selection, toEntry, type Selection } from './entry.js';
 import { toProtocolError } from './errors.js';
 import { compileFilter } from './filter.js';
 import { parseDn, type Rdn } from '../ldap/dn.js';
 import { inSlices, type SlicedWork } from './slices.js';
-import type { Attr } from './values.js';
 
-type Entry = DirNode & { attributes: Map<string, Attr> };
+type Entry = EntryNode;
 
 /** Deleted entries lose their attributes (see `Directory.delete`). */
 const isLive = (node: DirNode): boolean => node.attributes !== undefined;

@@ -53,16 +53,6 @@ export function identities(attr: Attr): string[] {
 }
 
 /**
- * Shrinks an attribute's arrays to their length once it is built: an array grown by `push`
- * keeps spare capacity (up to ~16 slots for a one-value attribute), which over a large
- * directory costs more than the values themselves.
- */
-export function compactAttr(attr: Attr): void {
-  attr.values = attr.values.slice();
-  if (attr.keys !== undefined) attr.keys = attr.keys.slice();
-}
-
-/**
  * `jpegPhoto;binary` → `jpegPhoto`, `jpegPhoto;binary;lang-en` → `jpegPhoto;lang-en`: the
  * transfer option goes wherever it sits; every other option stays, in the order written.
  */
