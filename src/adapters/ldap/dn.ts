@@ -35,9 +35,66 @@ const TYPE = /^([A-Za-z][A-Za-z0-9-]*|\d+(\.\d+)*)$/;
 /**
  * Parses a DN string into RDNs, most specific first. Lenient where LDAPv2-era servers and
  * humans are: spaces around `,` `+` `=` are ignored, `;` separates RDNs too. The empty string is
- * the root DN (no RDNs).
+ * the root DN (no RDNs). A plain DN (printable ASCII, no escapes) takes `parsePlainDn`, which
+ * gives the same RDNs without building each value's bytes; anything else the full parser.
  */
 export function parseDn(input: string): Rdn[] {
+  return parsePlainDn(input) ?? parseDnFull(input);
+}
+
+/**
+ * The fast path of `parseDn`: the same RDNs for a DN of printable ASCII (0x20–0x7E) without
+ * `\`, `#`, `"`, `<` or `>` — there every value is its characters with trailing spaces cut, and
+ * its bytes are valid UTF-8. Returns undefined (never throws) for any other input and for any
+ * syntax error, so that the full parser decides and words the error.
+ */
+export function parsePlainDn(input: string): Rdn[] | undefined {
+  const n = input.length;
+  for (let k = 0; k < n; k++) {
+    const c = input.charCodeAt(k);
+    // 0x22 " 0x23 # 0x3c < 0x3e > 0x5c \
+    if (c < 0x20 || c > 0x7e || c === 0x22 || c === 0x23 || c === 0x3c || c === 0x3e || c === 0x5c) return undefined;
+  }
+  const rdns: Rdn[] = [];
+  let i = 0;
+  while (i < n && input.charCodeAt(i) === 0x20) i++;
+  if (i === n) return rdns;
+  let rdn: Ava[] = [];
+  for (;;) {
+    while (i < n && input.charCodeAt(i) === 0x20) i++;
+    const typeStart = i;
+    let c = 0;
+    while (i < n && (c = input.charCodeAt(i)) !== 0x3d && c !== 0x2c && c !== 0x2b && c !== 0x3b) i++;
+    if (i === n || c !== 0x3d) return undefined;
+    let type = input.slice(typeStart, i).trim();
+    if (/^oid\./i.test(type)) type = type.slice(4);
+    if (!TYPE.test(type)) return undefined;
+    i++; // '='
+    while (i < n && input.charCodeAt(i) === 0x20) i++;
+    const valueStart = i;
+    let end = i; // after the last character that is not a space
+    while (i < n && (c = input.charCodeAt(i)) !== 0x2c && c !== 0x2b && c !== 0x3b) {
+      i++;
+      if (c !== 0x20) end = i;
+    }
+    rdn.push({ type, value: input.slice(valueStart, end) });
+    if (i >= n) {
+      rdns.push(rdn);
+      return rdns;
+    }
+    i++;
+    if (c === 0x2c || c === 0x3b) {
+      rdns.push(rdn);
+      rdn = [];
+      let rest = i;
+      while (rest < n && input.charCodeAt(rest) === 0x20) rest++;
+      if (rest === n) return undefined; // empty RDN after separator
+    }
+  }
+}
+
+/** The full RFC 4514 parser behind `parseDn`: escapes, `#hex`, non-ASCII, bytes that are not UTF-8. */
+export function parseDnFull(input: string): Rdn[] {
   const rdns: Rdn[] = [];
   if (input.trim() === '') return rdns;
   let i = 0;
@@ -158,16 +215,21 @@ export function dnEquals(a: string | readonly Rdn[], b: string | readonly Rdn[])
  * spelled with such variants of the base is refused (OPERATION_NOT_ALLOWED) — the safe side.
  */
 function scopeKey(rdn: Rdn): string {
-  return rdn
-    .map((ava) => {
-      const type = ava.type.toLowerCase();
-      // Bytes that are not UTF-8 are compared as bytes, never as the U+FFFD that stands for them.
-      if (ava.bytes !== undefined) return `${type}=bytes:${asciiLower(ava.bytes).toString('hex')}`;
-      return `${type}=${ava.ber ? 'ber:' : 'str:'}${ava.value.replace(/[A-Z]+/g, (s) => s.toLowerCase())}`;
-    })
-    .sort()
-    .join('+');
+  const only = rdn.length === 1 ? rdn[0] : undefined;
+  if (only !== undefined) return avaScopeKey(only);
+  return rdn.map(avaScopeKey).sort().join('+');
 }
+
+function avaScopeKey(ava: Ava): string {
+  const type = ava.type.toLowerCase();
+  // Bytes that are not UTF-8 are compared as bytes, never as the U+FFFD that stands for them.
+  if (ava.bytes !== undefined) return `${type}=bytes:${asciiLower(ava.bytes).toString('hex')}`;
+  // toLowerCase folds only A–Z in ASCII text; beyond ASCII it would fold more than scope checks may.
+  const value = NON_ASCII.test(ava.value) ? ava.value.replace(/[A-Z]+/g, (s) => s.toLowerCase()) : ava.value.toLowerCase();
+  return `${type}=${ava.ber ? 'ber:' : 'str:'}${value}`;
+}
+
+const NON_ASCII = /[^ -~]/; // anything but printable ASCII: controls are left alone by either folding
 
 /** A copy with the ASCII letters A–Z in lower case (the only folding scope checks do). */
 function asciiLower(bytes: Buffer): Buffer {
@@ -185,10 +247,41 @@ function asciiLower(bytes: Buffer): Buffer {
  */
 export function isWithin(dn: string | readonly Rdn[], base: string | readonly Rdn[]): boolean {
   const d = typeof dn === 'string' ? parseDn(dn) : dn;
-  const b = typeof base === 'string' ? parseDn(base) : base;
-  if (b.length > d.length) return false;
-  const offset = d.length - b.length;
-  return b.every((rdn, k) => scopeKey(rdn) === scopeKey(d[offset + k] ?? []));
+  return isWithinScope(d, typeof base === 'string' ? scopeOf(base) : scopeOfRdns(base));
+}
+
+/** A base DN prepared for scope checks: its RDNs and their scope keys, computed once. */
+export interface ScopeBase {
+  readonly rdns: readonly Rdn[];
+  readonly keys: readonly string[];
+}
+
+/** Base DNs come from data-source configs: a handful, each parsed once per process. */
+const scopes = new Map<string, ScopeBase>();
+const MAX_CACHED_SCOPES = 256;
+
+/** `base` parsed and keyed for `isWithinScope` (cached by its string; throws if it is no DN). */
+export function scopeOf(base: string): ScopeBase {
+  let scope = scopes.get(base);
+  if (scope === undefined) {
+    scope = scopeOfRdns(parseDn(base));
+    if (scopes.size >= MAX_CACHED_SCOPES) scopes.clear();
+    scopes.set(base, scope);
+  }
+  return scope;
+}
+
+function scopeOfRdns(rdns: readonly Rdn[]): ScopeBase {
+  return { rdns, keys: rdns.map(scopeKey) };
+}
+
+/** `isWithin` for a parsed DN and a prepared base: only the DN's last RDNs are keyed. */
+export function isWithinScope(dn: readonly Rdn[], base: ScopeBase): boolean {
+  const { keys } = base;
+  if (keys.length > dn.length) return false;
+  const offset = dn.length - keys.length;
+  for (let k = 0; k < keys.length; k++) if (keys[k] !== scopeKey(dn[offset + k] ?? [])) return false;
+  return true;
 }
 
 /**

@@ -13,7 +13,7 @@ import type { LdapDataSourceConfig } from './config.js';
 import { EntryBatchWriter } from './entry-batch.js';
 import type { LdapEntry } from './entry.js';
 import { toProtocolError } from './errors.js';
-import { decodeOrThrow, GetParams, requireWithin } from './params.js';
+import { decodeGetParams, requireParsedWithin } from './params.js';
 
 export interface GetDeps {
   readonly pool: LdapClientPool;
@@ -24,8 +24,8 @@ export interface GetDeps {
 export function getEntry(deps: GetDeps, params: unknown, ctx: OperationContext): Observable<LdapEntry> {
   return defer(() => {
     const context: ProtocolErrorContext = { requestId: ctx.requestId, dataSource: ctx.dataSource };
-    const p = decodeOrThrow(GetParams, params, 'get parameters', context);
-    requireWithin(p.dn, deps.config.baseDN, 'dn', context);
+    const p = decodeGetParams(params, context);
+    requireParsedWithin(p.dn, p.rdns, deps.config.baseDN, 'dn', context);
     return from(
       deps.pool.withShared(async ({ client, url }) => {
         try {

@@ -1,23 +1,22 @@
 /**
- * Request parameters of the LDAP operations, decoded with io-ts at the adapter's edge (DESIGN
- * §8). Unknown keys are problems (a typo must not be silently ignored); every problem is listed
+ * Request parameters of the LDAP operations, decoded with io-ts at the adapter's edge (get's
+ * usual shape is checked by hand first, with the same result). Unknown keys are problems (a typo must not be silently ignored); every problem is listed
  * in one BAD_REQUEST message.
  */
 import { isLeft } from 'fp-ts/lib/Either.js';
 import * as t from 'io-ts';
 import { AndFilter, FilterParser, NotFilter, OrFilter, SubstringFilter, type Filter } from 'ldapts';
-import { decoder, listOf, NonNegativeInt, PositiveInt, strictObject } from '../../config/codecs.js';
+import { decoder, isRecord, listOf, NonNegativeInt, PositiveInt, strictObject } from '../../config/codecs.js';
 import { ProtocolError, type ProtocolErrorContext } from '../../protocol/errors.js';
-import { DnSyntaxError, escapeDnBytes, isWithin, parseDn, type Rdn } from './dn.js';
+import { DnSyntaxError, escapeDnBytes, isWithinScope, parseDn, scopeOf, type Rdn } from './dn.js';
 import { isBase64 } from './entry-write.js';
 import { badRequest, decodeOrThrow } from '../decode.js';
 
 export { badRequest, decodeOrThrow };
 
 /** An attribute description (RFC 4512 §2.5): type or OID plus `;options`, or `*`, `+`, `1.1`. */
-export const AttributeName = decoder<string>('attribute name', (u, c) =>
-  typeof u === 'string' && /^(\*|\+|1\.1|[A-Za-z][A-Za-z0-9-]*(;[A-Za-z0-9-]+)*|\d+(\.\d+)+(;[A-Za-z0-9-]+)*)$/.test(u) ? t.success(u) : t.failure(u, c),
-);
+const ATTRIBUTE_NAME = /^(\*|\+|1\.1|[A-Za-z][A-Za-z0-9-]*(;[A-Za-z0-9-]+)*|\d+(\.\d+)+(;[A-Za-z0-9-]+)*)$/;
+export const AttributeName = decoder<string>('attribute name', (u, c) => (typeof u === 'string' && ATTRIBUTE_NAME.test(u) ? t.success(u) : t.failure(u, c)));
 
 /** A DN string that parses (RFC 4514). Scope is checked separately (OPERATION_NOT_ALLOWED). */
 export const DnString = decoder<string>('distinguished name', (u, c) => {
@@ -101,8 +100,42 @@ export const GetParams = decoder<GetParams>('get parameters', (u, c) => {
   }
 });
 
-/** Decodes `input` or throws BAD_REQUEST listing every problem as `path: message`. */
+/** Get parameters as `getEntry` uses them: `GetParams` plus the target's RDNs, parsed once. */
+export interface GetTarget extends GetParams {
+  readonly rdns: readonly Rdn[];
+}
 
+/**
+ * Decodes get parameters or throws BAD_REQUEST exactly as `decodeOrThrow(GetParams, …)` does.
+ * The usual shape — `dn` a string that parses, optional `attributes`, no other key — is checked
+ * by hand (same acceptance, same result); anything else goes through the codec, which words
+ * the problems.
+ */
+export function decodeGetParams(input: unknown, context: ProtocolErrorContext = {}): GetTarget {
+  const plain = plainGetParams(input);
+  if (plain !== undefined) return plain;
+  const p = decodeOrThrow(GetParams, input, 'get parameters', context);
+  return { ...p, rdns: parseDn(p.dn) };
+}
+
+/** The hand check of `decodeGetParams`; undefined whenever the codec must decide. */
+export function plainGetParams(input: unknown): GetTarget | undefined {
+  if (!isRecord(input)) return undefined;
+  for (const key of Object.keys(input)) if (key !== 'dn' && key !== 'attributes') return undefined;
+  const dn = input['dn'];
+  if (typeof dn !== 'string') return undefined;
+  let rdns: Rdn[];
+  try {
+    rdns = parseDn(dn);
+  } catch {
+    return undefined;
+  }
+  const attributes = input['attributes'];
+  if (attributes === undefined) return { dn, rdns };
+  if (!Array.isArray(attributes)) return undefined;
+  for (const a of attributes as unknown[]) if (typeof a !== 'string' || !ATTRIBUTE_NAME.test(a)) return undefined;
+  return { dn, attributes: (attributes as string[]).slice(), rdns };
+}
 
 /** Parses `dn` and refuses it (OPERATION_NOT_ALLOWED) unless it lies inside `baseDN`. */
 export function requireWithin(dn: string, baseDN: string, what: string, context: ProtocolErrorContext = {}): Rdn[] {
@@ -112,7 +145,15 @@ export function requireWithin(dn: string, baseDN: string, what: string, context:
   } catch (err) {
     return badRequest(`${what}: ${err instanceof Error ? err.message : String(err)}`, context);
   }
-  if (!isWithin(rdns, baseDN)) {
+  return requireParsedWithin(dn, rdns, baseDN, what, context);
+}
+
+/**
+ * `requireWithin` for a DN already parsed into `rdns`. The base is parsed once per baseDN
+ * (`scopeOf` keeps it), not per request.
+ */
+export function requireParsedWithin<R extends readonly Rdn[]>(dn: string, rdns: R, baseDN: string, what: string, context: ProtocolErrorContext = {}): R {
+  if (!isWithinScope(rdns, scopeOf(baseDN))) {
     throw new ProtocolError('OPERATION_NOT_ALLOWED', `${what} ${JSON.stringify(dn)} is outside the data source's baseDN ${JSON.stringify(baseDN)}`, context);
   }
   return rdns;
