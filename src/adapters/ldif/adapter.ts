@@ -12,7 +12,7 @@
  */
 import { defer, from, map, switchMap, type Observable } from 'rxjs';
 import type { Logger } from 'pino';
-import type { DataSourceAdapter, OperationContext, PageSource } from '../adapter.js';
+import type { BatchPageSource, DataSourceAdapter, OperationContext } from '../adapter.js';
 import { ProtocolError, type Operation, type ProtocolErrorContext } from '../../protocol/index.js';
 import type { LdapEntry } from '../ldap/entry.js';
 import { decodeOrThrow, GetParams, requireWithin } from '../ldap/params.js';
@@ -101,7 +101,7 @@ export function createLdifAdapter(name: string, config: LdifDataSourceConfig, lo
         );
       }),
 
-    search: (params: Record<string, unknown>, ctx: OperationContext): PageSource<string> => searchSource(deps, params, ctx),
+    search: (params: Record<string, unknown>, ctx: OperationContext): BatchPageSource => searchSource(deps, params, ctx),
 
     export: (records, ctx) => exportRecords(deps, records, ctx),
 

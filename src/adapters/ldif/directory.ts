@@ -21,7 +21,7 @@ import {
 } from 'ldapts';
 import { formatRdn, isWithin, parseDn, type Rdn } from '../ldap/dn.js';
 import { avaValue, nameOf, type DirName } from './names.js';
-import { pack, unpack, type FlatAttributes } from './flat-attributes.js';
+import { pack, SharedValues, unpack, type FlatAttributes } from './flat-attributes.js';
 import { attributeKey, identities, newAttr, rdnId, storedValue, valueIdentity, withoutBinaryOption, type Attr, type Value } from './values.js';
 
 export { dnId, rdnId } from './values.js';
@@ -225,6 +225,8 @@ export class Directory {
   readonly root: DirNode;
   private readonly baseRdns: Rdn[];
   private count = 0;
+  /** Text values stored once for all entries (flat-attributes.ts). */
+  private readonly shared = new SharedValues();
 
   constructor(readonly baseDN: string) {
     const base = nameOf(baseDN);
@@ -287,7 +289,7 @@ export class Directory {
       node = new DirNode(name, parent);
       childrenOf(parent).set(rdnId(rdn), node);
     }
-    node.attributes = pack(map);
+    node.attributes = pack(map, this.shared);
     this.count++;
     return node;
   }
@@ -313,7 +315,7 @@ export class Directory {
       }
     }
     checkEntry(next, node.rdn, dn);
-    node.attributes = pack(next);
+    node.attributes = pack(next, this.shared);
   }
 
   /**
@@ -376,7 +378,7 @@ export class Directory {
     from.children.delete(rdnId(oldRdn));
     node.parent = to;
     node.setName(joinName(newRdn, to));
-    node.attributes = pack(next);
+    node.attributes = pack(next, this.shared);
     childrenOf(to).set(id, node);
     // The subtree's DNs follow their new ancestor (each name formatted from its RDN, as the
     // renamed entry's is).

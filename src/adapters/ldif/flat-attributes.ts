@@ -18,6 +18,10 @@
  *   (`valueIdentity`, a DN parse each, too costly to repeat per filter), shaped like `values`.
  *   Every other identity is computed when a filter or a write needs it.
  *
+ * Text values that repeat across entries (`objectClass: top`, `l: Berlin`, a department, a
+ * manager's DN) are stored once per directory (`SharedValues`): each attribute shares up to 256
+ * distinct short values; one that has more (`uid`, `mail`) stops sharing.
+ *
  * Writes work on `Attr` objects (`unpack`) and store the result packed again (`pack`): they are
  * rare next to reads and loads, and keep their rules in one readable place (directory.ts).
  */
@@ -57,7 +61,8 @@ type Slot<T> = T | T[];
 /** An entry's attributes, flat (see the module comment). */
 export type FlatAttributes = ReadonlyArray<AttrName | Slot<Value> | Slot<string>>;
 
-const slot = <T>(list: readonly T[]): Slot<T> => (list.length === 1 ? (list[0] as T) : list.slice());
+/** `list` is the caller's own array, exactly as long as it is. */
+const slot = <T>(list: T[]): Slot<T> => (list.length === 1 ? (list[0] as T) : list);
 const list = <T>(s: Slot<T>): T[] => (Array.isArray(s) ? s : [s]);
 
 /** Where the attribute after the one at `i` starts. */
@@ -122,14 +127,60 @@ export function unpack(flat: FlatAttributes): Map<string, Attr> {
   return map;
 }
 
-/** Attributes stored flat; attributes without values are left out. */
-export function pack(attributes: ReadonlyMap<string, Attr>): FlatAttributes {
+/** Distinct values an attribute shares before it stops sharing; longer values are never shared. */
+const MAX_SHARED = 256;
+const MAX_SHARED_LENGTH = 128;
+
+/** A value stored once for the directory, with its identity when it is a DN. */
+interface Shared {
+  readonly value: string;
+  readonly key: string | undefined;
+}
+
+/** Text values that repeat across a directory's entries, stored once (see the module comment). */
+export class SharedValues {
+  /** Per attribute: its shared values, or `null` once it has had too many to share. */
+  private readonly byName = new Map<AttrName, Map<string, Shared> | null>();
+
+  /** The one stored copy of `value` (and of its identity `key`), or the value itself. */
+  share(name: AttrName, value: Value, key: string | undefined): Shared | undefined {
+    if (typeof value !== 'string' || value.length > MAX_SHARED_LENGTH) return undefined;
+    let table = this.byName.get(name);
+    if (table === null) return undefined;
+    if (table === undefined) {
+      table = new Map();
+      this.byName.set(name, table);
+    }
+    const found = table.get(value);
+    if (found !== undefined) return found;
+    if (table.size >= MAX_SHARED) {
+      this.byName.set(name, null);
+      return undefined;
+    }
+    const shared = { value, key };
+    table.set(value, shared);
+    return shared;
+  }
+}
+
+/** Attributes stored flat (values shared through `shared`); attributes without values are left out. */
+export function pack(attributes: ReadonlyMap<string, Attr>, shared: SharedValues): FlatAttributes {
   const flat: Array<AttrName | Slot<Value> | Slot<string>> = [];
   for (const a of attributes.values()) {
-    if (a.values.length === 0) continue;
+    const n = a.values.length;
+    if (n === 0) continue;
     const name = attrName(a.name);
-    flat.push(name, slot(a.values));
-    if (name.dnType) flat.push(slot(a.keys ?? a.values.map((v) => valueIdentity(a.name, v))));
+    const values: Value[] = new Array<Value>(n);
+    const keys: string[] | undefined = name.dnType ? new Array<string>(n) : undefined;
+    for (let i = 0; i < n; i++) {
+      const v = a.values[i] as Value;
+      const key = keys === undefined ? undefined : (a.keys?.[i] ?? valueIdentity(a.name, v));
+      const one = shared.share(name, v, key);
+      values[i] = one?.value ?? v;
+      if (keys !== undefined) keys[i] = one?.key ?? (key as string);
+    }
+    flat.push(name, slot(values));
+    if (keys !== undefined) flat.push(slot(keys));
   }
   // Exactly as long as it is: no spare capacity kept per entry.
   return flat.slice();

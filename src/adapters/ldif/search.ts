@@ -8,10 +8,12 @@
  * A pull runs in slices of a few milliseconds (slices.ts): a page that matches rarely may walk
  * much of the directory, and the event loop, other requests and the request's deadline get
  * their turn in between; unsubscribing stops the walk between two slices. Each match is
- * serialised once, here, and the page's items are its JSON texts (`itemFormat: 'json'`).
+ * serialised once, here, and a page is one `JsonBatch` of their JSON texts
+ * (`itemFormat: 'json-batch'`): the pipeline slices it into chunk frames without another look.
  */
 import { defer, from, Observable, of, switchMap, throwError } from 'rxjs';
-import type { OperationContext, Page, PageSource } from '../adapter.js';
+import type { BatchPageSource, OperationContext, Page } from '../adapter.js';
+import { JsonBatch } from '../json-batch.js';
 import { ProtocolError, type ProtocolErrorContext } from '../../protocol/errors.js';
 import { decodeOrThrow, requireWithin, SearchParams } from '../ldap/params.js';
 import type { Directory, DirNode, EntryNode, Scope } from './directory.js';
@@ -160,7 +162,10 @@ class PageWork implements SlicedWork<{ texts: string[]; more: boolean }> {
   }
 }
 
-export function searchSource(deps: SearchDeps, params: unknown, ctx: OperationContext): PageSource<string> {
+/** A page of a search: its entries as one batch of JSON texts. */
+type BatchPage = Omit<Page<never>, 'items'> & { readonly items: JsonBatch };
+
+export function searchSource(deps: SearchDeps, params: unknown, ctx: OperationContext): BatchPageSource {
   const context: ProtocolErrorContext = { requestId: ctx.requestId, dataSource: ctx.dataSource };
   let plan: SearchPlan | ProtocolError;
   try {
@@ -173,18 +178,18 @@ export function searchSource(deps: SearchDeps, params: unknown, ctx: OperationCo
   let finished = false;
   let closed = false;
 
-  const finish = (page: Page<string>): Page<string> => {
+  const finish = (page: BatchPage): BatchPage => {
     finished = true;
     cursor?.close();
     return page;
   };
 
   const failed = (err: unknown, p: SearchPlan): ProtocolError => {
-    finish({ items: [], last: true });
+    finish({ items: JsonBatch.EMPTY, last: true });
     return toProtocolError(err, context, { operation: `search ${p.base}` });
   };
 
-  const nextPage = (dir: Directory, p: SearchPlan): Observable<Page<string>> => {
+  const nextPage = (dir: Directory, p: SearchPlan): Observable<BatchPage> => {
     if (closed) throw new ProtocolError('CANCELLED', 'search was closed', context);
     if (cursor === undefined) {
       const base = dir.lookup(p.baseRdns);
@@ -194,14 +199,15 @@ export function searchSource(deps: SearchDeps, params: unknown, ctx: OperationCo
     }
     const want = p.sizeLimit > 0 ? Math.min(p.pageSize, p.sizeLimit - delivered) : p.pageSize;
     cursor.nextPage(want);
-    return new Observable<Page<string>>((subscriber) =>
+    return new Observable<BatchPage>((subscriber) =>
       inSlices(new PageWork(cursor as SearchCursor, p.selection)).subscribe({
         next: ({ texts, more }) => {
           delivered += texts.length;
-          if (!more) subscriber.next(finish({ items: texts, last: true }));
+          const items = texts.length === 0 ? JsonBatch.EMPTY : JsonBatch.fromTexts(texts);
+          if (!more) subscriber.next(finish({ items, last: true }));
           // More matches exist beyond the caller's limit: say so.
-          else if (p.sizeLimit > 0 && delivered >= p.sizeLimit) subscriber.next(finish({ items: texts, last: true, truncated: true }));
-          else subscriber.next({ items: texts, last: false });
+          else if (p.sizeLimit > 0 && delivered >= p.sizeLimit) subscriber.next(finish({ items, last: true, truncated: true }));
+          else subscriber.next({ items, last: false });
           subscriber.complete();
         },
         error: (err: unknown) => subscriber.error(failed(err, p)),
@@ -209,11 +215,11 @@ export function searchSource(deps: SearchDeps, params: unknown, ctx: OperationCo
     );
   };
 
-  const pull = (): Observable<Page<string>> =>
+  const pull = (): Observable<BatchPage> =>
     defer(() => {
       if (plan instanceof ProtocolError) return throwError(() => plan);
       if (closed) return throwError(() => new ProtocolError('CANCELLED', 'search was closed', context));
-      if (finished) return of<Page<string>>({ items: [], last: true });
+      if (finished) return of<BatchPage>({ items: JsonBatch.EMPTY, last: true });
       const p = plan;
       return from(deps.directory()).pipe(
         switchMap((dir) => {
@@ -233,5 +239,5 @@ export function searchSource(deps: SearchDeps, params: unknown, ctx: OperationCo
     cursor = undefined;
   };
 
-  return { pull, close, itemFormat: 'json' };
+  return { pull, close, itemFormat: 'json-batch' };
 }

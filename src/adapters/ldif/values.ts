@@ -152,13 +152,26 @@ export function assertionBytes(assertion: string): Buffer[] {
   return out;
 }
 
-/** Identity of an RDN: AVA types case-insensitive, values by their equality key (octets that are not UTF-8 as they are), AVA order ignored. */
+const avaKey = (a: Rdn[number]): string => (a.ber === true ? a.value : a.bytes !== undefined ? `x:${a.bytes.toString('hex')}` : `t:${textKey(a.value)}`);
+
+/**
+ * Identity of an RDN: AVA types case-insensitive, values by their equality key (octets that are
+ * not UTF-8 as they are), AVA order ignored. One AVA (nearly every RDN) is `type=key` — a type
+ * holds no `=` and never starts with `[`; several are a JSON array of their sorted pairs. Kept
+ * short: every entry's key in its parent, and stored in every DN value's identity.
+ */
 export function rdnId(rdn: Rdn): string {
-  const key = (a: Rdn[number]): string => (a.ber === true ? a.value : a.bytes !== undefined ? `x:${a.bytes.toString('hex')}` : `t:${textKey(a.value)}`);
-  return JSON.stringify(rdn.map((a) => JSON.stringify([a.type.toLowerCase(), key(a)])).sort());
+  if (rdn.length === 1) {
+    const a = rdn[0] as Rdn[number];
+    return `${a.type.toLowerCase()}=${avaKey(a)}`;
+  }
+  return JSON.stringify(rdn.map((a) => JSON.stringify([a.type.toLowerCase(), avaKey(a)])).sort());
 }
 
-/** Identity of a whole DN. */
+/**
+ * Identity of a whole DN: a JSON array of its RDNs' identities (one flat string; it starts with
+ * `[`, so it is never a text or bytes identity, `t:…` / `x:…`).
+ */
 export function dnId(rdns: readonly Rdn[]): string {
   return JSON.stringify(rdns.map(rdnId));
 }
@@ -168,7 +181,7 @@ export function valueIdentity(type: string, value: Value): string {
   if (isDnType(parseDescription(type).type)) {
     try {
       // A DN given as octets that are not UTF-8 is the same DN as its `\XX` spelling.
-      return `d:${dnId(parseDn(Buffer.isBuffer(value) ? escapeDnBytes(value) : value))}`;
+      return dnId(parseDn(Buffer.isBuffer(value) ? escapeDnBytes(value) : value));
     } catch {
       // Not a DN after all: compare it as text or bytes.
     }

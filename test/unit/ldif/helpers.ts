@@ -6,7 +6,8 @@ import { isLeft } from 'fp-ts/lib/Either.js';
 import pino from 'pino';
 import { from, lastValueFrom, toArray } from 'rxjs';
 import { afterAll } from 'vitest';
-import type { DataSourceAdapter, ExportResult, OperationContext, Page, PageSource } from '../../../src/adapters/adapter.js';
+import { isBatchSource, type BatchPageSource, type DataSourceAdapter, type ExportResult, type OperationContext, type Page } from '../../../src/adapters/adapter.js';
+import { isJsonBatch } from '../../../src/adapters/json-batch.js';
 import type { LdapEntry } from '../../../src/adapters/ldap/entry.js';
 import { LdifDataSourceConfig } from '../../../src/adapters/ldif/config.js';
 import { createLdifAdapter } from '../../../src/adapters/ldif/index.js';
@@ -47,17 +48,18 @@ export function adapterFor(ldif: string | Buffer, options: { baseDN?: string; pa
   return createLdifAdapter('test-ldif', config({ files: file, baseDN: options.baseDN ?? 'dc=example,dc=com', pageSize: options.pageSize ?? 500 }), silent);
 }
 
-/** The ldif adapter's search source: pages of entries' JSON texts (`itemFormat: 'json'`). */
-export function searchOf(adapter: DataSourceAdapter, params: Record<string, unknown>): PageSource<string> {
-  const source = adapter.search!(params, ctx) as PageSource<string>;
-  if (source.itemFormat !== 'json') throw new Error(`expected JSON texts, got itemFormat ${String(source.itemFormat)}`);
+/** The ldif adapter's search source: each page one `JsonBatch` of the entries' JSON texts (`itemFormat: 'json-batch'`). */
+export function searchOf(adapter: DataSourceAdapter, params: Record<string, unknown>): BatchPageSource {
+  const source = adapter.search!(params, ctx);
+  if (!isBatchSource(source)) throw new Error(`expected JSON batches, got itemFormat ${String(source.itemFormat)}`);
   return source;
 }
 
-/** Pulls one page, its JSON texts parsed back into entries. */
-export async function pullPage(source: PageSource<string>): Promise<Page<LdapEntry>> {
+/** Pulls one page, its batch's JSON texts parsed back into entries. */
+export async function pullPage(source: BatchPageSource): Promise<Page<LdapEntry>> {
   const page = await lastValueFrom(source.pull());
-  return { ...page, items: page.items.map((text) => JSON.parse(text) as LdapEntry) };
+  if (!isJsonBatch(page.items)) throw new Error('expected a JsonBatch page');
+  return { ...page, items: page.items.texts().map((text) => JSON.parse(text) as LdapEntry) };
 }
 
 /** Pulls every page of a search (as the pipeline would, one pull after the other). */
