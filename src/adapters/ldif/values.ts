@@ -152,7 +152,7 @@ export function assertionBytes(assertion: string): Buffer[] {
   return out;
 }
 
-const avaKey = (a: Rdn[number]): string => (a.ber === true ? a.value : a.bytes !== undefined ? `x:${a.bytes.toString('hex')}` : `t:${textKey(a.value)}`);
+const avaKey = (a: Rdn[number]): string => (a.ber === true ? a.value : a.bytes !== undefined ? `x:${a.bytes.toString('hex')}` : ['t', textKey(a.value)].join(':'));
 
 /**
  * Identity of an RDN: AVA types case-insensitive, values by their equality key (octets that are
@@ -163,7 +163,8 @@ const avaKey = (a: Rdn[number]): string => (a.ber === true ? a.value : a.bytes !
 export function rdnId(rdn: Rdn): string {
   if (rdn.length === 1) {
     const a = rdn[0] as Rdn[number];
-    return `${a.type.toLowerCase()}=${avaKey(a)}`;
+    // joined, not concatenated: one flat string (a concatenation is a tree of three).
+    return [a.type.toLowerCase(), avaKey(a)].join('=');
   }
   return JSON.stringify(rdn.map((a) => JSON.stringify([a.type.toLowerCase(), avaKey(a)])).sort());
 }

@@ -154,3 +154,40 @@ describe('names with bytes that are not UTF-8', () => {
     expect(copy).toEqual(entry);
   });
 });
+
+describe('names are kept as written (stored as the part in front of the parent when they end with its DN)', () => {
+  const person = (uid: string) => [
+    { name: 'objectClass', values: ['person'] },
+    { name: 'uid', values: [uid] },
+  ];
+
+  it('a child spelled like its parent, one spelled otherwise, an escaped comma, spaces: each dn exactly as written', () => {
+    const dir = directory();
+    const written = [
+      `uid=same,${people}`,
+      `UID=Other,OU=People,DC=Example,DC=com`,
+      `uid=a\\,b,${people}`,
+      `uid=sp ace ,${people}`,
+      `uid=a long name well past thirteen characters,${people}`,
+    ];
+    for (const dn of written) dir.add(dn, undefined, person(dn.slice(dn.indexOf('=') + 1, dn.search(/(?<!\\),/)).replace('\\,', ',')));
+    expect(written.map((dn) => entryOf(dir, dn).dn)).toEqual(written);
+    expect(entryOf(dir, 'uid=other,ou=people,dc=example,dc=com').dn).toBe('UID=Other,OU=People,DC=Example,DC=com');
+    expect(entryOf(dir, `uid=a\\2Cb,${people}`, ['uid']).attributes).toEqual({ uid: ['a,b'] });
+  });
+
+  it('a renamed container takes its subtree along: every name below follows, on get, search and entryDN', () => {
+    const dir = directory();
+    dir.add(`ou=team,${people}`, undefined, [{ name: 'objectClass', values: ['organizationalUnit'] }]);
+    dir.add(`uid=x,ou=team,${people}`, undefined, person('x'));
+    dir.add(`UID=Y,OU=Team,${people}`, undefined, person('Y'));
+    dir.rename(`ou=team,${people}`, undefined, 'ou=crew', base, true);
+    expect(dir.entry(`uid=x,ou=team,${people}`)).toBeUndefined();
+    expect(entryOf(dir, `uid=x,ou=crew,${base}`, ['entryDN']).attributes).toEqual({ entryDN: [`uid=x,ou=crew,${base}`] });
+    // A name spelled otherwise is formatted from its RDN below the new parent, as the ldap adapter's server would.
+    expect(entryOf(dir, `uid=y,ou=crew,${base}`).dn).toBe(`UID=Y,ou=crew,${base}`);
+    const root = dir.lookup(base);
+    if (root === undefined) throw new Error('no base');
+    expect([...dir.walk(root, 'sub')].map((n) => n.dn)).toEqual([base, people, `ou=crew,${base}`, `uid=x,ou=crew,${base}`, `UID=Y,ou=crew,${base}`]);
+  });
+});
