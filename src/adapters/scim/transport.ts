@@ -14,7 +14,8 @@ import { readFileSync } from 'node:fs';
 import type { IncomingHttpHeaders } from 'node:http';
 import { rootCertificates } from 'node:tls';
 import { Observable } from 'rxjs';
-import { Agent, ProxyAgent, type Dispatcher } from 'undici';
+import { createRequire } from 'node:module';
+import type { Dispatcher } from 'undici';
 import type { Logger } from 'pino';
 import { redactUrl, resolveProxy } from '../../connection/proxy.js';
 import type { ScimDataSourceConfig } from './config.js';
@@ -87,6 +88,16 @@ export interface DispatcherOptions {
  * endpoint but not the SCIM server, or the other way round); each route gets one pool, made on
  * first use and closed by {@link Dispatchers.close}.
  */
+/**
+ * undici is loaded on the first SCIM request, not at start-up: an agent without SCIM data
+ * sources never loads it (it is ~10 MB of an idle agent's memory otherwise).
+ */
+let undiciModule: typeof import('undici') | undefined;
+function undici(): typeof import('undici') {
+  undiciModule ??= createRequire(import.meta.url)('undici') as typeof import('undici');
+  return undiciModule;
+}
+
 export class Dispatchers {
   readonly #byRoute = new Map<string, Dispatcher>();
   #closed = false;
@@ -111,6 +122,7 @@ export class Dispatchers {
 
   private make(proxy: string | undefined): Dispatcher {
     const { timeoutMs, tls } = this.options;
+    const { Agent, ProxyAgent } = undici();
     const common = { headersTimeout: timeoutMs, bodyTimeout: timeoutMs, connectTimeout: timeoutMs };
     if (proxy === undefined) return new Agent({ ...common, connect: { ...tls, timeout: timeoutMs } });
     // A proxy URL's userinfo becomes Proxy-Authorization (undici). Only the CA goes to the
