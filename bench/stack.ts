@@ -27,7 +27,9 @@ process.once('exit', () => {
 
 function spawnDaemon(bin: string, configFile: string, logFile: string): ChildProcess {
   const log = openSync(logFile, 'a');
-  const child = spawn(process.execPath, [bin, '--config', configFile], { stdio: ['ignore', log, log] });
+  // BENCH_HUB_NODE_FLAGS / BENCH_AGENT_NODE_FLAGS: extra node flags (e.g. --trace-gc, --cpu-prof) for profiling runs.
+  const flags = (process.env[bin === HUB_BIN ? 'BENCH_HUB_NODE_FLAGS' : 'BENCH_AGENT_NODE_FLAGS'] ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...flags, bin, '--config', configFile], { stdio: ['ignore', log, log] });
   closeSync(log);
   children.add(child);
   child.once('exit', () => children.delete(child));
