@@ -54,7 +54,7 @@ export class RequestInboxes {
       const box = this.boxes.get(id);
       if (!box) return from([]);
       box.started = true;
-      return concat(from(box.early), box.subject);
+      return box.early.length === 0 ? box.subject : concat(from(box.early), box.subject);
     });
   }
 

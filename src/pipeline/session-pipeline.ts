@@ -1,31 +1,31 @@
 /**
- * Serves one registered session: every `request` frame flows through admission
- * (duplicate ids refused, at most `maxConcurrentRequests` running and `maxQueuedRequests`
- * waiting, then BUSY), `runRequest`, and the session writer (socket-writer.ts): each request
- * writes into its own lane, and its stream produces only while that lane can take a frame, so
- * the socket — not the hub's credit — paces the upstream. The session's other frames are routed
- * to their request by id; a `cancel` also drops the search chunks still queued for it. When the
- * socket goes, `frames$` completes and everything in flight is unsubscribed — upstream
- * operations are abandoned at once.
+ * Serves one registered session: every `request` frame goes through admission (duplicate ids
+ * refused, at most `maxConcurrentRequests` running and `maxQueuedRequests` waiting, then BUSY),
+ * `runRequest`, and the session writer (socket-writer.ts): each request writes into its own
+ * lane, and its stream produces only while that lane can take a frame, so the socket — not the
+ * hub's credit — paces the upstream. The session's other frames are routed to their request by
+ * id; a `cancel` also drops the search chunks still queued for it. When the socket goes,
+ * `frames$` completes and everything in flight is unsubscribed — upstream operations are
+ * abandoned at once.
+ *
+ * One subscriber takes every inbound frame and switches on its type: a request is admitted,
+ * queued or refused right there, anything else goes straight to its request's inbox. (A chain
+ * of shared, filtered and merged streams did the same with several hops per frame, which a
+ * one-entry `get` paid for on every request.)
  */
-import { EMPTY, connect, defer, endWith, filter, finalize, ignoreElements, map, merge, mergeMap, of, share, takeUntil, tap, type Observable } from 'rxjs';
+import { Observable, type Subscription } from 'rxjs';
 import type { Session } from '../connection/session.js';
-import { boundedMerge } from '../operators/index.js';
-import { ProtocolError, type Frame, type OutgoingFrame, type Request } from '../protocol/index.js';
+import { ProtocolError, type Frame, type Request } from '../protocol/index.js';
 import { errorFrame } from './failures.js';
 import { RequestInboxes } from './inbox.js';
 import { runRequest, type RequestDeps } from './run-request.js';
 import { SessionWriter } from './socket-writer.js';
 
-type Admission =
-  | { readonly ok: true; readonly request: Request }
-  | { readonly ok: false; readonly request: Request; readonly why: 'duplicate' | 'draining' };
-
 export function servePipeline(session: Session, deps: RequestDeps): Observable<never> {
-  return defer(() => {
+  return new Observable<never>((subscriber) => {
     const log = deps.log.child({ url: session.url, sessionId: session.sessionId });
+    const { maxConcurrentRequests, maxQueuedRequests } = deps.limits;
     const inboxes = new RequestInboxes();
-    const frames$ = session.frames$.pipe(share());
     const writer = new SessionWriter(session, {
       onError: (err, frame) => log.debug({ err, frameType: frame.type }, 'frame not written'),
       onWritable: (writable, bufferedAmount) =>
@@ -33,121 +33,108 @@ export function servePipeline(session: Session, deps: RequestDeps): Observable<n
     });
     // Handed to runRequest: search and export streams wait for their lane (see RequestDeps).
     const requestDeps = { ...deps, log, writeReady: (id: string) => writer.ready$(id) };
+    /** Requests running (their subscriptions) and admitted requests waiting for a slot, in order. */
+    const running = new Set<Subscription>();
+    const waiting: Request[] = [];
+    let active = 0;
+    let closed = false;
 
-    const requests$ = frames$.pipe(filter((f): f is Request => f.type === 'request'));
-    const others$ = frames$.pipe(
-      filter((f) => f.type !== 'request'),
-      mergeMap((f): Observable<Frame> => {
-        if (f.type === 'error') {
-          log.warn({ code: f.code, reason: f.message, requestId: f.id }, 'hub reported an error about a frame we sent');
-          return EMPTY;
-        }
-        const id = 'id' in f ? f.id : undefined;
-        // A cancel reaches its request first (it stops producing), then its queued chunks go.
-        const routed = id !== undefined && inboxes.route(id, f);
-        if (f.type === 'cancel') {
-          const dropped = writer.cancel(f.id);
-          if (dropped > 0) log.debug({ requestId: f.id, dropped, framesDropped: writer.stats.framesDropped }, 'cancel: search chunks still queued for the socket dropped');
-        }
-        if (routed) return EMPTY;
-        // credit/cancel/chunk for a request that already ended race with its end: not an error.
-        log.debug({ frameType: f.type, requestId: id }, 'frame for no open request ignored');
-        return EMPTY;
-      }),
-    );
+    /** Answers a request with an error frame without running it (the session's own lane). */
+    const refuse = (request: Request, err: ProtocolError): void => {
+      const frame = errorFrame(err, request.id, request.dataSource, log);
+      deps.metrics?.requestRefused(request.op, request.dataSource, frame.code);
+      writer.control.write(frame);
+    };
 
-    const answers$ = requests$.pipe(
-      map((request): Admission => {
-        if (inboxes.has(request.id)) return { ok: false, request, why: 'duplicate' };
-        if (deps.drain?.draining) return { ok: false, request, why: 'draining' };
+    const startWaiting = (): void => {
+      while (!closed && active < maxConcurrentRequests && waiting.length > 0) start(waiting.shift() as Request);
+    };
+
+    /** Runs an admitted request in a slot, which frees (and starts the next waiting) however it ends. */
+    const start = (request: Request): void => {
+      // A stream slot is taken when the stream starts (not when queued), released however it ends.
+      const isStream = request.op === 'search' || request.op === 'export';
+      if (isStream && deps.streams && !deps.streams.tryAcquire()) {
+        inboxes.close(request.id);
+        refuse(request, new ProtocolError('BUSY', `agent busy: ${deps.streams.max} streams running (maxConcurrentStreams)`));
+        return;
+      }
+      active += 1;
+      deps.drain?.started();
+      const lane = writer.open(request.id, { dropOnCancel: request.op === 'search' });
+      let subscription: Subscription | undefined;
+      let ended = false;
+      const end = (): void => {
+        if (ended) return;
+        ended = true;
+        lane.end();
+        inboxes.close(request.id);
+        deps.drain?.finished();
+        if (isStream) deps.streams?.release();
+        active -= 1;
+        if (subscription !== undefined) running.delete(subscription);
+        startWaiting();
+      };
+      subscription = runRequest(request, inboxes.frames$(request.id), requestDeps).subscribe({
+        next: (frame) => lane.write(frame),
+        error: (err: unknown) => {
+          end();
+          subscriber.error(err);
+        },
+        complete: end,
+      });
+      // Unsubscribed from outside (the session closed): the request ends all the same.
+      subscription.add(end);
+      if (!ended) running.add(subscription);
+    };
+
+    const admit = (request: Request): void => {
+      if (inboxes.has(request.id)) {
+        refuse(request, new ProtocolError('BAD_REQUEST', `duplicate request id ${request.id}: a request with this id is still running`));
+      } else if (deps.drain?.draining) {
+        refuse(request, new ProtocolError('BUSY', 'agent is shutting down: send the request to another agent'));
+      } else if (active < maxConcurrentRequests && waiting.length === 0) {
         inboxes.open(request.id);
-        return { ok: true, request };
-      }),
-      connect((admissions$) =>
-        merge(
-          admissions$.pipe(
-            filter((a) => !a.ok),
-            map((a) => {
-              const frame = errorFrame(
-                a.ok
-                  ? new ProtocolError('INTERNAL', 'admitted request in the refusal path')
-                  : a.why === 'draining'
-                    ? new ProtocolError('BUSY', 'agent is shutting down: send the request to another agent')
-                    : new ProtocolError('BAD_REQUEST', `duplicate request id ${a.request.id}: a request with this id is still running`),
-                a.request.id,
-                a.request.dataSource,
-                log,
-              );
-              deps.metrics?.requestRefused(a.request.op, a.request.dataSource, frame.code);
-              return frame;
-            }),
-          ),
-          admissions$.pipe(
-            filter((a) => a.ok),
-            map((a) => a.request),
-            boundedMerge<Request, OutgoingFrame>({
-              concurrent: deps.limits.maxConcurrentRequests,
-              queue: deps.limits.maxQueuedRequests,
-              project: (request) =>
-                defer(() => {
-                  // Taken when the stream starts (not when queued), released however it ends.
-                  const isStream = request.op === 'search' || request.op === 'export';
-                  if (isStream && deps.streams && !deps.streams.tryAcquire()) {
-                    inboxes.close(request.id);
-                    const frame = errorFrame(
-                      new ProtocolError('BUSY', `agent busy: ${deps.streams.max} streams running (maxConcurrentStreams)`),
-                      request.id,
-                      request.dataSource,
-                      log,
-                    );
-                    deps.metrics?.requestRefused(request.op, request.dataSource, frame.code);
-                    return of<OutgoingFrame>(frame);
-                  }
-                  deps.drain?.started();
-                  const lane = writer.open(request.id, { dropOnCancel: request.op === 'search' });
-                  return runRequest(request, inboxes.frames$(request.id), requestDeps).pipe(
-                    tap((frame) => lane.write(frame)),
-                    ignoreElements(),
-                    finalize(() => {
-                      lane.end();
-                      inboxes.close(request.id);
-                      deps.drain?.finished();
-                      if (isStream) deps.streams?.release();
-                    }),
-                  );
-                }),
-              reject: (request) => {
-                inboxes.close(request.id);
-                const frame = errorFrame(
-                  new ProtocolError(
-                    'BUSY',
-                    `agent busy: ${deps.limits.maxConcurrentRequests} requests running and ${deps.limits.maxQueuedRequests} queued`,
-                  ),
-                  request.id,
-                  request.dataSource,
-                  log,
-                );
-                deps.metrics?.requestRefused(request.op, request.dataSource, frame.code);
-                return of<OutgoingFrame>(frame);
-              },
-            }),
-          ),
-        ),
-      ),
-    );
+        start(request);
+      } else if (waiting.length < maxQueuedRequests) {
+        inboxes.open(request.id);
+        waiting.push(request);
+      } else {
+        refuse(request, new ProtocolError('BUSY', `agent busy: ${maxConcurrentRequests} requests running and ${maxQueuedRequests} queued`));
+      }
+    };
+
+    const route = (frame: Frame): void => {
+      if (frame.type === 'error') {
+        log.warn({ code: frame.code, reason: frame.message, requestId: frame.id }, 'hub reported an error about a frame we sent');
+        return;
+      }
+      const id = 'id' in frame ? frame.id : undefined;
+      // A cancel reaches its request first (it stops producing), then its queued chunks go.
+      const routed = id !== undefined && inboxes.route(id, frame);
+      if (frame.type === 'cancel') {
+        const dropped = writer.cancel(frame.id);
+        if (dropped > 0) log.debug({ requestId: frame.id, dropped, framesDropped: writer.stats.framesDropped }, 'cancel: search chunks still queued for the socket dropped');
+      }
+      // credit/cancel/chunk for a request that already ended race with its end: not an error.
+      if (!routed) log.debug({ frameType: frame.type, requestId: id }, 'frame for no open request ignored');
+    };
 
     // The socket is gone when its frames complete: every request in flight is unsubscribed at
     // once, which abandons its upstream operation (nothing could be sent for it any more).
-    const socketClosed$ = frames$.pipe(ignoreElements(), endWith(true));
-    // What reaches here are the session's own answers (refusals); requests write to their lanes.
-    return merge(answers$, others$).pipe(
-      takeUntil(socketClosed$),
-      tap((frame) => writer.control.write(frame)),
-      ignoreElements(),
-      finalize(() => {
-        inboxes.closeAll();
-        writer.close();
-      }),
-    );
+    const inbound = session.frames$.subscribe({
+      next: (frame) => (frame.type === 'request' ? admit(frame) : route(frame)),
+      error: (err: unknown) => subscriber.error(err),
+      complete: () => subscriber.complete(),
+    });
+
+    return () => {
+      closed = true;
+      inbound.unsubscribe();
+      waiting.length = 0;
+      for (const subscription of [...running]) subscription.unsubscribe();
+      inboxes.closeAll();
+      writer.close();
+    };
   });
 }
