@@ -80,6 +80,34 @@ function oneShot<F extends typeof net.connect | typeof tls.connect>(connect: F):
   return once as F;
 }
 
+/**
+ * Requests issued in one tick go to the server in one write: the socket is corked at the first
+ * write and uncorked once the tick's callbacks and microtasks have run (process.nextTick). Gets
+ * that many callers start together on a shared client then cost one system call, not one each;
+ * a lone request waits for nothing (the uncork runs before the event loop looks for I/O).
+ */
+export function coalescingWrites<F extends typeof net.connect | typeof tls.connect>(connect: F): F {
+  const coalescing = (...args: unknown[]): net.Socket => {
+    const socket = (connect as (...a: unknown[]) => net.Socket)(...args);
+    const write = socket.write.bind(socket) as (...a: unknown[]) => boolean;
+    let corked = false;
+    const uncork = (): void => {
+      corked = false;
+      socket.uncork();
+    };
+    socket.write = (...writeArgs: unknown[]): boolean => {
+      if (!corked) {
+        corked = true;
+        socket.cork();
+        process.nextTick(uncork);
+      }
+      return write(...writeArgs);
+    };
+    return socket;
+  };
+  return coalescing as F;
+}
+
 export class LdapClientPool {
   private readonly options: Required<ClientPoolOptions>;
   private readonly tlsOptions: tls.ConnectionOptions;
@@ -135,9 +163,9 @@ export class LdapClientPool {
       // ldapts opens a TLS connection whenever tlsOptions has any value, even for ldap:// — so
       // they go to the constructor for ldaps:// only, and to startTLS() otherwise.
       ...(ldaps ? { tlsOptions: this.tlsOptions } : {}),
-      createConnection: oneShot(net.connect),
+      createConnection: coalescingWrites(oneShot(net.connect)),
       // Used for ldaps:// and for the StartTLS upgrade (which passes the existing socket).
-      createSecureConnection: ldaps ? oneShot(tls.connect) : tls.connect,
+      createSecureConnection: coalescingWrites(ldaps ? oneShot(tls.connect) : tls.connect),
     });
     // Entries must keep their bytes (entry-decoder.ts); without the hook ldapts would change them.
     if (!useEntryDecoder(client)) {
