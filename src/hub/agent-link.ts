@@ -4,12 +4,14 @@
  * requests it sent. Frames that do not decode get an `error` frame back; the socket stays up.
  *
  * Once the agent is registered, a `chunk` frame is read by the validating scanner
- * (`readChunkFrame`): its items stay bytes, passed to a search as they arrived. Every other
- * frame — and a chunk the scanner does not take (invalid, too deep, not quite a chunk) — is
+ * (`readChunkFrame`): its items stay bytes, passed to a search as they arrived. A `result`
+ * frame (one that starts `{"type":"result",`, as every agent writes it) is read the same way
+ * (`readResultFrame`): its data stays bytes for the HTTP answer. Every other frame — and a
+ * chunk or result the scanner does not take (invalid, too deep, not quite that frame) — is
  * decoded by `decodeFrame`, which accepts or refuses it exactly as before.
  */
 import { randomUUID } from 'node:crypto';
-import { Subject, asyncScheduler, firstValueFrom, type Observable, type SchedulerLike, type Subscription } from 'rxjs';
+import { Subject, asyncScheduler, firstValueFrom, map, type Observable, type SchedulerLike, type Subscription } from 'rxjs';
 import type WebSocket from 'ws';
 import type { Logger } from 'pino';
 import { firstWithin, keepAlive } from '../operators/index.js';
@@ -18,15 +20,20 @@ import {
   PROTOCOL_VERSION,
   ProtocolError,
   decodeFrame,
+  looksLikeResult,
   nonNegativeInt,
   parsedChunk,
+  parsedResult,
   readChunkFrame,
+  readResultFrame,
   positiveInt,
   RequestId,
   type Frame,
   type Hello,
   type RejectCode,
+  type ResultData,
   type ScannedChunk,
+  type ScannedResult,
 } from '../protocol/index.js';
 import { sendFrame } from '../connection/session.js';
 import type { AgentPrincipal } from './auth.js';
@@ -165,8 +172,13 @@ export class AgentLink {
     };
   }
 
-  /** A request–response operation (test, schema, attributes, resourceTypes, get). */
+  /** A request–response operation (test, schema, attributes, resourceTypes, get): its data as a value. */
   result$(spec: RequestSpec): Observable<unknown> {
+    return this.answer$(spec).pipe(map((data) => data.value()));
+  }
+
+  /** A request–response operation: its data as the agent's bytes where they were scanned (`ResultData`). */
+  answer$(spec: RequestSpec): Observable<ResultData> {
     return resultRequest(this.port(), spec);
   }
 
@@ -223,8 +235,13 @@ export class AgentLink {
     this.liveness.next();
     const buf = Buffer.isBuffer(data) ? data : Buffer.concat(Array.isArray(data) ? data : [Buffer.from(data)]);
     if (!isBinary && this.helloFrame && buf.length <= this.options.maxFrameBytes) {
-      const chunk = readChunkFrame(buf);
-      if (chunk) return this.onChunk(chunk);
+      if (looksLikeResult(buf)) {
+        const result = readResultFrame(buf);
+        if (result) return this.onResult(result);
+      } else {
+        const chunk = readChunkFrame(buf);
+        if (chunk) return this.onChunk(chunk);
+      }
     }
     const decoded = isBinary
       ? ({ ok: false, code: 'BAD_FRAME', message: 'binary frames are not part of the protocol' } as const)
@@ -269,6 +286,14 @@ export class AgentLink {
     if (sink) return sink.onChunk ? sink.onChunk(chunk) : sink.onFrame(parsedChunk(chunk));
     if (this.recentlyEnded.has(chunk.id)) return;
     this.send({ type: 'error', code: 'BAD_FRAME', message: `no pending request with id ${chunk.id}`, retryable: false });
+  }
+
+  /** A scanned result: to its request (as bytes where it takes them), as `onRegisteredFrame` routes a result. */
+  private onResult(result: ScannedResult): void {
+    const sink = this.pending.get(result.id);
+    if (sink) return sink.onResult ? sink.onResult(result) : sink.onFrame(parsedResult(result));
+    if (this.recentlyEnded.has(result.id)) return;
+    this.send({ type: 'error', code: 'BAD_FRAME', message: `no pending request with id ${result.id}`, retryable: false });
   }
 
   private onClose(code: number): void {

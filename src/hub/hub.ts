@@ -12,7 +12,7 @@ import type { Logger } from 'pino';
 import { EMPTY, concatMap, defer, firstValueFrom, from, type Observable, type SchedulerLike } from 'rxjs';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { HubConfig } from '../config/index.js';
-import { CLOSE_CODES, ProtocolError, SUBPROTOCOL, exportKeyDigest, type Operation } from '../protocol/index.js';
+import { CLOSE_CODES, ProtocolError, SUBPROTOCOL, exportKeyDigest, type Operation, type ResultData } from '../protocol/index.js';
 import type { FastifyInstance } from 'fastify';
 import { AgentLink } from './agent-link.js';
 import { createHttpApi } from './http/api.js';
@@ -197,6 +197,14 @@ export class Hub {
   /** A request–response operation; emits the agent's `result` data once, or a coded `ProtocolError`. */
   result$(req: HubRequest): Observable<unknown> {
     return defer(() => this.pick(req).result$(this.spec(req)));
+  }
+
+  /**
+   * `result$` with the data as the agent sent it (`ResultData`): the HTTP API writes its bytes
+   * (`json()`) without parsing them; `value()` parses.
+   */
+  answer$(req: HubRequest): Observable<ResultData> {
+    return defer(() => this.pick(req).answer$(this.spec(req)));
   }
 
   /** Promise form of `result$`. */

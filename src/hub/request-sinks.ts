@@ -16,19 +16,24 @@ import {
   ProtocolError,
   nonNegativeInt,
   parsedChunk,
+  parsedResult,
   positiveInt,
   requestId,
+  ResultData,
   type ChunkItems,
   type ErrorFrame,
   type Frame,
   type Operation,
   type ScannedChunk,
+  type ScannedResult,
 } from '../protocol/index.js';
 
 export interface RequestSink {
   onFrame(frame: Frame): void;
   /** A chunk read by the scanner, items still bytes; without it the chunk comes parsed to `onFrame`. */
   onChunk?(chunk: ScannedChunk): void;
+  /** A result read by the scanner, data still bytes; without it the result comes parsed to `onFrame`. */
+  onResult?(result: ScannedResult): void;
   onClose(err: ProtocolError): void;
 }
 
@@ -81,6 +86,8 @@ export interface ExchangeHandlers {
   onFrame(frame: Frame): void;
   /** A chunk whose items are still bytes; without it the chunk is parsed and goes to `onFrame`. */
   onChunk?(chunk: ScannedChunk): void;
+  /** A result whose data is still bytes; without it the result is parsed and goes to `onFrame`. */
+  onResult?(result: ScannedResult): void;
   /**
    * The agent's `error` frame ends the request: this may first emit what the frame carries (an
    * export's last results) and returns the error the request fails with (`err`, or BAD_FRAME
@@ -145,6 +152,7 @@ export function exchange<T>(
         handlers?.onFrame(frame);
       },
       onChunk: (chunk) => (handlers?.onChunk ? handlers.onChunk(chunk) : handlers?.onFrame(parsedChunk(chunk))),
+      onResult: (result) => (handlers?.onResult ? handlers.onResult(result) : handlers?.onFrame(parsedResult(result))),
       onClose: (err) => fail(err, false),
     });
     deadline = timer(spec.timeoutMs + DEADLINE_GRACE_MS, port.scheduler ?? asyncScheduler).subscribe(() =>
@@ -183,15 +191,21 @@ export function exchange<T>(
 const unexpected = (frame: Frame, op: string): ProtocolError =>
   new ProtocolError('BAD_FRAME', `unexpected ${frame.type} frame in answer to ${op}`);
 
-/** A request–response operation: emits the `result` data once. */
-export function resultRequest(port: LinkPort, spec: RequestSpec): Observable<unknown> {
-  return exchange<unknown>(port, spec, undefined, (sub) => ({
-    onFrame: (frame) => {
-      if (frame.type !== 'result') return sub.error(unexpected(frame, spec.op));
-      sub.next(frame.data);
+/**
+ * A request–response operation: emits the `result` data once, as bytes when the frame was
+ * scanned (`ResultData.json` writes them, `value` parses them), else as the decoded value.
+ */
+export function resultRequest(port: LinkPort, spec: RequestSpec): Observable<ResultData> {
+  return exchange<ResultData>(port, spec, undefined, (sub) => {
+    const answer = (data: ResultData): void => {
+      sub.next(data);
       sub.complete();
-    },
-  }));
+    };
+    return {
+      onResult: (result) => answer(result.data),
+      onFrame: (frame) => (frame.type === 'result' ? answer(ResultData.ofValue(frame.data)) : sub.error(unexpected(frame, spec.op))),
+    };
+  });
 }
 
 /** One chunk of a search. */

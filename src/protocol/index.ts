@@ -6,3 +6,4 @@ export * from './errors.js';
 export * from './export-key.js';
 export * from './json-scan.js';
 export * from './chunk-bytes.js';
+export * from './result-bytes.js';

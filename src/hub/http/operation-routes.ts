@@ -1,24 +1,40 @@
 /**
  * The request–response operations of a data source: `test`, `schema`, `attributes`,
  * `resource-types` and `get`. Each answers the agent's result as JSON, or a coded error.
+ *
+ * The answer is `{"dataSource":…,"requestId":…,"data":…}` with `data` written as the bytes the
+ * agent sent (checked by the hub's scanner, protocol.md "Pass-through hub"): one Buffer, no
+ * parse and re-serialisation of the data. For data an agent wrote with `JSON.stringify` these
+ * are the bytes `JSON.stringify` of the whole answer gave before.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { ProtocolError, type Operation } from '../../protocol/index.js';
+import { ProtocolError, type Operation, type ResultData } from '../../protocol/index.js';
 import { hubRequest, paramsOf, untilAnswered, type ApiContext } from './context.js';
+
+const CLOSE = Buffer.from('}');
+
+/** The answer's bytes: the envelope around the agent's data, as `JSON.stringify` of `{dataSource, requestId, data}` writes it. */
+export function answerBody(dataSource: string, requestId: string, data: ResultData): Buffer {
+  // Serialised here: data that came parsed may be nested deeper than JSON.stringify can go,
+  // which is the agent's fault (BAD_FRAME, 502), not an internal error of the hub (500).
+  let json: Buffer | string | undefined;
+  try {
+    json = data.json();
+  } catch (err) {
+    throw new ProtocolError('BAD_FRAME', `the agent's answer cannot be written as JSON: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  const head = `{"dataSource":${JSON.stringify(dataSource)},"requestId":${JSON.stringify(requestId)}`;
+  if (json === undefined) return Buffer.from(`${head}}`);
+  if (typeof json === 'string') return Buffer.from(`${head},"data":${json}}`);
+  const headBytes = Buffer.from(`${head},"data":`);
+  return Buffer.concat([headBytes, json, CLOSE], headBytes.length + json.length + 1);
+}
 
 export function registerOperationRoutes(app: FastifyInstance, ctx: ApiContext): void {
   const answer = (op: Operation, withParams: boolean) => async (req: FastifyRequest, reply: FastifyReply) => {
     const request = hubRequest(ctx, req, op, withParams ? paramsOf(req.body) : {});
-    const data = await untilAnswered(ctx.hub.result$(request), reply.raw);
-    // Serialised here: the agent's data may be nested deeper than JSON.stringify can go, which
-    // is the agent's fault (BAD_FRAME, 502), not an internal error of the hub (500).
-    let body: string;
-    try {
-      body = JSON.stringify({ dataSource: request.dataSource, requestId: req.id, data });
-    } catch (err) {
-      throw new ProtocolError('BAD_FRAME', `the agent's answer cannot be written as JSON: ${err instanceof Error ? err.message : String(err)}`);
-    }
-    return reply.header('x-request-id', req.id).type('application/json; charset=utf-8').send(body);
+    const data = await untilAnswered(ctx.hub.answer$(request), reply.raw);
+    return reply.header('x-request-id', req.id).type('application/json; charset=utf-8').send(answerBody(request.dataSource, req.id, data));
   };
   app.post('/v1/data-sources/:name/test', answer('test', false));
   app.get('/v1/data-sources/:name/schema', answer('schema', false));
