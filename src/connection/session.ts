@@ -45,6 +45,25 @@ export class WsSession implements Session {
   }
 }
 
+/** Sockets corked for the current tick (see `corkForTick`). */
+const corked = new WeakSet<object>();
+
+/**
+ * Frames sent in one tick go to the kernel in one write: the socket is corked at the first
+ * send of a tick and uncorked once the tick's callbacks and microtasks have run. Concurrent
+ * small answers then cost one system call, not one each; a lone frame waits for nothing.
+ */
+function corkForTick(ws: WebSocket): void {
+  const socket = (ws as unknown as { _socket?: { cork(): void; uncork(): void } })._socket;
+  if (socket === undefined || corked.has(socket)) return;
+  corked.add(socket);
+  socket.cork();
+  process.nextTick(() => {
+    corked.delete(socket);
+    socket.uncork();
+  });
+}
+
 /**
  * Encodes and writes one frame as one text message; the promise settles from ws's send
  * callback. A frame built from bytes goes out as those bytes, in one fragment per part (no
@@ -64,6 +83,7 @@ export function sendFrame(ws: WebSocket, frame: OutgoingFrame, maxFrameBytes: nu
       return;
     }
     const done = (err?: Error): void => (err ? reject(err) : resolve());
+    corkForTick(ws);
     if (typeof data === 'string') {
       ws.send(data, done);
       return;
