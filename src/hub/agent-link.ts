@@ -68,6 +68,7 @@ export class AgentLink {
   private readonly subs: Subscription[] = [];
   private readonly closedSubject = new Subject<void>();
   private closed = false;
+  private registeredPort: LinkPort | undefined;
   /** Emits once when the socket is gone, for whatever reason. */
   readonly closed$: Observable<void> = this.closedSubject.asObservable();
 
@@ -146,8 +147,14 @@ export class AgentLink {
     );
   }
 
-  /** The port request Observables use to talk to this agent (see request-sinks.ts). */
+  /** The port request Observables use to talk to this agent (see request-sinks.ts); one per registered link. */
   port(): LinkPort {
+    if (this.helloFrame === undefined) return this.makePort();
+    this.registeredPort ??= this.makePort();
+    return this.registeredPort;
+  }
+
+  private makePort(): LinkPort {
     return {
       agentId: this.agentId ?? '?',
       maxFrameBytes: this.options.maxFrameBytes,

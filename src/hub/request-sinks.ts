@@ -10,7 +10,7 @@
  * writes their bytes, the in-process API parses them when it reads `items`.
  */
 import { randomUUID } from 'node:crypto';
-import { Observable, asyncScheduler, timer, type SchedulerLike, type Subscription } from 'rxjs';
+import { Observable, timer, type SchedulerLike, type Subscription } from 'rxjs';
 import {
   IdempotencyKey,
   ProtocolError,
@@ -99,6 +99,19 @@ export interface ExchangeHandlers {
 }
 
 /**
+ * Runs `fn` after `ms` on `scheduler` (tests' virtual time), or on a plain timer — the one
+ * timer a request schedules, cheaper than an rxjs action on the async scheduler. Returns the cancel.
+ */
+function afterMs(ms: number, scheduler: SchedulerLike | undefined, fn: () => void): () => void {
+  if (scheduler !== undefined) {
+    const sub: Subscription = timer(ms, scheduler).subscribe(fn);
+    return () => sub.unsubscribe();
+  }
+  const t = setTimeout(fn, ms);
+  return () => clearTimeout(t);
+}
+
+/**
  * Shared skeleton: attach a sink, send the request, enforce the hub-side deadline, and cancel
  * on early unsubscribe. `setup` returns the sink handlers for this request kind.
  */
@@ -111,12 +124,12 @@ export function exchange<T>(
   return new Observable<T>((subscriber) => {
     const id = requestId(spec.id ?? randomUUID());
     let finished = false;
-    let deadline: Subscription | undefined;
+    let deadline: (() => void) | undefined;
     let handlers: ExchangeHandlers | undefined;
     const finish = (): void => {
       finished = true;
       port.detach(id);
-      deadline?.unsubscribe();
+      deadline?.();
       handlers?.teardown?.();
     };
     const ex: Exchange = { id, send: (frame) => !finished && port.send(frame) };
@@ -155,7 +168,7 @@ export function exchange<T>(
       onResult: (result) => (handlers?.onResult ? handlers.onResult(result) : handlers?.onFrame(parsedResult(result))),
       onClose: (err) => fail(err, false),
     });
-    deadline = timer(spec.timeoutMs + DEADLINE_GRACE_MS, port.scheduler ?? asyncScheduler).subscribe(() =>
+    deadline = afterMs(spec.timeoutMs + DEADLINE_GRACE_MS, port.scheduler, () =>
       fail(
         new ProtocolError('TIMEOUT', `${spec.op} on ${spec.dataSource} timed out after ${spec.timeoutMs} ms`, {
           requestId: id,

@@ -404,11 +404,17 @@ describe('a rogue agent\'s chunks, read as NDJSON (the pass-through hub)', () =>
       Buffer.concat([Buffer.from(`{"type":"chunk","id":"${id}","seq":0,"items":["`), Buffer.from([0xff, 0xfe, 0x0a]), Buffer.from('"]}')]),
       `{"type":"chunk","id":"${id}","seq":0,"items":[1,]}`,
     ];
-    const { answer, toRogue } = await search((id) => [...bad(id), `{"type":"chunk","id":"${id}","seq":0,"items":[{"ok":true}]}`, end(id, 1)]);
+    const from = rogue.received.length;
+    const { answer } = await search((id) => [...bad(id), `{"type":"chunk","id":"${id}","seq":0,"items":[{"ok":true}]}`, end(id, 1)]);
     expect(lines(answer)).toEqual(['{"ok":true}', JSON.stringify({ end: true, count: 1, truncated: false })]);
     expect(answer.text).not.toContain('injected');
-    const refusals = toRogue.filter((f) => (f as { type: string }).type === 'error');
-    expect(refusals).toHaveLength(4);
+    // The refusals travel on the agent's socket, the answer on the client's: wait for all four.
+    const refusals: unknown[] = [];
+    for (let at = from; refusals.length < 4; ) {
+      const i = await rogue.waitIndex((f) => f.type === 'error', at);
+      refusals.push(...rogue.frames(i).slice(0, 1));
+      at = i + 1;
+    }
     expect(refusals.every((f) => (f as { code: string }).code === 'BAD_FRAME')).toBe(true);
   });
 

@@ -1,7 +1,6 @@
 /** What every API route needs: the hub, its config, and the request's tenant and id. */
 import type { ServerResponse } from 'node:http';
 import type { FastifyRequest } from 'fastify';
-import type { Observable } from 'rxjs';
 import type { HubConfig } from '../../config/index.js';
 import type { Hub, HubRequest } from '../hub.js';
 import type { Operation } from '../../protocol/index.js';
@@ -65,30 +64,4 @@ export function writeFailure(res: ServerResponse, err: unknown, requestId: strin
 export function errorLine(err: unknown, requestId: string, count: number): unknown {
   const { body } = describeFailure(err, requestId);
   return { error: { code: body.code, message: body.message, retryable: body.retryable }, requestId, count };
-}
-
-/**
- * Runs a one-result request and resolves with its data; a client that goes away first
- * unsubscribes, which cancels the request on the agent.
- */
-export function untilAnswered<T>(source$: Observable<T>, res: ServerResponse): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    let done = false;
-    const sub = source$.subscribe({
-      next: (v) => {
-        done = true;
-        resolve(v);
-      },
-      error: (e: unknown) => {
-        done = true;
-        reject(e instanceof Error ? e : new Error(String(e)));
-      },
-      complete: () => {
-        if (!done) reject(new ProtocolError('INTERNAL', 'the request ended without a result'));
-      },
-    });
-    res.once('close', () => {
-      if (!done) sub.unsubscribe();
-    });
-  });
 }

@@ -8,8 +8,9 @@
  * are the bytes `JSON.stringify` of the whole answer gave before.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Observable } from 'rxjs';
 import { ProtocolError, type Operation, type ResultData } from '../../protocol/index.js';
-import { hubRequest, paramsOf, untilAnswered, type ApiContext } from './context.js';
+import { hubRequest, paramsOf, type ApiContext } from './context.js';
 
 const CLOSE = Buffer.from('}');
 
@@ -30,11 +31,41 @@ export function answerBody(dataSource: string, requestId: string, data: ResultDa
   return Buffer.concat([headBytes, json, CLOSE], headBytes.length + json.length + 1);
 }
 
+/**
+ * Sends the answer of a one-result request when it comes; a failure goes to the API's error
+ * handler, a client that goes away first unsubscribes (which cancels the request on the agent).
+ * A plain callback rather than an async handler: no promise per request.
+ */
+function answerWhenDone(source$: Observable<ResultData>, reply: FastifyReply, dataSource: string, requestId: string): void {
+  let done = false;
+  const fail = (err: unknown): void => {
+    done = true;
+    void reply.send(err instanceof Error ? err : new Error(String(err)));
+  };
+  const sub = source$.subscribe({
+    next: (data) => {
+      done = true;
+      let body: Buffer;
+      try {
+        body = answerBody(dataSource, requestId, data);
+      } catch (err) {
+        return fail(err);
+      }
+      void reply.type('application/json; charset=utf-8').send(body);
+    },
+    error: fail,
+    complete: () => {
+      if (!done) fail(new ProtocolError('INTERNAL', 'the request ended without a result'));
+    },
+  });
+  if (!done) reply.raw.once('close', () => done || sub.unsubscribe());
+}
+
 export function registerOperationRoutes(app: FastifyInstance, ctx: ApiContext): void {
-  const answer = (op: Operation, withParams: boolean) => async (req: FastifyRequest, reply: FastifyReply) => {
+  const answer = (op: Operation, withParams: boolean) => (req: FastifyRequest, reply: FastifyReply) => {
     const request = hubRequest(ctx, req, op, withParams ? paramsOf(req.body) : {});
-    const data = await untilAnswered(ctx.hub.answer$(request), reply.raw);
-    return reply.header('x-request-id', req.id).type('application/json; charset=utf-8').send(answerBody(request.dataSource, req.id, data));
+    answerWhenDone(ctx.hub.answer$(request), reply, request.dataSource, req.id);
+    return reply;
   };
   app.post('/v1/data-sources/:name/test', answer('test', false));
   app.get('/v1/data-sources/:name/schema', answer('schema', false));
