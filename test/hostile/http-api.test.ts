@@ -433,3 +433,92 @@ describe('a rogue agent\'s chunks, read as NDJSON (the pass-through hub)', () =>
     expect(crashes.errors).toEqual([]);
   });
 });
+
+describe('a rogue agent\'s results, read as the answer of a get (the pass-through result)', () => {
+  let rogue: Peer;
+
+  beforeAll(async () => {
+    rogue = await connectRaw(hub.url, basicAuth('agent', 'agent-secret-123'));
+    rogue.sendFrame({
+      type: 'hello',
+      protocol: 1,
+      agent: { id: 'rogue-results', version: '0.0.0-rogue', hostname: 'rogue' },
+      tenantId: '1',
+      dataSources: [{ name: 'rogue-get', type: 'ldap', operations: ['get'] }],
+    });
+    await rogue.waitFor((f) => f.type === 'welcome');
+  });
+
+  afterAll(() => rogue.close());
+
+  /** An HTTP get of rogue-get answered with `frames(id)`; the answer, the request id and where the rogue's inbox stood. */
+  async function get(frames: (id: string) => Array<string | Buffer>): Promise<{ answer: Answer; id: string; from: number }> {
+    const from = rogue.received.length;
+    const pending = call({ path: '/v1/data-sources/rogue-get/get', body: '{"dn":"cn=x"}', type: 'application/json' });
+    const req = await rogue.waitFor((f) => f.type === 'request', from);
+    const id = (req as { id: string }).id;
+    for (const f of frames(id)) rogue.send(f);
+    return { answer: await pending, id, from };
+  }
+
+  /** The next `n` error frames the hub sent the rogue after `from`. */
+  async function refusals(from: number, n: number): Promise<Array<{ code: string; message: string }>> {
+    const out: Array<{ code: string; message: string }> = [];
+    for (let at = from; out.length < n; ) {
+      const i = await rogue.waitIndex((f) => f.type === 'error', at);
+      out.push(...(rogue.frames(i).slice(0, 1) as unknown as Array<{ code: string; message: string }>));
+      at = i + 1;
+    }
+    return out;
+  }
+
+  it('agent-built data is written byte for byte: the body is JSON.stringify({dataSource, requestId, data})', async () => {
+    const data = { dn: 'cn=\u2028a,dc=x', attributes: { cn: ['\ufeffBOM', 'nul\u0000', 'tab\tquote"back\\'], 'jpegPhoto;binary': ['/9j/4AAQ'], n: [1.5, -0, 1e21] } };
+    const { answer, id } = await get((rid) => [JSON.stringify({ type: 'result', id: rid, data })]);
+    expect(answer.status).toBe(200);
+    expect(answer.text).toBe(JSON.stringify({ dataSource: 'rogue-get', requestId: id, data }));
+    expect(answer.headers['content-type']).toBe('application/json; charset=utf-8');
+  });
+
+  it('whitespace compacted, duplicate keys (the last wins), odd numbers as sent: one line of valid JSON', async () => {
+    const { answer, id } = await get((rid) => [
+      `{"type":"result",\n "id" : "${rid}" , "data" : {"evil":1} , "data" : {\n "a" :\n 1.0 ,\r\n "b" : [ "x\\ny" , 1e400 ], "a": 2 }\n}\n`,
+    ]);
+    expect(answer.status).toBe(200);
+    expect(answer.text).toBe(`{"dataSource":"rogue-get","requestId":"${id}","data":{"a":1.0,"b":["x\\ny",1e400],"a":2}}`);
+    expect(JSON.parse(answer.text)).toEqual({ dataSource: 'rogue-get', requestId: id, data: { a: 2, b: ['x\ny', Infinity] } });
+    expect(prototypeIsClean()).toBe(true);
+  });
+
+  it('a result that does not start the way agents write one goes through the parser: answered, normalised as before', async () => {
+    const { answer, id } = await get((rid) => [`{ "id" : "${rid}" , "type" : "result" , "data" : { "a" : 1.0 , "a" : 2 , "b" : 1e400 } }`]);
+    expect(answer.status).toBe(200);
+    expect(answer.text).toBe(JSON.stringify({ dataSource: 'rogue-get', requestId: id, data: { a: 2, b: null } }));
+  });
+
+  it('a raw newline inside a string, bad UTF-8, a trailing comma: the result is refused (BAD_FRAME to the agent), the next good one answers', async () => {
+    const { answer, from } = await get((rid) => [
+      `{"type":"result","id":"${rid}","data":{"a":"line\n{\\"injected\\":true}"}}`,
+      Buffer.concat([Buffer.from(`{"type":"result","id":"${rid}","data":"`), Buffer.from([0xff, 0xfe]), Buffer.from('"}')]),
+      `{"type":"result","id":"${rid}","data":[1,]}`,
+      `{"type":"result","id":"${rid}","data":{"ok":true}}`,
+    ]);
+    expect(answer.status).toBe(200);
+    expect((JSON.parse(answer.text) as { data: unknown }).data).toEqual({ ok: true });
+    expect(answer.text).not.toContain('injected');
+    const refused = await refusals(from, 3);
+    expect(refused.map((f) => f.code)).toEqual(['BAD_FRAME', 'BAD_FRAME', 'BAD_FRAME']);
+  });
+
+  it('data deeper than the scanner goes through the parser and is answered the same; a result nobody asked for is refused', async () => {
+    const deep = `${'['.repeat(200)}1${']'.repeat(200)}`;
+    const { answer, id } = await get((rid) => [`{"type":"result","id":"${rid}","data":${deep}}`]);
+    expect(answer.status).toBe(200);
+    expect(answer.text).toBe(JSON.stringify({ dataSource: 'rogue-get', requestId: id, data: JSON.parse(deep) as unknown }));
+    const from = rogue.received.length;
+    rogue.send('{"type":"result","id":"nobody-asked","data":{"x":1}}');
+    const [refused] = await refusals(from, 1);
+    expect(refused).toMatchObject({ code: 'BAD_FRAME', message: 'no pending request with id nobody-asked' });
+    expect(crashes.errors).toEqual([]);
+  });
+});
