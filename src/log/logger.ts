@@ -22,7 +22,9 @@ export interface LoggerOptions {
 }
 
 export function createLogger(options: LoggerOptions, destination?: DestinationStream): Logger {
-  const dest = destination ?? (options.file ? rollingFile(options.file) : pino.destination(1));
+  // stdout is written synchronously (pino's own default): an asynchronous destination costs a
+  // thread-pool hop and an extra event-loop wake-up per line (~40-70 µs per small request).
+  const dest = destination ?? (options.file ? rollingFile(options.file) : pino.destination({ dest: 1, sync: true }));
   return serialisePrimitivesDirectly(
     pino(
       {
