@@ -218,7 +218,10 @@ describe('link faults', () => {
     const hub = await hubAt();
     const proxy = await startFaultProxy({ host: '127.0.0.1', port: hub.port });
     cleanups.push(() => proxy.close());
-    const a = agentFor([`wss://${proxy.address}/agent`]);
+    // At 200 KB/s a ping waits behind what the writer has queued (its 1 MiB mark plus the
+    // kernel's buffers: several seconds), so the keep-alive is sized for that link, as an
+    // operator would for a slow uplink; the 500 ms default of these tests would declare it dead.
+    const a = agentFor([`wss://${proxy.address}/agent`], { keepAliveInterval: 2000, keepAliveTimeout: 20_000 });
     await a.statuses.next(isState('registered'));
     const client = clientOf(hub);
 
