@@ -20,7 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { isLeft } from 'fp-ts/lib/Either.js';
 import { lastValueFrom } from 'rxjs';
 import pino from 'pino';
-import { isBatchSource, type SearchSource } from '../src/adapters/adapter.js';
+import { isBatchSource, type SearchSource } from '../src/adapter-kit/adapter.js';
 import { LdifDataSourceConfig } from '../src/adapters/ldif/config.js';
 import { createLdifAdapter } from '../src/adapters/ldif/index.js';
 import { writeRealisticLdif } from '../test/fixtures/ldap/realistic.js';

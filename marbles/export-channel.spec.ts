@@ -12,7 +12,7 @@ import { pino } from 'pino';
 import { NEVER, concatMap, defer, finalize, mergeMap, take, tap, throwError, type Observable } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, it } from 'vitest';
-import type { DataSourceAdapter, ExportResult } from '../src/adapters/adapter.js';
+import type { DataSourceAdapter, ExportResult } from '../src/adapter-kit/adapter.js';
 import type { Drain } from '../src/pipeline/drain.js';
 import { DEADLINE_WRITE_GRACE_MS, exportFrames } from '../src/pipeline/export-channel.js';
 import type { PipelineLimits } from '../src/pipeline/limits.js';

@@ -7,7 +7,7 @@ import { pino } from 'pino';
 import { NEVER, concatMap, map, type Observable } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, it } from 'vitest';
-import type { DataSourceAdapter, ExportResult, Page } from '../src/adapters/adapter.js';
+import type { DataSourceAdapter, ExportResult, Page } from '../src/adapter-kit/adapter.js';
 import type { Drain } from '../src/pipeline/drain.js';
 import { runRequest, type RequestDeps } from '../src/pipeline/run-request.js';
 import { ProtocolError, isEncoded, type Frame, type OutgoingFrame, type Request } from '../src/protocol/index.js';

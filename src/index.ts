@@ -16,7 +16,7 @@ export {
 } from './hub/client.js';
 export { loadAgentConfig, loadHubConfig, ConfigError, hashPassword, verifyPassword, type AgentConfig, type HubConfig } from './config/index.js';
 export { registerDataSourceType, type DataSourceType } from './config/data-source-registry.js';
-export { registerAdapter, createAdapter, adapterTypes } from './adapters/registry.js';
+export { registerAdapter, createAdapter, adapterTypes } from './adapter-kit/registry.js';
 export type {
   AdapterFactory,
   DataSourceAdapter,
@@ -24,7 +24,7 @@ export type {
   OperationContext,
   Page,
   PageSource,
-} from './adapters/adapter.js';
+} from './adapter-kit/adapter.js';
 export { createLogger } from './log/logger.js';
 export * as operators from './operators/index.js';
 export * as protocol from './protocol/index.js';

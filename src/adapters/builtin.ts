@@ -1,7 +1,7 @@
 /** The adapters shipped with the agent, registered by config `type` (one line each). */
 import { createLdapAdapter } from './ldap/index.js';
 import { createLdifAdapter } from './ldif/index.js';
-import { registerAdapter } from './registry.js';
+import { registerAdapter } from '../adapter-kit/registry.js';
 import { createScimAdapter } from './scim/index.js';
 
 registerAdapter('ldap', createLdapAdapter);

@@ -24,7 +24,7 @@ import { connectHint, probeHub, type ProbeResult } from '../connection/probe.js'
 import { proxyAgent, redactUrl, resolveProxy } from '../connection/proxy.js';
 import { agentAuthHeaders, agentTls, usesBasicAuth } from '../connection/agent-credentials.js';
 import { TlsStoreError, type ClientTlsOptions } from '../connection/tls-stores.js';
-import { createAdapter } from '../adapters/registry.js';
+import { createAdapter } from '../adapter-kit/registry.js';
 import '../adapters/builtin.js';
 import { ProtocolError } from '../protocol/index.js';
 

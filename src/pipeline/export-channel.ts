@@ -30,7 +30,7 @@
  * nothing more is sent for it.
  */
 import { NEVER, Observable, asyncScheduler, defer, throwError, timer, type SchedulerLike, type Subscription } from 'rxjs';
-import type { DataSourceAdapter, ExportResult, OperationContext } from '../adapters/adapter.js';
+import type { DataSourceAdapter, ExportResult, OperationContext } from '../adapter-kit/adapter.js';
 import { ProtocolError, nonNegativeInt, positiveInt, type Frame, type Request } from '../protocol/index.js';
 import { shuttingDown } from './drain.js';
 import { ResultLedger, withResults } from './export-results.js';

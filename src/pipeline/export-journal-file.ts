@@ -15,7 +15,7 @@
 import { open as openFile } from 'node:fs/promises';
 import { closeSync, fdatasyncSync, ftruncateSync, writeSync } from 'node:fs';
 import type { Logger } from '../log/logger.js';
-import type { JournaledResult } from '../adapters/adapter.js';
+import type { JournaledResult } from '../adapter-kit/adapter.js';
 import { ProtocolError } from '../protocol/index.js';
 
 export const JOURNAL_VERSION = 1;

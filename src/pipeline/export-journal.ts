@@ -15,7 +15,7 @@ import { closeSync, fdatasyncSync, fsyncSync, ftruncateSync, futimesSync, openSy
 import { mkdir, readdir, stat, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../log/logger.js';
-import type { ExportResult } from '../adapters/adapter.js';
+import type { ExportResult } from '../adapter-kit/adapter.js';
 import { ProtocolError, exportKeyDigest } from '../protocol/index.js';
 import {
   FileKeyJournal,

@@ -15,7 +15,7 @@
  * result still fit an error frame.
  */
 import type { SchedulerLike, Subscription } from 'rxjs';
-import type { ExportResult } from '../adapters/adapter.js';
+import type { ExportResult } from '../adapter-kit/adapter.js';
 import { ProtocolError } from '../protocol/index.js';
 import { CHUNK_ENVELOPE_BYTES, type PipelineLimits } from './limits.js';
 

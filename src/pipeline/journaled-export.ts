@@ -5,7 +5,7 @@
  * ends — a cancel, a lost socket or a shutdown leave the journal on disk for the resend.
  */
 import { concatMap, defer, finalize, from, throwError, type Observable } from 'rxjs';
-import type { OperationContext, RecordJournal } from '../adapters/adapter.js';
+import type { OperationContext, RecordJournal } from '../adapter-kit/adapter.js';
 import { ProtocolError, type Request } from '../protocol/index.js';
 import { recordHash, type ExportJournals, type KeyJournal } from './export-journal.js';
 

@@ -6,7 +6,7 @@
  */
 import { NEVER, catchError, defer, filter, finalize, identity, map, mergeMap, of, take, takeUntil, tap, throwError, throwIfEmpty, type Observable, type SchedulerLike } from 'rxjs';
 import type { Logger } from 'pino';
-import type { DataSourceAdapter, OperationContext } from '../adapters/adapter.js';
+import type { DataSourceAdapter, OperationContext } from '../adapter-kit/adapter.js';
 import { deadline } from '../operators/index.js';
 import { ProtocolError, type Frame, type Operation, type OutgoingFrame, type Request } from '../protocol/index.js';
 import { exportFrames } from './export-channel.js';

@@ -11,9 +11,9 @@
  * chunk frame is the batch's slice between a head and a tail — the items are never copied.
  */
 import { map, tap, type Observable } from 'rxjs';
-import type { BatchPageSource, Page, PageSource, SearchSource } from '../adapters/adapter.js';
-import { isBatchSource } from '../adapters/adapter.js';
-import type { JsonBatch } from '../adapters/json-batch.js';
+import type { BatchPageSource, Page, PageSource, SearchSource } from '../adapter-kit/adapter.js';
+import { isBatchSource } from '../adapter-kit/adapter.js';
+import type { JsonBatch } from '../adapter-kit/json-batch.js';
 import { chunkBySize, creditStream, type ChunkLimits, type CreditStreamEvent, type PulledPage } from '../operators/index.js';
 import { chunkFromBytes, encodeChunk, nonNegativeInt, ProtocolError, type OutgoingFrame, type Request } from '../protocol/index.js';
 import { CHUNK_ENVELOPE_BYTES, type PipelineLimits } from './limits.js';

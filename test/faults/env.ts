@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { onTestFailed } from 'vitest';
 import { createLdapAdapter, type LdapAdapter } from '../../src/adapters/ldap/index.js';
 import { tap } from 'rxjs';
-import { isBatchSource, type DataSourceAdapter, type OperationContext, type SearchSource } from '../../src/adapters/adapter.js';
+import { isBatchSource, type DataSourceAdapter, type OperationContext, type SearchSource } from '../../src/adapter-kit/adapter.js';
 import { Agent } from '../../src/agent/agent.js';
 import { loadAgentConfig } from '../../src/config/index.js';
 import { captureLogs, type LogCapture } from '../helpers/log-capture.js';

@@ -4,7 +4,7 @@
  * (The LDAP adapter has its own tests against a real slapd.)
  */
 import { concatMap, defer, delay, of, throwError, type Observable } from 'rxjs';
-import type { DataSourceAdapter, ExportResult, PageSource } from '../../src/adapters/adapter.js';
+import type { DataSourceAdapter, ExportResult, PageSource } from '../../src/adapter-kit/adapter.js';
 import { ProtocolError, type Operation } from '../../src/protocol/index.js';
 
 export interface MemoryAdapter extends DataSourceAdapter {

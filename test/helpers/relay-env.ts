@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeAll, onTestFailed, vi } from 'vitest';
 import { Agent, type AgentOptions } from '../../src/agent/agent.js';
-import type { DataSourceAdapter } from '../../src/adapters/adapter.js';
+import type { DataSourceAdapter } from '../../src/adapter-kit/adapter.js';
 import { loadAgentConfig, loadHubConfig, hashPassword } from '../../src/config/index.js';
 import type { ConnectionStatus } from '../../src/connection/status.js';
 import { Hub } from '../../src/hub/hub.js';

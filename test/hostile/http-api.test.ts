@@ -14,7 +14,7 @@ import fc from 'fast-check';
 import { map } from 'rxjs';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { DataSourceAdapter, ExportResult } from '../../src/adapters/adapter.js';
+import type { DataSourceAdapter, ExportResult } from '../../src/adapter-kit/adapter.js';
 import { memoryAdapter } from '../helpers/memory-adapter.js';
 import { API_TOKENS, basicAgentYaml, isState, makeEnv, startAgent, startHub, type Env, type RunningHub, type TestAgent, memoryDataSourceYaml } from '../helpers/relay-env.js';
 import { encodeChunk } from '../../src/protocol/index.js';

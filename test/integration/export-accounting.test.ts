@@ -14,7 +14,7 @@
 import { NEVER } from 'rxjs';
 import { request } from 'undici';
 import { describe, expect, it } from 'vitest';
-import type { ExportResult } from '../../src/adapters/adapter.js';
+import type { ExportResult } from '../../src/adapter-kit/adapter.js';
 import { HubApiError, HubClient } from '../../src/hub/client.js';
 import type { ErrorFrame, Frame } from '../../src/protocol/index.js';
 import { basicAuth, connectRaw, startRogueHub, watchCrashes, type Peer } from '../hostile/helpers.js';

@@ -19,7 +19,7 @@ import { Writable } from 'node:stream';
 import { Client } from 'ldapts';
 import { tap } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isBatchSource, type DataSourceAdapter, type OperationContext, type SearchSource } from '../../src/adapters/adapter.js';
+import { isBatchSource, type DataSourceAdapter, type OperationContext, type SearchSource } from '../../src/adapter-kit/adapter.js';
 import { createLdapAdapter } from '../../src/adapters/ldap/index.js';
 import { Agent } from '../../src/agent/agent.js';
 import { loadAgentConfig } from '../../src/config/index.js';

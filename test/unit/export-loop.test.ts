@@ -1,5 +1,5 @@
 /**
- * The shared export loop (src/adapters/export-loop.ts) with a recording writer: order, one
+ * The shared export loop (src/adapter-kit/export-loop.ts) with a recording writer: order, one
  * result per record, failures go on, refused records never reach `write`, per-export resources,
  * the write wrapper (the journal's seam) — and the directory scope check every LDAP-style
  * adapter plugs into it, renames included (target, new superior, new DN, the base itself in
@@ -8,8 +8,8 @@
 import pino from 'pino';
 import { from, lastValueFrom, Observable, of, Subject, takeWhile, throwError, toArray } from 'rxjs';
 import { describe, expect, it } from 'vitest';
-import type { ExportResult, OperationContext } from '../../src/adapters/adapter.js';
-import { exportLoop, type RecordWriter } from '../../src/adapters/export-loop.js';
+import type { ExportResult, OperationContext } from '../../src/adapter-kit/adapter.js';
+import { exportLoop, type RecordWriter } from '../../src/adapter-kit/export-loop.js';
 import { checkScope, decodeRecord, type ExportRecord } from '../../src/adapters/ldap/export.js';
 import { ProtocolError } from '../../src/protocol/index.js';
 

@@ -4,7 +4,7 @@
  * releases its connection.
  */
 import type { Logger } from 'pino';
-import type { BatchPageSource, DataSourceAdapter, OperationContext } from '../adapter.js';
+import type { BatchPageSource, DataSourceAdapter, OperationContext } from '../../adapter-kit/adapter.js';
 import type { Operation } from '../../protocol/index.js';
 import { LdapClientPool, type ClientPoolOptions, type PoolStats } from './client-pool.js';
 import type { LdapDataSourceConfig } from './config.js';

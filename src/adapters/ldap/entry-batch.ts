@@ -5,7 +5,7 @@
  * else as `rawJson` of the entry the decoder made (the same bytes) — and `take()` hands the
  * page over as a batch whose memory is its own (transferable to another thread).
  */
-import { JSON_BATCH_SEPARATOR, JsonBatch } from '../json-batch.js';
+import { JSON_BATCH_SEPARATOR, JsonBatch } from '../../adapter-kit/json-batch.js';
 import { sinkAttributes, type EntrySink, type RawEntry } from './entry-decoder.js';
 import { rawJson } from './entry.js';
 import { transcodeEntry } from './entry-transcoder.js';

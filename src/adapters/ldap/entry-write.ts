@@ -9,7 +9,7 @@
  * undefinedAttributeType); the RFC 4523 certificate types keep it, which RFC 4522 §2 requires.
  */
 import { Attribute } from 'ldapts';
-import { badRequest } from '../decode.js';
+import { badRequest } from '../../adapter-kit/decode.js';
 import { attributeIdentity, hasBinaryOption, isCertificateType, withoutBinaryOption } from './description.js';
 
 /** Is a string strict base64 (what `;binary` values must be)? */

@@ -9,8 +9,8 @@
 import { ResultCodeError } from 'ldapts';
 import { ProtocolError, type ProtocolErrorContext } from '../../protocol/errors.js';
 import type { ErrorCode } from '../../protocol/error-codes.js';
-import { SOCKET_ERROR_CODES } from '../decode.js';
-import { scrub } from '../scrub.js';
+import { SOCKET_ERROR_CODES } from '../../adapter-kit/decode.js';
+import { scrub } from '../../adapter-kit/scrub.js';
 
 export interface ResultCodeMapping {
   /** RFC 4511 name of the result code. */

@@ -6,7 +6,7 @@
  * string, which is checked against baseDN like any other and sent as the search base).
  */
 import { defer, from, type Observable } from 'rxjs';
-import type { OperationContext } from '../adapter.js';
+import type { OperationContext } from '../../adapter-kit/adapter.js';
 import { ProtocolError, type ProtocolErrorContext } from '../../protocol/errors.js';
 import type { LdapClientPool } from './client-pool.js';
 import type { LdapDataSourceConfig } from './config.js';

@@ -10,7 +10,7 @@ import { decoder, isRecord, listOf, NonNegativeInt, PositiveInt, strictObject } 
 import { ProtocolError, type ProtocolErrorContext } from '../../protocol/errors.js';
 import { DnSyntaxError, escapeDnBytes, isWithinScope, parseDn, scopeOf, type Rdn } from './dn.js';
 import { isBase64 } from './entry-write.js';
-import { badRequest, decodeOrThrow } from '../decode.js';
+import { badRequest, decodeOrThrow } from '../../adapter-kit/decode.js';
 
 export { badRequest, decodeOrThrow };
 

@@ -8,7 +8,7 @@
 import { defer, from, map, type Observable } from 'rxjs';
 import type { Client } from 'ldapts';
 import type { Logger } from 'pino';
-import type { OperationContext } from '../adapter.js';
+import type { OperationContext } from '../../adapter-kit/adapter.js';
 import type { LdapClientPool } from './client-pool.js';
 import { isBinaryAttribute, valuesOf } from './entry.js';
 import { toProtocolError } from './errors.js';

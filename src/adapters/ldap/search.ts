@@ -16,8 +16,8 @@
  */
 import { defer, from, of, throwError, type Observable } from 'rxjs';
 import type { SearchResult } from 'ldapts';
-import type { BatchPageSource, OperationContext, Page } from '../adapter.js';
-import { JsonBatch } from '../json-batch.js';
+import type { BatchPageSource, OperationContext, Page } from '../../adapter-kit/adapter.js';
+import { JsonBatch } from '../../adapter-kit/json-batch.js';
 import { ProtocolError, type ProtocolErrorContext } from '../../protocol/errors.js';
 import type { LdapClientPool, Lease } from './client-pool.js';
 import type { LdapDataSourceConfig } from './config.js';

@@ -3,7 +3,7 @@
  * the answer reflects the server now, not a pooled connection made earlier.
  */
 import { defer, from, type Observable } from 'rxjs';
-import type { OperationContext } from '../adapter.js';
+import type { OperationContext } from '../../adapter-kit/adapter.js';
 import type { LdapClientPool } from './client-pool.js';
 import type { LdapDataSourceConfig } from './config.js';
 import { valuesOf } from './entry.js';

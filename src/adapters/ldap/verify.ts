@@ -21,7 +21,7 @@
  * spaces, since servers may store values of DN and case-ignore syntaxes in a normalised form.
  */
 import type { Client } from 'ldapts';
-import type { VerifyOutcome } from '../export-loop.js';
+import type { VerifyOutcome } from '../../adapter-kit/export-loop.js';
 import { attributeIdentity, hasBinaryOption } from './description.js';
 import { formatDn, parentOf, parseDn } from './dn.js';
 import { normaliseEntry, type LdapEntry } from './entry.js';

@@ -12,7 +12,7 @@
  */
 import { defer, from, map, switchMap, type Observable } from 'rxjs';
 import type { Logger } from 'pino';
-import type { BatchPageSource, DataSourceAdapter, OperationContext } from '../adapter.js';
+import type { BatchPageSource, DataSourceAdapter, OperationContext } from '../../adapter-kit/adapter.js';
 import { ProtocolError, type Operation, type ProtocolErrorContext } from '../../protocol/index.js';
 import type { LdapEntry } from '../ldap/entry.js';
 import { decodeOrThrow, GetParams, requireWithin } from '../ldap/params.js';

@@ -6,8 +6,8 @@
  * live in memory only: the LDIF files are never written.
  */
 import { of, type Observable } from 'rxjs';
-import type { ExportResult, OperationContext } from '../adapter.js';
-import { errorContext, exportLoop, type RecordWriter } from '../export-loop.js';
+import type { ExportResult, OperationContext } from '../../adapter-kit/adapter.js';
+import { errorContext, exportLoop, type RecordWriter } from '../../adapter-kit/export-loop.js';
 import { ProtocolError, type ProtocolErrorContext } from '../../protocol/errors.js';
 import { parseDn } from '../ldap/dn.js';
 import { encodeValues } from '../ldap/entry.js';

@@ -12,8 +12,8 @@
  * (`itemFormat: 'json-batch'`): the pipeline slices it into chunk frames without another look.
  */
 import { defer, from, Observable, of, switchMap, throwError } from 'rxjs';
-import type { BatchPageSource, OperationContext, Page } from '../adapter.js';
-import { JsonBatch } from '../json-batch.js';
+import type { BatchPageSource, OperationContext, Page } from '../../adapter-kit/adapter.js';
+import { JsonBatch } from '../../adapter-kit/json-batch.js';
 import { ProtocolError, type ProtocolErrorContext } from '../../protocol/errors.js';
 import { decodeOrThrow, requireWithin, SearchParams } from '../ldap/params.js';
 import type { Directory, DirNode, EntryNode, Scope } from './directory.js';

@@ -5,7 +5,7 @@
  */
 import { asyncScheduler, type SchedulerLike } from 'rxjs';
 import type { Logger } from 'pino';
-import type { DataSourceAdapter, OperationContext, SearchSource } from '../adapter.js';
+import type { DataSourceAdapter, OperationContext, SearchSource } from '../../adapter-kit/adapter.js';
 import type { Operation } from '../../protocol/index.js';
 import { redactUrl } from '../../connection/proxy.js';
 import { createAuthenticator } from './auth.js';

@@ -16,8 +16,8 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { ProtocolError, type ProtocolErrorContext } from '../../protocol/errors.js';
 import type { ErrorCode } from '../../protocol/error-codes.js';
 import { ScimErrorBody, isValid } from './codecs.js';
-import { SOCKET_ERROR_CODES } from '../decode.js';
-import { scrub } from '../scrub.js';
+import { SOCKET_ERROR_CODES } from '../../adapter-kit/decode.js';
+import { scrub } from '../../adapter-kit/scrub.js';
 
 // The shared scrubber, for the client's own messages (one rule for every adapter).
 export { scrub };

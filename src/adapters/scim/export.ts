@@ -18,8 +18,8 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { concatMap, EMPTY, map, type Observable } from 'rxjs';
 import { ProtocolError, type ProtocolErrorContext } from '../../protocol/errors.js';
-import type { ExportResult, OperationContext } from '../adapter.js';
-import { errorContext, exportLoop, type RecordWriter } from '../export-loop.js';
+import type { ExportResult, OperationContext } from '../../adapter-kit/adapter.js';
+import { errorContext, exportLoop, type RecordWriter } from '../../adapter-kit/export-loop.js';
 import { etagOf, type ScimResponse } from './client.js';
 import { decodeBody, ListResponse, PATCH_OP_SCHEMA, Resource, WriteResponse } from './codecs.js';
 import type { ScimDeps } from './deps.js';

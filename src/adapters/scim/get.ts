@@ -4,7 +4,7 @@
  */
 import { concatMap, defer, map, type Observable } from 'rxjs';
 import type { ProtocolErrorContext } from '../../protocol/errors.js';
-import type { OperationContext } from '../adapter.js';
+import type { OperationContext } from '../../adapter-kit/adapter.js';
 import { decodeBody, Resource } from './codecs.js';
 import type { ScimDeps } from './deps.js';
 import { attributeQuery, decodeOrThrow, GetParams } from './params.js';

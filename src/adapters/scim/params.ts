@@ -6,7 +6,7 @@
 import * as t from 'io-ts';
 import { decoder, listOf, NonNegativeInt, PositiveInt, strictObject } from '../../config/codecs.js';
 import { isAttributePath } from './filter.js';
-import { badRequest, decodeOrThrow } from '../decode.js';
+import { badRequest, decodeOrThrow } from '../../adapter-kit/decode.js';
 
 export { badRequest, decodeOrThrow };
 

@@ -21,7 +21,7 @@ import type { ProtocolErrorContext } from '../../protocol/errors.js';
 import { JsonObject } from './codecs.js';
 import type { CompValue } from './filter.js';
 import { AttributePath, hasControlCharacters, ResourceId, ResourceTypeRef, Version } from './params.js';
-import { recordDecoder } from '../decode.js';
+import { recordDecoder } from '../../adapter-kit/decode.js';
 
 /** RFC 7644 §3.5.2 operation names. Providers must accept any case; we send them lower-case. */
 const PatchOpName = decoder<'add' | 'remove' | 'replace'>("'add' | 'remove' | 'replace'", (u, c) => {

@@ -20,7 +20,7 @@
  */
 import { isUtf8 } from 'node:buffer';
 import { compactJson, JsonScanner } from '../../protocol/json-scan.js';
-import { JsonBatch } from '../json-batch.js';
+import { JsonBatch } from '../../adapter-kit/json-batch.js';
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;

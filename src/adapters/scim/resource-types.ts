@@ -9,7 +9,7 @@
  */
 import { defer, map, of, tap, catchError, throwError, type Observable } from 'rxjs';
 import { ProtocolError, type ProtocolErrorContext } from '../../protocol/errors.js';
-import type { OperationContext } from '../adapter.js';
+import type { OperationContext } from '../../adapter-kit/adapter.js';
 import type { ScimClient } from './client.js';
 import { listItems, ResourceType } from './codecs.js';
 import { badRequest } from './params.js';

@@ -6,7 +6,7 @@
  */
 import { concatMap, defer, map, type Observable } from 'rxjs';
 import type { ProtocolErrorContext } from '../../protocol/errors.js';
-import type { OperationContext } from '../adapter.js';
+import type { OperationContext } from '../../adapter-kit/adapter.js';
 import { resourceTypeAttributes, type ScimAttributeInfo } from './attributes.js';
 import { listItems, Schema, type ResourceType } from './codecs.js';
 import type { ScimDeps } from './deps.js';

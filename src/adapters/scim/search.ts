@@ -36,8 +36,8 @@
  */
 import { concatMap, defer, map, of, throwError, type Observable } from 'rxjs';
 import { ProtocolError, type ProtocolErrorContext } from '../../protocol/errors.js';
-import type { BatchPageSource, OperationContext, Page } from '../adapter.js';
-import { JsonBatch } from '../json-batch.js';
+import type { BatchPageSource, OperationContext, Page } from '../../adapter-kit/adapter.js';
+import { JsonBatch } from '../../adapter-kit/json-batch.js';
 import { decodeBody, ListResponse } from './codecs.js';
 import type { ScimDeps } from './deps.js';
 import { toProtocolError } from './errors.js';

@@ -19,7 +19,7 @@
 import { catchError, defer, map, of, tap, throwError, type Observable } from 'rxjs';
 import { isLeft } from 'fp-ts/lib/Either.js';
 import { ProtocolError, type ProtocolErrorContext } from '../../protocol/errors.js';
-import type { OperationContext } from '../adapter.js';
+import type { OperationContext } from '../../adapter-kit/adapter.js';
 import type { ScimClient } from './client.js';
 import { ServiceProviderConfig } from './codecs.js';
 import { choosePaging, type PagingMethod } from './pagination.js';

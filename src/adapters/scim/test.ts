@@ -12,7 +12,7 @@
 import { catchError, concatMap, defer, map, of, throwError, type Observable } from 'rxjs';
 import { redactUrl } from '../../connection/proxy.js';
 import { ProtocolError, type ProtocolErrorContext } from '../../protocol/errors.js';
-import type { OperationContext } from '../adapter.js';
+import type { OperationContext } from '../../adapter-kit/adapter.js';
 import { decodeBody, ListResponse, ServiceProviderConfig, type ResourceType } from './codecs.js';
 import type { ScimDeps } from './deps.js';
 

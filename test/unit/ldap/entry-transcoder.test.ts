@@ -10,7 +10,7 @@
 import fc from 'fast-check';
 import { MessageParser, SearchEntry, type Entry } from 'ldapts';
 import { describe, expect, it } from 'vitest';
-import { JsonBatch } from '../../../src/adapters/json-batch.js';
+import { JsonBatch } from '../../../src/adapter-kit/json-batch.js';
 import { EntryBatchWriter } from '../../../src/adapters/ldap/entry-batch.js';
 import { decodesFast, hookMessageParser, LOSSLESS_ENTRIES } from '../../../src/adapters/ldap/entry-decoder.js';
 import { transcodeEntry } from '../../../src/adapters/ldap/entry-transcoder.js';

@@ -1,7 +1,7 @@
 /** export: the ldap adapter's record types applied to the in-memory directory, with LDAP's result codes. */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import type { ExportResult } from '../../../src/adapters/adapter.js';
+import type { ExportResult } from '../../../src/adapter-kit/adapter.js';
 import { createLdifAdapter } from '../../../src/adapters/ldif/index.js';
 import { adapterFor, config, dns, exportAll, get, rejection, silent, SMALL, writeFiles } from './helpers.js';
 

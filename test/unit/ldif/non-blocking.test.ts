@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { lastValueFrom, NEVER } from 'rxjs';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import type { DataSourceAdapter } from '../../../src/adapters/adapter.js';
+import type { DataSourceAdapter } from '../../../src/adapter-kit/adapter.js';
 import { createLdifAdapter } from '../../../src/adapters/ldif/index.js';
 import { SearchCursor } from '../../../src/adapters/ldif/search.js';
 import { runRequest, type RequestDeps } from '../../../src/pipeline/run-request.js';

@@ -6,8 +6,8 @@
  */
 import { firstValueFrom, NEVER, of, toArray } from 'rxjs';
 import { describe, expect, it } from 'vitest';
-import type { BatchPageSource, PageSource } from '../../../src/adapters/adapter.js';
-import { JsonBatch } from '../../../src/adapters/json-batch.js';
+import type { BatchPageSource, PageSource } from '../../../src/adapter-kit/adapter.js';
+import { JsonBatch } from '../../../src/adapter-kit/json-batch.js';
 import { ItemTooLargeError } from '../../../src/operators/chunk.js';
 import { CHUNK_ENVELOPE_BYTES, type PipelineLimits } from '../../../src/pipeline/limits.js';
 import { NO_METER, type RequestMeter } from '../../../src/pipeline/meter.js';

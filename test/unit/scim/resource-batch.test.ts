@@ -10,7 +10,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { isUtf8 } from 'node:buffer';
 import { batchHead, resourcesBatch, resourceSpans } from '../../../src/adapters/scim/resource-batch.js';
-import { JsonBatch } from '../../../src/adapters/json-batch.js';
+import { JsonBatch } from '../../../src/adapter-kit/json-batch.js';
 
 const SEED = { seed: 20_250_111, numRuns: 300 };
 const WS = [' ', '\t', '\n', '\r'];
