@@ -1,6 +1,7 @@
 /**
  * The package's public API, for embedding the agent or the hub and for writing data sources:
- * `import { Agent, Hub, HubClient, registerAdapter } from 'datasync-agent'`.
+ * `import { Agent, Hub, HubClient } from 'datasync-agent'`. Data sources are written with
+ * the adapter kit, `datasync-agent/adapter-kit` (docs/adapters.md).
  */
 export { Agent, type AgentOptions } from './agent/agent.js';
 export { Hub, type HubOptions, type HubRequest } from './hub/hub.js';
@@ -14,11 +15,14 @@ export {
   type NdjsonStream,
   type SearchSummary,
 } from './hub/client.js';
-export { loadAgentConfig, loadHubConfig, ConfigError, hashPassword, verifyPassword, type AgentConfig, type HubConfig } from './config/index.js';
-export { registerDataSourceType, type DataSourceType } from './config/data-source-registry.js';
-export { registerAdapter, createAdapter, adapterTypes } from './adapter-kit/registry.js';
+export { loadAgentConfig, loadAgentConfigWithPlugins } from './agent/load-config.js';
+export { loadPlugins, type LoadedPlugin } from './plugins/load-plugins.js';
+export { loadHubConfig, ConfigError, hashPassword, verifyPassword, type AgentConfig, type HubConfig } from './config/index.js';
+export { defineDataSource, type DataSourceDefinition } from './adapter-kit/define.js';
+export { registerDataSource, createAdapter, adapterTypes } from './adapter-kit/registry.js';
+export type { DataSourceConfig } from './config/data-source-registry.js';
+
 export type {
-  AdapterFactory,
   DataSourceAdapter,
   ExportResult,
   OperationContext,

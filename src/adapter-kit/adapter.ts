@@ -1,7 +1,7 @@
 /**
- * The data-source adapter interface. A data source is one folder under
- * `src/adapters/` that implements `DataSourceAdapter` and registers an `AdapterFactory` for its
- * config `type`; the pipeline does the rest (allow-lists, deadlines, cancel, credit, frames).
+ * The data-source adapter interface. A data source implements `DataSourceAdapter` and is
+ * defined with `defineDataSource` (define.ts) — built-in or plugin alike; the pipeline does the
+ * rest (allow-lists, deadlines, cancel, credit, frames, isolation).
  *
  * Rules every adapter follows:
  * - Every operation returns a cold Observable: nothing happens until it is subscribed, and
@@ -126,5 +126,3 @@ export interface DataSourceAdapter {
   close(): Promise<void>;
 }
 
-/** Builds an adapter from its decoded config entry. */
-export type AdapterFactory<C = unknown> = (name: string, config: C, log: Logger) => DataSourceAdapter;

@@ -1,9 +1,12 @@
-/** The adapters shipped with the agent, registered by config `type` (one line each). */
-import { createLdapAdapter } from './ldap/index.js';
-import { createLdifAdapter } from './ldif/index.js';
-import { registerAdapter } from '../adapter-kit/registry.js';
-import { createScimAdapter } from './scim/index.js';
+/**
+ * The data sources shipped with the agent, registered from their definitions exactly as a
+ * plugin's are (the origin is the definition's module, which a worker-isolated source imports).
+ */
+import { registerDataSource } from '../adapter-kit/registry.js';
+import { ldapDataSource } from './ldap/definition.js';
+import { ldifDataSource } from './ldif/definition.js';
+import { scimDataSource } from './scim/definition.js';
 
-registerAdapter('ldap', createLdapAdapter);
-registerAdapter('scim', createScimAdapter);
-registerAdapter('ldif', createLdifAdapter);
+registerDataSource(ldapDataSource, new URL('./ldap/definition.js', import.meta.url).href);
+registerDataSource(scimDataSource, new URL('./scim/definition.js', import.meta.url).href);
+registerDataSource(ldifDataSource, new URL('./ldif/definition.js', import.meta.url).href);

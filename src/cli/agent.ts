@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /** `datasync-agent` — run the agent, or check its configuration and what it connects to. */
-import { loadAgentConfig, summarizeAgentConfig } from '../config/index.js';
+import { summarizeAgentConfig } from '../config/index.js';
+import { loadAgentConfigWithPlugins } from '../agent/load-config.js';
 import { TlsStoreError } from '../connection/tls-stores.js';
 import { Agent } from '../agent/agent.js';
 import { VERSION } from '../version.js';
@@ -42,7 +43,7 @@ async function main(argv: readonly string[]): Promise<number | undefined> {
     return 2;
   }
   const file = args.config ?? 'config/application.yaml';
-  const config = loadOrReport(loadAgentConfig, file);
+  const config = await loadOrReport(loadAgentConfigWithPlugins, file);
   if (!config) return 2;
   if (args.command === 'check') {
     process.stdout.write(`${file}: OK\n${summarizeAgentConfig(config)}\n`);

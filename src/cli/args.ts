@@ -68,9 +68,9 @@ export function onShutdownSignal(stop: (signal: string) => Promise<number>): voi
 }
 
 /** Loads a config file; on a ConfigError prints every problem and returns undefined (exit 2). */
-export function loadOrReport<C>(load: (file: string) => C, file: string): C | undefined {
+export async function loadOrReport<C>(load: (file: string) => C | Promise<C>, file: string): Promise<C | undefined> {
   try {
-    return load(file);
+    return await load(file);
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`${err.message}\n`);

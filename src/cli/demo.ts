@@ -8,7 +8,8 @@
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Agent } from '../agent/agent.js';
-import { loadAgentConfig, loadHubConfig } from '../config/index.js';
+import { loadHubConfig } from '../config/index.js';
+import { loadAgentConfig } from '../agent/load-config.js';
 import { Hub } from '../hub/hub.js';
 import { createLogger } from '../log/logger.js';
 import { onShutdownSignal, runMain } from './args.js';

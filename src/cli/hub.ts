@@ -45,7 +45,7 @@ async function main(argv: readonly string[]): Promise<number | undefined> {
     return 0;
   }
   const file = args.config ?? 'config/hub.yaml';
-  const config = loadOrReport(loadHubConfig, file);
+  const config = await loadOrReport(loadHubConfig, file);
   if (!config) return 2;
   if (args.command === 'check') {
     process.stdout.write(`${file}: OK\n${summarizeHubConfig(config)}\n`);

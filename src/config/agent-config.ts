@@ -9,6 +9,7 @@ import {
   decoder,
   DurationMs,
   HttpUrl,
+  listOf,
   LoggingConfig,
   NonEmptyString,
   StatusConfig,
@@ -137,6 +138,8 @@ export const AgentConfigCodec = strictObject(
     /** Directory for the agent's durable state (export journals); off unless set. */
     stateDir: NonEmptyString,
     exportJournal: ExportJournalConfig,
+    /** Data-source plugins, loaded before `dataSources` is decoded (src/plugins/load-plugins.ts). */
+    plugins: listOf(NonEmptyString, 'list of plugin modules (package names or paths)'),
   },
   {
     name: 'agent configuration mapping',

@@ -41,12 +41,7 @@ export {
   registerDataSourceType,
   resolveDataSourcePaths,
 } from './data-source-registry.js';
-export type {
-  DataSourceConfig,
-  DataSourceType,
-  LdapDataSourceConfig,
-  ScimDataSourceConfig,
-} from './data-source-registry.js';
+export type { DataSourceConfig, DataSourceConfigBase, DataSourceType, Isolation } from './data-source-registry.js';
 export {
   AgentCredential,
   decodeHubConfig,
@@ -64,7 +59,7 @@ export { hashPassword, hashToken, isPasswordHash, parsePasswordHash, verifyPassw
 export type { ParsedHash } from './password-hash.js';
 export { ConfigError, formatPath, formatProblem, sortProblems } from './problems.js';
 export type { ConfigProblem, PathProblem } from './problems.js';
-export { contextPath, isSecretPath, maskUrlPassword, reportErrors, SECRET_KEYS, showValue } from './report.js';
+export { addSecretKeys, contextPath, isSecretPath, maskUrlPassword, reportErrors, SECRET_KEYS, showValue } from './report.js';
 export { summarizeAgentConfig, summarizeHubConfig } from './summary.js';
 export { locate, parseYamlSource, positionOf } from './yaml-source.js';
 export type { Position, YamlSource } from './yaml-source.js';

@@ -5,8 +5,7 @@
 import type * as t from 'io-ts';
 import type { PathProblem } from './problems.js';
 
-/** Keys whose values are never printed, at any depth. */
-export const SECRET_KEYS: ReadonlySet<string> = new Set([
+const secretKeys = new Set<string>([
   'password',
   'keyStorePassword',
   'trustStorePassword',
@@ -16,6 +15,17 @@ export const SECRET_KEYS: ReadonlySet<string> = new Set([
   'passwordHash',
   'apiTokens',
 ]);
+
+/**
+ * Keys whose values are never printed, at any depth: the built-in ones and those each data-source
+ * type declares (`secretKeys`). Read when a logger is created: plugins are loaded before.
+ */
+export const SECRET_KEYS: ReadonlySet<string> = secretKeys;
+
+/** Adds setting names whose values are secrets (a data-source type's `secretKeys`). */
+export function addSecretKeys(keys: Iterable<string>): void {
+  for (const key of keys) if (typeof key === 'string' && key !== '') secretKeys.add(key);
+}
 
 export function isSecretPath(path: readonly string[]): boolean {
   return path.some((key) => SECRET_KEYS.has(key));

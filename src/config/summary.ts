@@ -5,6 +5,7 @@
  */
 import type { AgentConfig } from './agent-config.js';
 import { describeDataSourceTarget } from './data-source-registry.js';
+import { isRecord } from './codecs.js';
 import type { HubConfig } from './hub-config.js';
 import { maskUrlPassword } from './report.js';
 
@@ -59,7 +60,8 @@ export function summarizeAgentConfig(cfg: AgentConfig): string {
   lines.push(`data sources: ${sources.length === 0 ? 'none' : sources.length}`);
   for (const [name, ds] of sources) {
     lines.push(`  ${name}: ${ds.type} ${describeDataSourceTarget(ds)}; operations ${ds.operations.join(', ') || 'none'}`);
-    if ('tls' in ds && ds.tls?.insecureSkipVerify === true) lines.push(`  WARNING: ${name}: TLS certificate verification is disabled`);
+    const tls = ds['tls'];
+    if (isRecord(tls) && tls['insecureSkipVerify'] === true) lines.push(`  WARNING: ${name}: TLS certificate verification is disabled`);
   }
   return lines.join('\n');
 }

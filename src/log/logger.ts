@@ -5,14 +5,23 @@
 import { SECRET_KEYS as CONFIG_SECRET_KEYS } from '../config/report.js';
 import { pino, type DestinationStream, type Logger, type LevelWithSilent } from 'pino';
 
-/** Config secrets (one list, shared with the config reporter) plus credentials in headers and tokens. */
-const SECRET_KEYS = [...CONFIG_SECRET_KEYS, 'token', 'authorization', 'Authorization'];
+/** A key as a pino redact path segment: bracketed unless it is an identifier. */
+const segment = (key: string, first: boolean): string =>
+  /^[A-Za-z_$][\w$]*$/.test(key) ? `${first ? '' : '.'}${key}` : `[${JSON.stringify(key)}]`;
 
-/** pino `*.x` matches one level only (LIBRARIES.md): list the depths we log at explicitly. */
-export const REDACT_PATHS: string[] = [
-  ...SECRET_KEYS.flatMap((k) => [k, `*.${k}`, `*.*.${k}`, `*.*.*.${k}`]),
-  ...['authorization', 'proxy-authorization'].flatMap((h) => [`headers["${h}"]`, `*.headers["${h}"]`]),
-];
+/**
+ * The paths redacted in every log line: config secrets (one list, shared with the config
+ * reporter, including the `secretKeys` every registered data-source type declares) plus
+ * credentials in headers and tokens. pino `*.x` matches one level only: the depths we log at are
+ * listed explicitly. Computed when a logger is created, so plugins are loaded before.
+ */
+export function redactPaths(): string[] {
+  const keys = [...CONFIG_SECRET_KEYS, 'token', 'authorization', 'Authorization'];
+  return [
+    ...keys.flatMap((k) => [segment(k, true), `*${segment(k, false)}`, `*.*${segment(k, false)}`, `*.*.*${segment(k, false)}`]),
+    ...['authorization', 'proxy-authorization'].flatMap((h) => [`headers["${h}"]`, `*.headers["${h}"]`]),
+  ];
+}
 
 export interface LoggerOptions {
   readonly level: LevelWithSilent;
@@ -30,7 +39,7 @@ export function createLogger(options: LoggerOptions, destination?: DestinationSt
       {
         name: options.name ?? 'datasync',
         level: options.level,
-        redact: { paths: REDACT_PATHS, censor: '[REDACTED]' },
+        redact: { paths: redactPaths(), censor: '[REDACTED]' },
         serializers: { err: pino.stdSerializers.err },
       },
       dest,

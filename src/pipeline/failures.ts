@@ -4,13 +4,18 @@
  * message is not sent to the hub, where it could leak internals).
  */
 import type { Logger } from 'pino';
-import { ProtocolError, type ErrorFrame } from '../protocol/index.js';
+import { adoptProtocolError, isProtocolError, ProtocolError, type ErrorFrame } from '../protocol/index.js';
 
 function codeOf(err: unknown): string | undefined {
   return typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string' ? err.code : undefined;
 }
 
 export function toProtocolError(err: unknown, requestId: string, dataSource: string): ProtocolError {
+  // A plugin with its own copy of the package throws its own class: recognised by its brand.
+  const adopted = isProtocolError(err) ? adoptProtocolError(err) : undefined;
+  if (adopted !== undefined) {
+    err = adopted;
+  }
   if (err instanceof ProtocolError) {
     return err.context.requestId === requestId
       ? err

@@ -7,6 +7,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { onTestFailed } from 'vitest';
 import { createLdapAdapter, type LdapAdapter } from '../../src/adapters/ldap/index.js';
+import type { LdapDataSourceConfig } from '../../src/adapters/ldap/config.js';
 import { tap } from 'rxjs';
 import { isBatchSource, type DataSourceAdapter, type OperationContext, type SearchSource } from '../../src/adapter-kit/adapter.js';
 import { Agent } from '../../src/agent/agent.js';
@@ -87,7 +88,7 @@ ${setup.dataSources}
   const pulled = new Map<string, number>();
   for (const [name, ds] of Object.entries(config.dataSources)) {
     if (ds.type !== 'ldap' || adapters.has(name)) continue;
-    const adapter = createLdapAdapter(name, ds, logs.logger);
+    const adapter = createLdapAdapter(name, ds as LdapDataSourceConfig, logs.logger);
     adapters.set(name, countingPulls(adapter, (n) => pulled.set(name, (pulled.get(name) ?? 0) + n)));
     ldap.set(name, adapter);
   }

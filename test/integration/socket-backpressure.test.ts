@@ -21,6 +21,7 @@ import { tap } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isBatchSource, type DataSourceAdapter, type OperationContext, type SearchSource } from '../../src/adapter-kit/adapter.js';
 import { createLdapAdapter } from '../../src/adapters/ldap/index.js';
+import type { LdapDataSourceConfig } from '../../src/adapters/ldap/config.js';
 import { Agent } from '../../src/agent/agent.js';
 import { loadAgentConfig } from '../../src/config/index.js';
 import { createLogger } from '../../src/log/logger.js';
@@ -192,7 +193,7 @@ dataSources:
   const logger = createLogger({ level: 'debug' }, sink);
   const ds = config.dataSources['corp'];
   if (ds === undefined || ds.type !== 'ldap') throw new Error('no ldap data source');
-  agent = new Agent(config, logger, { adapters: new Map([['corp', counting(createLdapAdapter('corp', ds, logger))]]) });
+  agent = new Agent(config, logger, { adapters: new Map([['corp', counting(createLdapAdapter('corp', ds as LdapDataSourceConfig, logger))]]) });
   agent.start();
   hub = await rogue.session(1);
   hub.ws.on('message', wake);

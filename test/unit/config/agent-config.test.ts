@@ -8,7 +8,9 @@ import {
   loadAgentConfig,
   summarizeAgentConfig,
 } from '../../../src/config/index.js';
-import type { AgentConfig, LdapDataSourceConfig, ScimDataSourceConfig } from '../../../src/config/index.js';
+import type { AgentConfig } from '../../../src/config/index.js';
+import type { LdapDataSourceConfig } from '../../../src/adapters/ldap/config.js';
+import type { ScimDataSourceConfig } from '../../../src/adapters/scim/config.js';
 import { makeTestPki, type TestPki } from '../../helpers/certs.js';
 
 const FIXTURES = join(import.meta.dirname, '../../fixtures/config');
@@ -65,7 +67,7 @@ describe('agent configuration', () => {
       keepAliveTimeout: 10000,
       maxFrameBytes: 1048576,
     });
-    const ldap = cfg.dataSources['corp-ldap'] as LdapDataSourceConfig;
+    const ldap = cfg.dataSources['corp-ldap'] as unknown as LdapDataSourceConfig;
     expect(ldap).toMatchObject({
       type: 'ldap',
       urls: ['ldaps://dc1.corp.example:636'],
@@ -76,7 +78,7 @@ describe('agent configuration', () => {
       operations: ['test', 'attributes', 'get', 'search', 'export'],
     });
     expect(ldap).not.toHaveProperty('url');
-    const scim = cfg.dataSources['hr-scim'] as ScimDataSourceConfig;
+    const scim = cfg.dataSources['hr-scim'] as unknown as ScimDataSourceConfig;
     expect(scim).toEqual({
       type: 'scim',
       baseUrl: 'https://hr.corp.example/scim/v2',
@@ -108,7 +110,7 @@ describe('agent configuration', () => {
     expect(cfg.logging.file).toBe(join(dir, 'logs/agent.log'));
     expect(cfg.agent.keyStore).toBe(join(dir, 'certs/agent.pem'));
     expect(cfg.agent.trustStore).toBe(join(dir, 'certs/ca.pem'));
-    expect((cfg.dataSources['corp-ldap'] as LdapDataSourceConfig).tls?.ca).toBe(join(dir, 'certs/corp-ca.pem'));
+    expect((cfg.dataSources['corp-ldap'] as unknown as LdapDataSourceConfig).tls?.ca).toBe(join(dir, 'certs/corp-ca.pem'));
     // The configuration text need not be a file: its name alone anchors relative paths.
     const absolute = decodeAgentConfig(`${MINIMAL}  trustStore: ${pki.ca.file}\n`, join(dir, 'srv/agent/agent.yaml'), {});
     expect(absolute.agent.trustStore).toBe(pki.ca.file);

@@ -6,7 +6,7 @@
  */
 import { pino, type DestinationStream } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { createLogger, REDACT_PATHS } from '../../../src/log/logger.js';
+import { createLogger, redactPaths } from '../../../src/log/logger.js';
 
 function sink(): { stream: DestinationStream; lines: string[] } {
   const lines: string[] = [];
@@ -18,7 +18,7 @@ function both(write: (logger: pino.Logger) => void): { ours: string[]; plain: st
   const a = sink();
   const b = sink();
   write(createLogger({ level: 'trace' }, a.stream));
-  write(pino({ name: 'datasync', level: 'trace', redact: { paths: REDACT_PATHS, censor: '[REDACTED]' }, serializers: { err: pino.stdSerializers.err } }, b.stream));
+  write(pino({ name: 'datasync', level: 'trace', redact: { paths: redactPaths(), censor: '[REDACTED]' }, serializers: { err: pino.stdSerializers.err } }, b.stream));
   const noTime = (l: string): string => l.replace(/"time":\d+,/, '');
   return { ours: a.lines.map(noTime), plain: b.lines.map(noTime) };
 }
