@@ -26,7 +26,7 @@ import { agentAuthHeaders, agentTls, usesBasicAuth } from '../connection/agent-c
 import { TlsStoreError, type ClientTlsOptions } from '../connection/tls-stores.js';
 import { createAdapter } from '../adapter-kit/registry.js';
 import '../adapters/builtin.js';
-import { ProtocolError } from '../protocol/index.js';
+import { isProtocolError, ProtocolError } from '../protocol/index.js';
 
 /** Deadline of each check when `--timeout` is not given, ms. */
 export const DEFAULT_CHECK_TIMEOUT_MS = 10_000;
@@ -161,7 +161,7 @@ async function checkDataSource(name: string, ds: DataSourceConfig, timeoutMs: nu
   try {
     adapter = createAdapter(name, ds, logger);
   } catch (err) {
-    return failRow('data source', target, err instanceof ProtocolError ? err.code : 'SETUP_FAILED', messageOf(err), true);
+    return failRow('data source', target, isProtocolError(err) ? err.code : 'SETUP_FAILED', messageOf(err), true);
   }
   const started = performance.now();
   try {
@@ -176,7 +176,7 @@ async function checkDataSource(name: string, ds: DataSourceConfig, timeoutMs: nu
     const latency = Math.round(performance.now() - started);
     return { check: 'data source', target, ok: true, result: 'OK', detail: [`${latency} ms`, ...testFacts(result)].join('; ') };
   } catch (err) {
-    return failRow('data source', target, err instanceof ProtocolError ? err.code : 'INTERNAL', messageOf(err));
+    return failRow('data source', target, isProtocolError(err) ? err.code : 'INTERNAL', messageOf(err));
   } finally {
     await adapter.close().catch(() => undefined);
   }
