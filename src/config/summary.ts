@@ -56,10 +56,12 @@ export function summarizeAgentConfig(cfg: AgentConfig): string {
       ? 'export journals: off (no stateDir: exports cannot carry an idempotency key)'
       : `export journals: ${cfg.stateDir}/exports, kept ${cfg.exportJournal?.maxAge ?? 604_800_000} ms, at most ${cfg.exportJournal?.maxBytes ?? 268_435_456} bytes${cfg.exportJournal?.fsync === true ? ', fsync per line' : ''}`,
   );
+  if (cfg.plugins !== undefined && cfg.plugins.length > 0) lines.push(`plugins: ${cfg.plugins.join(', ')}`);
   const sources = Object.entries(cfg.dataSources);
   lines.push(`data sources: ${sources.length === 0 ? 'none' : sources.length}`);
   for (const [name, ds] of sources) {
-    lines.push(`  ${name}: ${ds.type} ${describeDataSourceTarget(ds)}; operations ${ds.operations.join(', ') || 'none'}`);
+    const isolated = ds.isolation === 'worker' ? '; isolated in a worker thread' : '';
+    lines.push(`  ${name}: ${ds.type} ${describeDataSourceTarget(ds)}; operations ${ds.operations.join(', ') || 'none'}${isolated}`);
     const tls = ds['tls'];
     if (isRecord(tls) && tls['insecureSkipVerify'] === true) lines.push(`  WARNING: ${name}: TLS certificate verification is disabled`);
   }
