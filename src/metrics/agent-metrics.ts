@@ -10,7 +10,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { redactUrl } from '../connection/proxy.js';
+import { redactUrl } from '../support/proxy-url.js';
 import type { ConnectionState, ConnectionStatus } from '../connection/status.js';
 import type { PipelineMetrics, RequestMeter } from '../pipeline/meter.js';
 import type { Operation } from '../protocol/index.js';
