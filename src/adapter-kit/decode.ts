@@ -5,7 +5,7 @@
 import * as t from 'io-ts';
 import { isLeft } from 'fp-ts/lib/Either.js';
 import { isRecord } from '../config/codecs.js';
-import { reportErrors } from '../config/report.js';
+import { reportErrors } from '../support/io-ts-report.js';
 import { ProtocolError, type ProtocolErrorContext } from '../protocol/errors.js';
 
 export function badRequest(message: string, context: ProtocolErrorContext = {}, problems?: string[]): never {

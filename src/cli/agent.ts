@@ -2,7 +2,7 @@
 /** `datasync-agent` — run the agent, or check its configuration and what it connects to. */
 import { summarizeAgentConfig } from '../config/index.js';
 import { loadAgentConfigWithPlugins } from '../agent/load-config.js';
-import { TlsStoreError } from '../connection/tls-stores.js';
+import { TlsStoreError } from '../support/tls-stores.js';
 import { Agent } from '../agent/agent.js';
 import { VERSION } from '../version.js';
 import { answerMeta, loadOrReport, loggerFor, onShutdownSignal, parseCliArgs, runMain } from './args.js';
@@ -63,6 +63,9 @@ async function main(argv: readonly string[]): Promise<number | undefined> {
     process.stderr.write(`datasync-agent: cannot start: ${message}\n`);
     return err instanceof TlsStoreError ? 2 : 1;
   }
+  // A stray promise rejection of a data source is logged and recorded, and the agent goes on;
+  // an uncaught exception is fatal (exit 1): see src/agent/process-guard.ts.
+  agent.processGuard.install();
   agent.start();
   onShutdownSignal(async (signal) => {
     logger.info({ signal, gracePeriodMs: config.shutdownGracePeriod }, 'shutting down');

@@ -21,9 +21,10 @@ import { SECRET_KEYS, type AgentConfig, type DataSourceConfig } from '../config/
 import { isRecord } from '../config/codecs.js';
 import { ConnectionError, RegistrationRejectedError } from '../connection/errors.js';
 import { connectHint, probeHub, type ProbeResult } from '../connection/probe.js';
-import { proxyAgent, redactUrl, resolveProxy } from '../connection/proxy.js';
+import { proxyAgent } from '../connection/proxy.js';
+import { redactUrl, resolveProxy } from '../support/proxy-url.js';
 import { agentAuthHeaders, agentTls, usesBasicAuth } from '../connection/agent-credentials.js';
-import { TlsStoreError, type ClientTlsOptions } from '../connection/tls-stores.js';
+import { TlsStoreError, type ClientTlsOptions } from '../support/tls-stores.js';
 import { createAdapter } from '../adapter-kit/registry.js';
 import '../adapters/builtin.js';
 import { isProtocolError, ProtocolError } from '../protocol/index.js';

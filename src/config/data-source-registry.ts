@@ -10,7 +10,8 @@
 import * as t from 'io-ts';
 import { isLeft } from 'fp-ts/lib/Either.js';
 import { closest, decoder, DEFAULT_OPERATIONS, isRecord, listOf, OperationName, type Operation } from './codecs.js';
-import { addSecretKeys, showValue } from './report.js';
+import { addSecretKeys } from '../support/secret-keys.js';
+import { showValue } from '../support/show-value.js';
 
 /** How a data source's adapter runs: in the agent's thread, or in a worker of its own. */
 export type Isolation = 'none' | 'worker';

@@ -22,7 +22,7 @@ import type { Finding } from './codecs.js';
 import { decodeYaml, pathResolverFor, readConfigFile } from './load.js';
 import type { PathResolver } from './load.js';
 import { isPasswordHash } from './password-hash.js';
-import { showValue } from './report.js';
+import { showValue } from '../support/show-value.js';
 
 /** A stored scrypt hash; the message says how to make one, never what the value was. */
 export const PasswordHash = decoder<string>('scrypt password hash', (u, c) =>

@@ -59,7 +59,9 @@ export { hashPassword, hashToken, isPasswordHash, parsePasswordHash, verifyPassw
 export type { ParsedHash } from './password-hash.js';
 export { ConfigError, formatPath, formatProblem, sortProblems } from './problems.js';
 export type { ConfigProblem, PathProblem } from './problems.js';
-export { addSecretKeys, contextPath, isSecretPath, maskUrlPassword, reportErrors, SECRET_KEYS, showValue } from './report.js';
+export { contextPath, reportErrors } from '../support/io-ts-report.js';
+export { addSecretKeys, isSecretPath, SECRET_KEYS } from '../support/secret-keys.js';
+export { maskUrlPassword, showValue } from '../support/show-value.js';
 export { summarizeAgentConfig, summarizeHubConfig } from './summary.js';
 export { locate, parseYamlSource, positionOf } from './yaml-source.js';
 export type { Position, YamlSource } from './yaml-source.js';

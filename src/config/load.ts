@@ -9,7 +9,7 @@ import { isLeft } from 'fp-ts/lib/Either.js';
 import { interpolateDocument } from './interpolate.js';
 import { ConfigError } from './problems.js';
 import type { ConfigProblem, PathProblem } from './problems.js';
-import { reportErrors } from './report.js';
+import { reportErrors } from '../support/io-ts-report.js';
 import { locate, parseYamlSource } from './yaml-source.js';
 
 /** Resolves a file name from the configuration against the directory of the configuration. */

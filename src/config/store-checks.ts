@@ -3,7 +3,7 @@
  * store password or an unreadable file is reported as `FILE:LINE:COL: agent.keyStore: …` by
  * `check` and at start — not discovered at the first connection attempt.
  */
-import { loadClientTls, TlsStoreError } from '../connection/tls-stores.js';
+import { loadClientTls, TlsStoreError } from '../support/tls-stores.js';
 import type { PathProblem } from './problems.js';
 
 interface StoreSettings {

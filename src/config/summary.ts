@@ -7,7 +7,7 @@ import type { AgentConfig } from './agent-config.js';
 import { describeDataSourceTarget } from './data-source-registry.js';
 import { isRecord } from './codecs.js';
 import type { HubConfig } from './hub-config.js';
-import { maskUrlPassword } from './report.js';
+import { maskUrlPassword } from '../support/show-value.js';
 
 const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
 

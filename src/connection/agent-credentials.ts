@@ -4,7 +4,7 @@
  * certificate wins over Basic credentials, used by the agent and by `check`.
  */
 import type { AgentSection } from '../config/index.js';
-import { loadClientTls, type ClientTlsOptions } from './tls-stores.js';
+import { loadClientTls, type ClientTlsOptions } from '../support/tls-stores.js';
 
 /** Opens the configured key and trust stores; throws `TlsStoreError`. */
 export function agentTls(agent: AgentSection): ClientTlsOptions {

@@ -20,7 +20,7 @@ import {
 } from '../protocol/index.js';
 import { ConnectionError, RegistrationRejectedError, classifySocketError } from './errors.js';
 import { WsSession, sendFrame, type Session } from './session.js';
-import type { ClientTlsOptions } from './tls-stores.js';
+import type { ClientTlsOptions } from '../support/tls-stores.js';
 
 export interface DialOptions {
   /** The registration frame, or a function building it at each connection (its export journals change). */

@@ -21,7 +21,7 @@ import WebSocket from 'ws';
 import { CLOSE_CODES, SUBPROTOCOL } from '../protocol/index.js';
 import { openSocket, upgradeRefusedError, type SocketOptions } from './dial.js';
 import { ConnectionError, RegistrationRejectedError, classifySocketError } from './errors.js';
-import { redactUrl } from './proxy.js';
+import { redactUrl } from '../support/proxy-url.js';
 
 export interface ProbeOptions extends Omit<SocketOptions, 'handshakeTimeoutMs'> {
   /** ms for TCP + TLS (+ proxy CONNECT) + upgrade; no default: the caller decides (check: 10 000). */

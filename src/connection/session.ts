@@ -1,6 +1,7 @@
 import type { Observable } from 'rxjs';
 import type WebSocket from 'ws';
 import { CLOSE_CODES, frameData, type Frame, type OutgoingFrame, type Welcome } from '../protocol/index.js';
+import { sendWsMessage } from '../support/ws-send.js';
 
 /**
  * A registered connection to one hub: typed inbound frames, a send that resolves when the
@@ -45,53 +46,10 @@ export class WsSession implements Session {
   }
 }
 
-/** Sockets corked for the current tick (see `corkForTick`). */
-const corked = new WeakSet<object>();
-
 /**
- * Frames sent in one tick go to the kernel in one write: the socket is corked at the first
- * send of a tick and uncorked once the tick's callbacks and microtasks have run. Concurrent
- * small answers then cost one system call, not one each; a lone frame waits for nothing.
- */
-function corkForTick(ws: WebSocket): void {
-  const socket = (ws as unknown as { _socket?: { cork(): void; uncork(): void } })._socket;
-  if (socket === undefined || corked.has(socket)) return;
-  corked.add(socket);
-  socket.cork();
-  process.nextTick(() => {
-    corked.delete(socket);
-    socket.uncork();
-  });
-}
-
-/**
- * Encodes and writes one frame as one text message; the promise settles from ws's send
- * callback. A frame built from bytes goes out as those bytes, in one fragment per part (no
- * copy of the items; nothing else can be sent between the fragments, all written at once).
+ * Encodes one frame (`frameData`) and writes it as one text message (`sendWsMessage`); the
+ * promise settles from ws's send callback.
  */
 export function sendFrame(ws: WebSocket, frame: OutgoingFrame, maxFrameBytes: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let data: string | readonly Buffer[];
-    try {
-      data = frameData(frame, maxFrameBytes);
-    } catch (err) {
-      reject(err instanceof Error ? err : new Error(String(err)));
-      return;
-    }
-    if (ws.readyState !== ws.OPEN) {
-      reject(new Error(`socket is not open (readyState ${ws.readyState})`));
-      return;
-    }
-    const done = (err?: Error): void => (err ? reject(err) : resolve());
-    corkForTick(ws);
-    if (typeof data === 'string') {
-      ws.send(data, done);
-      return;
-    }
-    const last = data.length - 1;
-    data.forEach((part, i) => {
-      if (i < last) ws.send(part, { binary: false, fin: false });
-      else ws.send(part, { binary: false, fin: true }, done);
-    });
-  });
+  return sendWsMessage(ws, () => frameData(frame, maxFrameBytes));
 }

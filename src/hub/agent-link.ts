@@ -20,6 +20,7 @@ import {
   PROTOCOL_VERSION,
   ProtocolError,
   decodeFrame,
+  frameData,
   looksLikeResult,
   nonNegativeInt,
   parsedChunk,
@@ -35,7 +36,7 @@ import {
   type ScannedChunk,
   type ScannedResult,
 } from '../protocol/index.js';
-import { sendFrame } from '../connection/session.js';
+import { sendWsMessage } from '../support/ws-send.js';
 import type { AgentPrincipal } from './auth.js';
 import { exportRequest, type ExportEvent, type ExportOptions, type RecordSource } from './export-request.js';
 import {
@@ -227,13 +228,18 @@ export class AgentLink {
 
   private reject(code: RejectCode, message: string): void {
     this.log.warn({ code, reason: message, principal: this.principal, remote: this.remoteAddress }, 'agent registration rejected');
-    sendFrame(this.ws, { type: 'reject', code, message }, this.options.maxFrameBytes)
+    this.write({ type: 'reject', code, message })
       .catch(() => undefined)
       .finally(() => this.close(CLOSE_CODES.REJECTED, code));
   }
 
+  /** Encodes one frame and writes it as one message; settles once written. */
+  private write(frame: Frame): Promise<void> {
+    return sendWsMessage(this.ws, () => frameData(frame, this.options.maxFrameBytes));
+  }
+
   private send(frame: Frame): void {
-    sendFrame(this.ws, frame, this.options.maxFrameBytes).catch((err: unknown) =>
+    this.write(frame).catch((err: unknown) =>
       this.log.debug({ err, frameType: frame.type }, 'send to agent failed'),
     );
   }

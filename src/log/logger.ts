@@ -2,7 +2,7 @@
  * Root pino logger with secrets redacted by path. Children are made with
  * `logger.child({component})` and never get their own `redact` (it would replace these paths).
  */
-import { SECRET_KEYS as CONFIG_SECRET_KEYS } from '../config/report.js';
+import { SECRET_KEYS as CONFIG_SECRET_KEYS } from '../support/secret-keys.js';
 import { pino, type DestinationStream, type Logger, type LevelWithSilent } from 'pino';
 
 /** A key as a pino redact path segment: bracketed unless it is an identifier. */

@@ -5,7 +5,7 @@
 import { isUtf8 } from 'node:buffer';
 import { isLeft } from 'fp-ts/lib/Either.js';
 import type * as t from 'io-ts';
-import { reportErrors } from '../config/report.js';
+import { reportErrors } from '../support/io-ts-report.js';
 import { DEFAULT_MAX_FRAME_BYTES } from './version.js';
 import { FRAME_CODECS, type Frame, type FrameType } from './frames.js';
 

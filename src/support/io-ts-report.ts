@@ -1,56 +1,22 @@
 /**
  * io-ts `Errors` → `{path, message}` problems, with `expected <type>, got <value>` messages in
  * which secrets never appear. (A small own reporter: io-ts-reporters pulls a postinstall.)
+ * A neutral leaf: the configuration, the protocol's frame decoding and the adapters' parameter
+ * decoding all report their problems with it.
  */
 import type * as t from 'io-ts';
-import type { PathProblem } from './problems.js';
+import { isSecretPath } from './secret-keys.js';
+import { showValue } from './show-value.js';
 
-const secretKeys = new Set<string>([
-  'password',
-  'keyStorePassword',
-  'trustStorePassword',
-  'bindPassword',
-  'bearerToken',
-  'clientSecret',
-  'passwordHash',
-  'apiTokens',
-]);
-
-/**
- * Keys whose values are never printed, at any depth: the built-in ones and those each data-source
- * type declares (`secretKeys`). Read when a logger is created: plugins are loaded before.
- */
-export const SECRET_KEYS: ReadonlySet<string> = secretKeys;
-
-/** Adds setting names whose values are secrets (a data-source type's `secretKeys`). */
-export function addSecretKeys(keys: Iterable<string>): void {
-  for (const key of keys) if (typeof key === 'string' && key !== '') secretKeys.add(key);
-}
-
-export function isSecretPath(path: readonly string[]): boolean {
-  return path.some((key) => SECRET_KEYS.has(key));
-}
-
-const MAX_SHOWN = 120;
-
-/** Hides the password of `scheme://user:password@host` URLs (proxies). */
-export function maskUrlPassword(s: string): string {
-  return s.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@\s]*:)[^@/\s]*@/i, '$1***@');
-}
-
-/** A value as shown after `got`: JSON, secrets redacted, long values shortened. */
-export function showValue(value: unknown, secret = false): string {
-  if (value === undefined) return 'nothing';
-  if (secret) return `<redacted ${value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value}>`;
-  let json: string;
-  try {
-    json = JSON.stringify(value, (key, v: unknown) =>
-      SECRET_KEYS.has(key) ? '<redacted>' : typeof v === 'string' ? maskUrlPassword(v) : v,
-    );
-  } catch {
-    json = Object.prototype.toString.call(value);
-  }
-  return json.length > MAX_SHOWN ? `${json.slice(0, MAX_SHOWN - 1)}…` : json;
+/** A problem at a key path of a decoded value (the configuration loader adds its position). */
+export interface PathProblem {
+  path: string[];
+  message: string;
+  /**
+   * Where to point: the value at `path` (default), or its key — for unknown keys the key is the
+   * mistake, not the value after it.
+   */
+  at?: 'key';
 }
 
 type Entry = t.ContextEntry;

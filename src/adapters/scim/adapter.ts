@@ -7,7 +7,7 @@ import { asyncScheduler, type SchedulerLike } from 'rxjs';
 import type { Logger } from 'pino';
 import type { DataSourceAdapter, OperationContext, SearchSource } from '../../adapter-kit/adapter.js';
 import type { Operation } from '../../protocol/index.js';
-import { redactUrl } from '../../connection/proxy.js';
+import { redactUrl } from '../../support/proxy-url.js';
 import { createAuthenticator } from './auth.js';
 import { ScimClient } from './client.js';
 import type { ScimDataSourceConfig } from './config.js';

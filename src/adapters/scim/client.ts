@@ -10,7 +10,7 @@
 import { catchError, defer, of, switchMap, throwError, type Observable, type SchedulerLike } from 'rxjs';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Logger } from 'pino';
-import { redactUrl } from '../../connection/proxy.js';
+import { redactUrl } from '../../support/proxy-url.js';
 import { ProtocolError, type ProtocolErrorContext } from '../../protocol/errors.js';
 import type { Authenticator } from './auth.js';
 import { scrub, ScimResponseError, toProtocolError } from './errors.js';

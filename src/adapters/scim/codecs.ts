@@ -9,7 +9,7 @@
  */
 import * as t from 'io-ts';
 import { isLeft, isRight } from 'fp-ts/lib/Either.js';
-import { reportErrors } from '../../config/report.js';
+import { reportErrors } from '../../support/io-ts-report.js';
 import { ProtocolError, type ProtocolErrorContext } from '../../protocol/errors.js';
 
 export const ERROR_SCHEMA = 'urn:ietf:params:scim:api:messages:2.0:Error';

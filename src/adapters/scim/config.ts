@@ -24,7 +24,7 @@ import {
   withDefault,
 } from '../../config/codecs.js';
 import type { Finding } from '../../config/codecs.js';
-import { maskUrlPassword } from '../../config/report.js';
+import { maskUrlPassword } from '../../support/show-value.js';
 
 export const ScimTlsConfig = strictObject(
   {},

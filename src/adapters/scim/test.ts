@@ -10,7 +10,7 @@
  * the answer reflects the provider now.
  */
 import { catchError, concatMap, defer, map, of, throwError, type Observable } from 'rxjs';
-import { redactUrl } from '../../connection/proxy.js';
+import { redactUrl } from '../../support/proxy-url.js';
 import { ProtocolError, type ProtocolErrorContext } from '../../protocol/errors.js';
 import type { OperationContext } from '../../adapter-kit/adapter.js';
 import { decodeBody, ListResponse, ServiceProviderConfig, type ResourceType } from './codecs.js';

@@ -17,7 +17,7 @@ import { Observable } from 'rxjs';
 import { createRequire } from 'node:module';
 import type { Dispatcher } from 'undici';
 import type { Logger } from 'pino';
-import { redactUrl, resolveProxy } from '../../connection/proxy.js';
+import { redactUrl, resolveProxy } from '../../support/proxy-url.js';
 import type { ScimDataSourceConfig } from './config.js';
 import { ResponseTooLargeError } from './errors.js';
 

@@ -11,7 +11,7 @@ import { DATA_SOURCE_BRAND, defineDataSource, isDataSourceDefinition } from '../
 import { createAdapter, registerDataSource } from '../../../src/adapter-kit/registry.js';
 import { DataSourceConfigCodec, type DataSourceConfigBase } from '../../../src/config/data-source-registry.js';
 import { NonEmptyString, strictObject, withDefault, PositiveInt } from '../../../src/config/codecs.js';
-import { reportErrors } from '../../../src/config/report.js';
+import { reportErrors } from '../../../src/support/io-ts-report.js';
 import { createLogger } from '../../../src/log/logger.js';
 
 interface MemoConfig extends DataSourceConfigBase {

@@ -9,8 +9,9 @@ import { HttpsProxyAgent } from 'https-proxy-agent';
 import { getProxyForUrl } from 'proxy-from-env';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
-import { proxyAgent, redactUrl, resolveProxy } from '../../../src/connection/proxy.js';
-import { loadClientTls, type ClientTlsOptions } from '../../../src/connection/tls-stores.js';
+import { proxyAgent } from '../../../src/connection/proxy.js';
+import { redactUrl, resolveProxy } from '../../../src/support/proxy-url.js';
+import { loadClientTls, type ClientTlsOptions } from '../../../src/support/tls-stores.js';
 import { makeTestPki, type TestPki } from '../../helpers/certs.js';
 import { startConnectProxy, type ConnectProxy } from '../../helpers/connect-proxy.js';
 

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadClientTls, TlsStoreError, type TlsStoreErrorCode } from '../../../src/connection/tls-stores.js';
+import { loadClientTls, TlsStoreError, type TlsStoreErrorCode } from '../../../src/support/tls-stores.js';
 import { makeTestPki, type TestPki } from '../../helpers/certs.js';
 
 let dir: string;

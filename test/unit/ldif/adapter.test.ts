@@ -10,7 +10,7 @@ import { FILE_ERRORS, toProtocolError } from '../../../src/adapters/ldif/errors.
 import { createLdifAdapter, type DerivedSchema, type LdifTestResult } from '../../../src/adapters/ldif/index.js';
 import { LdifError } from '../../../src/adapters/ldif/parse-ldif.js';
 import { DataSourceConfigCodec } from '../../../src/config/data-source-registry.js';
-import { reportErrors } from '../../../src/config/report.js';
+import { reportErrors } from '../../../src/support/io-ts-report.js';
 import { adapterFor, config, ctx, dns, get, rejection, silent, SMALL, tempDir, writeFiles } from './helpers.js';
 
 const problems = (input: unknown): string[] => {
