@@ -15,7 +15,7 @@ import fc from 'fast-check';
 import { Client, FilterParser } from 'ldapts';
 import { lastValueFrom, toArray } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { requireWithin } from '../../src/adapters/ldap/params.js';
+import { requireWithin } from '../../src/adapters/directory/params.js';
 import { ProtocolError } from '../../src/protocol/index.js';
 import { basicAgentYaml, isState, makeEnv, startAgent, startHub, type Env, type RunningHub, type TestAgent } from '../helpers/relay-env.js';
 import { printSlapdLogOnFailure, startSlapd, type Slapd } from '../helpers/slapd.js';

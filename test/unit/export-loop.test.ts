@@ -10,7 +10,7 @@ import { from, lastValueFrom, Observable, of, Subject, takeWhile, throwError, to
 import { describe, expect, it } from 'vitest';
 import type { ExportResult, OperationContext } from '../../src/adapter-kit/adapter.js';
 import { exportLoop, type RecordWriter } from '../../src/adapter-kit/export-loop.js';
-import { checkScope, decodeRecord, type ExportRecord } from '../../src/adapters/ldap/export.js';
+import { checkScope, decodeRecord, type ExportRecord } from '../../src/adapters/directory/export-records.js';
 import { ProtocolError } from '../../src/protocol/index.js';
 
 const ctx: OperationContext = { requestId: 'req-1', dataSource: 'test', log: pino({ level: 'silent' }) };

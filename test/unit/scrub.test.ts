@@ -1,7 +1,7 @@
 /** The one secret scrubber (src/adapter-kit/scrub.ts) and the three error tables that use it. */
 import { InvalidCredentialsError } from 'ldapts';
 import { describe, expect, it } from 'vitest';
-import { toProtocolError as ldapError } from '../../src/adapters/ldap/errors.js';
+import { toProtocolError as ldapError } from '../../src/adapters/directory/errors.js';
 import { toProtocolError as ldifError } from '../../src/adapters/ldif/errors.js';
 import { ScimResponseError, toProtocolError as scimError } from '../../src/adapters/scim/errors.js';
 import { REDACTED, scrub, scrubber, secretForms } from '../../src/adapter-kit/scrub.js';

@@ -24,7 +24,7 @@ import type { Logger } from 'pino';
 import { ProtocolError } from '../../protocol/errors.js';
 import type { LdapDataSourceConfig } from './config.js';
 import { useEntryDecoder } from './entry-decoder.js';
-import { toProtocolError } from './errors.js';
+import { toProtocolError } from '../directory/errors.js';
 
 export interface ClientPoolOptions {
   /** Most dedicated stream clients at once; one more lease fails with BUSY. Default 16. */

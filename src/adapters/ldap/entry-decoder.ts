@@ -37,8 +37,8 @@
  */
 import { isUtf8 } from 'node:buffer';
 import { SearchEntry, type Attribute, type BerReader, type Client, type Control, type Entry } from 'ldapts';
-import { attributeIdentity, hasBinaryOption } from './description.js';
-import { escapeDnBytes } from './dn.js';
+import { attributeIdentity, hasBinaryOption } from '../directory/description.js';
+import { escapeDnBytes } from '../directory/dn.js';
 
 const SEARCH_RESULT_ENTRY = 0x64; // [APPLICATION 4], constructed
 const OCTET_STRING = 0x04;

@@ -17,7 +17,7 @@
  * bounded memo, which only a hostile server sends — `transcodeEntry` writes nothing and returns false,
  * and the caller takes the `RawEntry` path, which ends in the same bytes.
  */
-import { escapeDnBytes } from './dn.js';
+import { escapeDnBytes } from '../directory/dn.js';
 import { describe, objectOrder, type Described } from './entry.js';
 import { isUtf8Range, type JsonWriter } from './json-writer.js';
 

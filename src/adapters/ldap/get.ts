@@ -11,9 +11,9 @@ import { ProtocolError, type ProtocolErrorContext } from '../../protocol/errors.
 import type { LdapClientPool } from './client-pool.js';
 import type { LdapDataSourceConfig } from './config.js';
 import { EntryBatchWriter } from './entry-batch.js';
-import type { LdapEntry } from './entry.js';
-import { toProtocolError } from './errors.js';
-import { decodeGetParams, requireParsedWithin } from './params.js';
+import type { LdapEntry } from '../directory/entry.js';
+import { toProtocolError } from '../directory/errors.js';
+import { decodeGetParams, requireParsedWithin } from '../directory/params.js';
 
 export interface GetDeps {
   readonly pool: LdapClientPool;

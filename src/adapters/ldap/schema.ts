@@ -10,8 +10,9 @@ import type { Client } from 'ldapts';
 import type { Logger } from 'pino';
 import type { OperationContext } from '../../adapter-kit/adapter.js';
 import type { LdapClientPool } from './client-pool.js';
-import { isBinaryAttribute, valuesOf } from './entry.js';
-import { toProtocolError } from './errors.js';
+import { valuesOf } from './entry.js';
+import { isBinaryAttribute } from '../directory/entry.js';
+import { toProtocolError } from '../directory/errors.js';
 import {
   parseAttributeType,
   parseMatchingRule,

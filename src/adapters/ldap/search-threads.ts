@@ -25,7 +25,7 @@ import { JsonBatch } from '../../adapter-kit/json-batch.js';
 import { ProtocolError, type ProtocolErrorContext } from '../../protocol/errors.js';
 import type { ClientPoolOptions, LdapClientPool, Lease } from './client-pool.js';
 import type { LdapDataSourceConfig } from './config.js';
-import { toProtocolError } from './errors.js';
+import { toProtocolError } from '../directory/errors.js';
 import { fromErrorData, fromWorker, type FromWorker, type SearchWorkerData, type ToWorker } from './search-messages.js';
 import { pagedSearch, planOrError, type BatchPage, type PagedSearch, type SearchDeps, type SearchPlan } from './search.js';
 

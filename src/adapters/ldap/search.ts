@@ -22,8 +22,8 @@ import { ProtocolError, type ProtocolErrorContext } from '../../protocol/errors.
 import type { LdapClientPool, Lease } from './client-pool.js';
 import type { LdapDataSourceConfig } from './config.js';
 import { EntryBatchWriter } from './entry-batch.js';
-import { ldapResultCode, toProtocolError } from './errors.js';
-import { checkFilter, decodeOrThrow, requireWithin, SearchParams } from './params.js';
+import { ldapResultCode, toProtocolError } from '../directory/errors.js';
+import { checkFilter, decodeOrThrow, requireWithin, SearchParams } from '../directory/params.js';
 
 export interface SearchDeps {
   readonly pool: LdapClientPool;

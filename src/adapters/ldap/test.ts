@@ -7,7 +7,7 @@ import type { OperationContext } from '../../adapter-kit/adapter.js';
 import type { LdapClientPool } from './client-pool.js';
 import type { LdapDataSourceConfig } from './config.js';
 import { valuesOf } from './entry.js';
-import { toProtocolError } from './errors.js';
+import { toProtocolError } from '../directory/errors.js';
 
 export interface TestResult {
   readonly ok: true;

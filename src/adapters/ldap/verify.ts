@@ -22,11 +22,12 @@
  */
 import type { Client } from 'ldapts';
 import type { VerifyOutcome } from '../../adapter-kit/export-loop.js';
-import { attributeIdentity, hasBinaryOption } from './description.js';
-import { formatDn, parentOf, parseDn } from './dn.js';
-import { normaliseEntry, type LdapEntry } from './entry.js';
-import { ldapResultCode } from './errors.js';
-import type { ExportRecord } from './export.js';
+import { attributeIdentity, hasBinaryOption } from '../directory/description.js';
+import { formatDn, parentOf, parseDn } from '../directory/dn.js';
+import { normaliseEntry } from './entry.js';
+import type { LdapEntry } from '../directory/entry.js';
+import { ldapResultCode } from '../directory/errors.js';
+import type { ExportRecord } from '../directory/export-records.js';
 
 /** Reads one entry with all its user attributes, or undefined when it does not exist. */
 export async function readEntry(client: Client, dn: string): Promise<LdapEntry | undefined> {

@@ -21,7 +21,7 @@ import {
   strictObject,
   withDefault,
 } from '../../config/codecs.js';
-import { DnString } from '../ldap/params.js';
+import { DnString } from '../directory/params.js';
 
 export const LdifDataSourceConfig = strictObject(
   {

@@ -4,7 +4,7 @@
  * the name is stored as the part in front of the parent's DN when it was written so, and the
  * RDN and its identity are parsed from it when a write needs them.
  */
-import { parseDn, type Rdn } from '../ldap/dn.js';
+import { parseDn, type Rdn } from '../directory/dn.js';
 import type { FlatAttributes } from './flat-attributes.js';
 import type { DirName } from './names.js';
 import { rdnId } from './values.js';

@@ -19,7 +19,7 @@ import {
   TypeOrValueExistsError,
   UndefinedTypeError,
 } from 'ldapts';
-import { formatRdn, isWithin, parseDn, type Rdn } from '../ldap/dn.js';
+import { formatRdn, isWithin, parseDn, type Rdn } from '../directory/dn.js';
 import { avaValue, nameOf, type DirName } from './names.js';
 import { childrenOf, DirNode, type EntryNode } from './dir-node.js';
 import { pack, SharedValues, unpack } from './flat-attributes.js';

@@ -5,7 +5,7 @@
  * binary types base64 under `description;binary`, a name that is not UTF-8 as `dn` with `\XX`
  * escapes plus `dn;binary`. Attribute selection follows RFC 4511 §4.5.1.8 (+ RFC 3673 `+`).
  */
-import { buildEntry, type LdapEntry } from '../ldap/entry.js';
+import { buildEntry, type LdapEntry } from '../directory/entry.js';
 import type { DirNode, EntryNode } from './directory.js';
 import { coveredKeys, coveredValues, coversName, forEachAttribute, slotValues } from './flat-attributes.js';
 import { parseDescription, valueIdentity, type Description, type Value } from './values.js';

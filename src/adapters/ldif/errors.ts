@@ -11,7 +11,7 @@
 import { ResultCodeError } from 'ldapts';
 import { ProtocolError, type ProtocolErrorContext } from '../../protocol/errors.js';
 import type { ErrorCode } from '../../protocol/error-codes.js';
-import { toProtocolError as ldapToProtocolError } from '../ldap/errors.js';
+import { toProtocolError as ldapToProtocolError } from '../directory/errors.js';
 import { scrub } from '../../adapter-kit/scrub.js';
 import { LdifError } from './parse-ldif.js';
 

@@ -25,8 +25,8 @@ import {
 } from 'ldapts';
 import { isUtf8 } from 'node:buffer';
 import type { ProtocolErrorContext } from '../../protocol/errors.js';
-import { dnEquals, parseDn, valueKey } from '../ldap/dn.js';
-import { checkFilter } from '../ldap/params.js';
+import { dnEquals, parseDn, valueKey } from '../directory/dn.js';
+import { checkFilter } from '../directory/params.js';
 import type { EntryNode } from './directory.js';
 import { forEachAttribute, slotValues } from './flat-attributes.js';
 import { keysFor, valuesFor } from './entry.js';

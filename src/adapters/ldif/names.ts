@@ -10,7 +10,7 @@
  * written `\XX`) and the exact bytes (`binary`) when they are not UTF-8.
  */
 import { isUtf8 } from 'node:buffer';
-import { escapeDnBytes, utf8SequenceLength, type Ava } from '../ldap/dn.js';
+import { escapeDnBytes, utf8SequenceLength, type Ava } from '../directory/dn.js';
 
 /** The name of an entry: the DN string, and its exact bytes when they are not valid UTF-8. */
 export interface DirName {

@@ -14,8 +14,8 @@
  * the same few names repeat on every entry of a large file.
  */
 import { isUtf8 } from 'node:buffer';
-import { DnSyntaxError, parseDn, type Rdn } from '../ldap/dn.js';
-import { isBase64, isBinaryAttribute } from '../ldap/entry.js';
+import { DnSyntaxError, parseDn, type Rdn } from '../directory/dn.js';
+import { isBase64, isBinaryAttribute } from '../directory/entry.js';
 import { nameOf } from './names.js';
 
 /**

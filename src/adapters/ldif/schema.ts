@@ -6,8 +6,8 @@
  * writes) and says `derived: true` so that no caller mistakes it for a server's schema.
  * The tally walks every entry, in slices that yield to the event loop (slices.ts).
  */
-import { isBinaryAttribute } from '../ldap/entry.js';
-import { valueKey } from '../ldap/dn.js';
+import { isBinaryAttribute } from '../directory/entry.js';
+import { valueKey } from '../directory/dn.js';
 import { map, type Observable } from 'rxjs';
 import type { Directory, EntryNode } from './directory.js';
 import { forEachAttribute, slotLength, slotValues, valuesByKey } from './flat-attributes.js';

@@ -15,12 +15,12 @@ import { defer, from, Observable, of, switchMap, throwError } from 'rxjs';
 import type { BatchPageSource, OperationContext, Page } from '../../adapter-kit/adapter.js';
 import { JsonBatch } from '../../adapter-kit/json-batch.js';
 import { ProtocolError, type ProtocolErrorContext } from '../../protocol/errors.js';
-import { decodeOrThrow, requireWithin, SearchParams } from '../ldap/params.js';
+import { decodeOrThrow, requireWithin, SearchParams } from '../directory/params.js';
 import type { Directory, DirNode, EntryNode, Scope } from './directory.js';
 import { selection, toEntry, type Selection } from './entry.js';
 import { toProtocolError } from './errors.js';
 import { compileFilter } from './filter.js';
-import { parseDn, type Rdn } from '../ldap/dn.js';
+import { parseDn, type Rdn } from '../directory/dn.js';
 import { inSlices, type SlicedWork } from './slices.js';
 
 type Entry = EntryNode;

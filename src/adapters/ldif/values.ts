@@ -24,8 +24,8 @@
  * large directory does not hold a second copy of every text value.
  */
 import { isUtf8 } from 'node:buffer';
-import { parseDn, valueKey, type Rdn } from '../ldap/dn.js';
-import { isBinaryAttribute } from '../ldap/entry.js';
+import { parseDn, valueKey, type Rdn } from '../directory/dn.js';
+import { isBinaryAttribute } from '../directory/entry.js';
 import { escapeDnBytes } from './names.js';
 
 export type Value = string | Buffer;

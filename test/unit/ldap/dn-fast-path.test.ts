@@ -7,8 +7,8 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { isWithinScope, parseDn, parseDnFull, parsePlainDn, scopeOf, type Rdn } from '../../../src/adapters/ldap/dn.js';
-import { decodeGetParams, decodeOrThrow, GetParams, plainGetParams } from '../../../src/adapters/ldap/params.js';
+import { isWithinScope, parseDn, parseDnFull, parsePlainDn, scopeOf, type Rdn } from '../../../src/adapters/directory/dn.js';
+import { decodeGetParams, decodeOrThrow, GetParams, plainGetParams } from '../../../src/adapters/directory/params.js';
 
 /** The scope key as first written (before the fast path): the reference. */
 function referenceScopeKey(rdn: Rdn): string {

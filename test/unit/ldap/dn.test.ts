@@ -1,9 +1,9 @@
 /** RFC 4514 DNs and the "inside baseDN" check every operation relies on. */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { dnEquals, DnSyntaxError, escapeDnBytes, escapeDnValue, formatDn, isWithin, parseDn } from '../../../src/adapters/ldap/dn.js';
+import { dnEquals, DnSyntaxError, escapeDnBytes, escapeDnValue, formatDn, isWithin, parseDn } from '../../../src/adapters/directory/dn.js';
 import { ProtocolError } from '../../../src/protocol/index.js';
-import { requireWithin } from '../../../src/adapters/ldap/params.js';
+import { requireWithin } from '../../../src/adapters/directory/params.js';
 import { referenceEscape } from './entry-reference.js';
 
 const bytes = (...b: number[]): Buffer => Buffer.from(b);

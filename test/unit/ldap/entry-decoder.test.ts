@@ -9,7 +9,8 @@ import fc from 'fast-check';
 import { BerReader, BerWriter, MessageParser, SearchEntry, type Attribute, type Entry } from 'ldapts';
 import { describe, expect, it } from 'vitest';
 import { decodesFast, hookMessageParser, LOSSLESS_ENTRIES } from '../../../src/adapters/ldap/entry-decoder.js';
-import { entryJson, normaliseEntry, writeAttributes, type LdapEntry } from '../../../src/adapters/ldap/entry.js';
+import { entryJson, normaliseEntry } from '../../../src/adapters/ldap/entry.js';
+import { writeAttributes, type LdapEntry } from '../../../src/adapters/directory/entry.js';
 import { encode, referenceEntry, type Message, type Run } from './entry-reference.js';
 
 const SEED = 0x10e1;

@@ -6,8 +6,9 @@
 import fc from 'fast-check';
 import type { Entry } from 'ldapts';
 import { describe, expect, it } from 'vitest';
-import { attributeIdentity, isBinaryAttribute, withoutBinaryOption } from '../../../src/adapters/ldap/description.js';
-import { buildEntry, encodeValues, entryJson, isBase64, losslessEntry, normaliseEntry, valuesOf, writeAttributes } from '../../../src/adapters/ldap/entry.js';
+import { attributeIdentity, isBinaryAttribute, withoutBinaryOption } from '../../../src/adapters/directory/description.js';
+import { entryJson, losslessEntry, normaliseEntry, valuesOf } from '../../../src/adapters/ldap/entry.js';
+import { buildEntry, encodeValues, isBase64, writeAttributes } from '../../../src/adapters/directory/entry.js';
 import { ProtocolError } from '../../../src/protocol/index.js';
 import { referenceEntry } from './entry-reference.js';
 

@@ -1,7 +1,7 @@
 /** The one LDAP → protocol error table (STYLE §12), every row, plus transport failures. */
 import { AddResponse, InvalidCredentialsError, StatusCodeParser } from 'ldapts';
 import { describe, expect, it } from 'vitest';
-import { RESULT_CODES, toProtocolError } from '../../../src/adapters/ldap/errors.js';
+import { RESULT_CODES, toProtocolError } from '../../../src/adapters/directory/errors.js';
 import { ERROR_CODES, ProtocolError, type ErrorCode } from '../../../src/protocol/index.js';
 
 /** What ldapts throws for an LDAPResult with `status` (its own parser, so the shapes are real). */

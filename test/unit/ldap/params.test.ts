@@ -2,8 +2,8 @@
 import { isLeft } from 'fp-ts/lib/Either.js';
 import { describe, expect, it } from 'vitest';
 import { LdapDataSourceConfig } from '../../../src/adapters/ldap/config.js';
-import { decodeRecord } from '../../../src/adapters/ldap/export.js';
-import { checkFilter, decodeOrThrow, GetParams, requireWithin, targetDn } from '../../../src/adapters/ldap/params.js';
+import { decodeRecord } from '../../../src/adapters/directory/export-records.js';
+import { checkFilter, decodeOrThrow, GetParams, requireWithin, targetDn } from '../../../src/adapters/directory/params.js';
 import { planSearch } from '../../../src/adapters/ldap/search.js';
 import { ProtocolError } from '../../../src/protocol/index.js';
 

@@ -8,7 +8,7 @@ import { from, lastValueFrom, toArray } from 'rxjs';
 import { afterAll } from 'vitest';
 import { isBatchSource, type BatchPageSource, type DataSourceAdapter, type ExportResult, type OperationContext, type Page } from '../../../src/adapter-kit/adapter.js';
 import { isJsonBatch } from '../../../src/adapter-kit/json-batch.js';
-import type { LdapEntry } from '../../../src/adapters/ldap/entry.js';
+import type { LdapEntry } from '../../../src/adapters/directory/entry.js';
 import { LdifDataSourceConfig } from '../../../src/adapters/ldif/config.js';
 import { createLdifAdapter } from '../../../src/adapters/ldif/index.js';
 import { ProtocolError } from '../../../src/protocol/index.js';

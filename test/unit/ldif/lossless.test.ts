@@ -8,7 +8,7 @@
 import fc from 'fast-check';
 import { lastValueFrom } from 'rxjs';
 import { describe, expect, it } from 'vitest';
-import type { LdapEntry } from '../../../src/adapters/ldap/entry.js';
+import type { LdapEntry } from '../../../src/adapters/directory/entry.js';
 import { adapterFor, ctx, dns, get, searchAll } from './helpers.js';
 import { contractEntry, ldifOf, type Line, type TestRecord } from './reference.js';
 

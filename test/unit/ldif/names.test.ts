@@ -2,7 +2,7 @@
 import { isUtf8 } from 'node:buffer';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parseDn } from '../../../src/adapters/ldap/dn.js';
+import { parseDn } from '../../../src/adapters/directory/dn.js';
 import { escapeDnBytes, invalidBytes, nameOf, rawDnBytes } from '../../../src/adapters/ldif/names.js';
 
 const b = (...parts: Array<string | number[]>): Buffer => Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p, 'utf8') : Buffer.from(p))));

@@ -5,6 +5,7 @@
  * Appendix A) and plain `Error`s for transport failures. Every mapped error keeps the server's
  * diagnostic message and says which result it was in `details` (`ldapResultCode`,
  * `ldapResultName`), so a caller can tell, e.g., an ACL refusal from the agent's own allow-list.
+ * The ldif data source reports its directory's refusals with the same table.
  */
 import { ResultCodeError } from 'ldapts';
 import { ProtocolError, type ProtocolErrorContext } from '../../protocol/errors.js';

@@ -1,5 +1,5 @@
 /**
- * Request parameters of the LDAP operations, decoded with io-ts at the adapter's edge (get's
+ * Request parameters of the directory operations (ldap and ldif data sources), decoded with io-ts at the adapter's edge (get's
  * usual shape is checked by hand first, with the same result). Unknown keys are problems (a typo must not be silently ignored); every problem is listed
  * in one BAD_REQUEST message.
  */

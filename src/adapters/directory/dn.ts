@@ -4,6 +4,8 @@
  * ldapts' `DN` class builds DNs but cannot parse one, and the scope check ("is this DN inside
  * the configured baseDN?") must not be fooled by case, spacing or escaping — a string suffix
  * test would accept `uid=x,dc=example,dc=comX` or reject `UID=x, DC=Example,dc=com`.
+ *
+ * Part of the directory model shared by the ldap and ldif data sources.
  */
 
 import { isUtf8 } from 'node:buffer';

@@ -8,6 +8,8 @@
  * 4522 transfer option: it says how values are encoded, not which values, so `cn` and
  * `cn;binary` are one attribute here. Aliases (`cn` / `commonName`) are not resolved: that
  * needs the server's schema, and the relay keeps what the server named.
+ *
+ * Part of the directory model shared by the ldap and ldif data sources.
  */
 
 /**

@@ -7,6 +7,7 @@
  * option removed — every other option kept, in the order given — because servers refuse
  * `;binary` on types whose syntax does not need it (OpenLDAP: `jpegPhoto;binary` is an
  * undefinedAttributeType); the RFC 4523 certificate types keep it, which RFC 4522 §2 requires.
+ * Shared by the ldap and ldif data sources (the values an export writes).
  */
 import { Attribute } from 'ldapts';
 import { badRequest } from '../../adapter-kit/decode.js';
