@@ -12,6 +12,7 @@ import { badRequest, exportLoop, type ExportResult, type OperationContext, type 
 import type { Observable } from 'rxjs';
 import type { JsonlSettings } from './config.js';
 import { toProtocolError } from './errors.js';
+import { keyOf } from './file-records.js';
 import { rewriteRecord, type Change } from './file-rewrite.js';
 import { decodeExportRecord, type ExportRecord } from './params.js';
 
@@ -25,9 +26,8 @@ export function jsonlWriter(settings: JsonlSettings): RecordWriter<ExportRecord>
   return {
     decode: (input, context) => {
       const record = decodeExportRecord(input, context);
-      const named = record.op === 'upsert' ? record.attributes?.[settings.key] : undefined;
-      if (named !== undefined && String(named) !== record.key) {
-        badRequest(`attributes.${settings.key} (${JSON.stringify(named)}) differs from key ${JSON.stringify(record.key)}: a record's key is not changed by export`, context);
+      if (record.op === 'upsert' && record.attributes !== undefined && Object.hasOwn(record.attributes, settings.key) && keyOf(record.attributes, settings.key) !== record.key) {
+        badRequest(`attributes.${settings.key}: must be the record's key ${JSON.stringify(record.key)} or left out (export does not change a record's key)`, context);
       }
       return record;
     },
