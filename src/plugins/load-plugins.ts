@@ -16,7 +16,7 @@
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { isSeq, isScalar } from 'yaml';
 import { ConfigError, type PathProblem } from '../config/problems.js';
 import { locate, parseYamlSource } from '../config/yaml-source.js';
@@ -55,7 +55,8 @@ function packageEntry(dir: string): string {
 /** The module URL a `plugins` entry names; throws an Error saying what was looked for. */
 export function resolvePlugin(spec: string, configDir: string): string {
   if (isPathSpec(spec)) {
-    const path = spec.startsWith('file:') ? new URL(spec).pathname : resolve(configDir, spec);
+    // A file: URL is percent-encoded (a space is %20): decoded, not taken as a path as it is.
+    const path = spec.startsWith('file:') ? fileURLToPath(spec) : resolve(configDir, spec);
     if (!existsSync(path)) throw new Error(`cannot find plugin '${spec}' (no such file: ${path})`);
     return pathToFileURL(statSync(path).isDirectory() ? packageEntry(path) : path).href;
   }

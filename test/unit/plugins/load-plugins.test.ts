@@ -6,6 +6,7 @@
  */
 import { Writable } from 'node:stream';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { isRight } from 'fp-ts/lib/Either.js';
 import { describe, expect, it } from 'vitest';
 import { adapterTypes, dataSourceOrigin } from '../../../src/adapter-kit/registry.js';
@@ -54,6 +55,13 @@ describe('loadPlugins: finding and registering', () => {
     const again = await loadPlugins(twice, CONFIG, {});
     expect(first.map((p) => p.types)).toEqual([['fixture-file'], ['fixture-file']]);
     expect(again).toEqual(first);
+  });
+
+  it('a file: URL, percent-encoded (a directory name with a space)', async () => {
+    const url = pathToFileURL(join(FIXTURES, 'dir with space', 'spaced-source.ts')).href;
+    expect(url).toContain('dir%20with%20space');
+    const loaded = await loadPlugins(yaml(JSON.stringify(url)), CONFIG, {});
+    expect(loaded).toEqual([{ spec: url, url, types: ['fixture-spaced'] }]);
   });
 
   it('a path from the environment (${VAR}) is interpolated before it is resolved', async () => {
