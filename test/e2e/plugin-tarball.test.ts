@@ -31,10 +31,19 @@ interface Run {
   readonly stderr: string;
 }
 
+/**
+ * The environment for child commands: this one without what `npm test` adds about this
+ * repository (`npm_package_*`, `npm_lifecycle_*`, `npm_config_local_prefix`, …), so an npm run
+ * in a plugin's directory is about that directory. npm's own settings (cache, registry) stay.
+ */
+const childEnv: NodeJS.ProcessEnv = Object.fromEntries(
+  Object.entries(process.env).filter(([k]) => !/^npm_(package_|lifecycle_|command$|config_local_prefix$|config_call$)/i.test(k) && k !== 'INIT_CWD'),
+);
+
 /** Runs a command to completion (no shell). */
 function run(command: string, args: readonly string[], cwd: string): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd, env: process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(command, args, { cwd, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
