@@ -16,6 +16,9 @@ import { agentAuthHeaders, agentTls } from '../connection/agent-credentials.js';
 import type { Session } from '../connection/session.js';
 import type { DataSourceAdapter } from '../adapter-kit/adapter.js';
 import { createAdapter } from '../adapter-kit/registry.js';
+import { guardAdapter } from '../pipeline/guarded-adapter.js';
+import { WorkerAdapter } from '../pipeline/worker-adapter.js';
+import type { DataSourceConfig } from '../config/data-source-registry.js';
 import '../adapters/builtin.js';
 import { Drain } from '../pipeline/drain.js';
 import { StreamSlots } from '../pipeline/stream-slots.js';
@@ -25,6 +28,8 @@ import { servePipeline } from '../pipeline/session-pipeline.js';
 import { AgentMetrics } from '../metrics/agent-metrics.js';
 import { StatusServer, type Readiness } from '../status/status-server.js';
 import { buildHello } from './hello.js';
+import { SourceHealth } from './source-health.js';
+import { ProcessGuard } from './process-guard.js';
 import { EXPORT_JOURNAL_DEFAULTS, ExportJournals, exportJournalDir } from '../pipeline/export-journal.js';
 import { MAX_ANNOUNCED_EXPORT_KEYS, type Hello } from '../protocol/index.js';
 
@@ -52,6 +57,13 @@ export class Agent {
   private statusServer: Promise<StatusServer> | undefined;
   /** Durable journals of exports with an idempotency key (`stateDir`); absent without one. */
   private readonly journals: ExportJournals | undefined;
+  /** Each data source's health: faults of its adapter (shown in `/readyz` and the metrics). */
+  readonly health: SourceHealth;
+  /**
+   * What to do with a stray rejection or an uncaught exception (process-guard.ts): the CLI
+   * installs it on the process (`processGuard.install()`).
+   */
+  readonly processGuard: ProcessGuard;
 
   constructor(
     private readonly config: AgentConfig,
@@ -62,11 +74,22 @@ export class Agent {
     this.streams = new StreamSlots(config.maxConcurrentStreams);
     // Loaded once, at construction: a bad key store must fail at start, not at every reconnect.
     const tls = agentTls(config.agent);
+    const names = Object.keys(config.dataSources);
+    this.metrics = new AgentMetrics({ urls: config.agent.urls, dataSources: names });
+    this.health = new SourceHealth(names, this.metrics);
+    this.processGuard = new ProcessGuard({ log: logger, health: this.health });
+    // Every adapter — from config, a plugin or the embedding application — is served guarded:
+    // its bugs fail its requests, are recorded in its health and never reach the pipeline.
     for (const [name, ds] of Object.entries(config.dataSources)) {
-      const adapter = options.adapters?.get(name) ?? createAdapter(name, ds, logger);
-      this.dataSources.set(name, { adapter, operations: ds.operations });
+      const adapter = options.adapters?.get(name) ?? this.buildAdapter(name, ds, logger);
+      const log = logger.child({ component: 'adapter', dataSource: name });
+      const hooks = {
+        fault: (f: { where: string; error: unknown; requestId?: string }) =>
+          this.health.fault(name, { kind: 'internal_error', code: 'INTERNAL', where: f.where, error: f.error, ...(f.requestId === undefined ? {} : { requestId: f.requestId }) }),
+        succeeded: () => this.health.succeeded(name),
+      };
+      this.dataSources.set(name, { adapter: guardAdapter(adapter, { dataSource: name, hooks, log }), operations: ds.operations });
     }
-    this.metrics = new AgentMetrics({ urls: config.agent.urls, dataSources: [...this.dataSources.keys()] });
     const journals =
       config.stateDir === undefined
         ? undefined
@@ -110,6 +133,15 @@ export class Agent {
     this.connections$ = merge(...streams);
   }
 
+  /** The adapter of a configured source: in this thread, or (`isolation: worker`) in a worker of its own. */
+  private buildAdapter(name: string, ds: DataSourceConfig, logger: Logger): DataSourceAdapter {
+    if (ds.isolation !== 'worker') return createAdapter(name, ds, logger);
+    return new WorkerAdapter(name, ds, logger.child({ component: 'adapter', dataSource: name, type: ds.type, isolation: 'worker' }), {
+      crashed: (err) => this.health.fault(name, { kind: 'worker_crash', error: err }),
+      restarted: () => this.metrics.workerRestarted(name),
+    });
+  }
+
   /** Starts all connections, and the status listener if configured; returns immediately. */
   start(): void {
     if (this.subscription) return;
@@ -147,14 +179,16 @@ export class Agent {
 
   /**
    * `/readyz`: ready while at least one hub URL is registered and the agent is not draining;
-   * the detail lists each URL's latest status (credentials in URLs redacted).
+   * the detail lists each URL's latest status (credentials in URLs redacted) and each data
+   * source's health. An unhealthy data source does not make the agent unready: an orchestrator
+   * would restart the agent, and every other source and hub session with it.
    */
   readiness(): Readiness {
     const statuses = this.currentStatus();
     const draining = this.drain.draining;
     return {
       ready: !draining && statuses.some((s) => s.state === 'registered'),
-      detail: { draining, connections: statuses.map(describeForStatus) },
+      detail: { draining, connections: statuses.map(describeForStatus), dataSources: this.health.snapshot() },
     };
   }
 

@@ -63,6 +63,9 @@ async function main(argv: readonly string[]): Promise<number | undefined> {
     process.stderr.write(`datasync-agent: cannot start: ${message}\n`);
     return err instanceof TlsStoreError ? 2 : 1;
   }
+  // A stray promise rejection of a data source is logged and recorded, and the agent goes on;
+  // an uncaught exception is fatal (exit 1): see src/agent/process-guard.ts.
+  agent.processGuard.install();
   agent.start();
   onShutdownSignal(async (signal) => {
     logger.info({ signal, gracePeriodMs: config.shutdownGracePeriod }, 'shutting down');

@@ -14,6 +14,7 @@ import { redactUrl } from '../support/proxy-url.js';
 import type { ConnectionState, ConnectionStatus } from '../connection/status.js';
 import type { PipelineMetrics, RequestMeter } from '../pipeline/meter.js';
 import type { Operation } from '../protocol/index.js';
+import { FAULT_KINDS, type FaultKind, type SourceHealthListener } from '../agent/source-health.js';
 import { withProcessMetrics } from './process-metrics.js';
 
 const PREFIX = 'datasync_agent_';
@@ -34,7 +35,7 @@ export interface AgentMetricsOptions {
 
 type StreamLabels = 'data_source' | 'op';
 
-export class AgentMetrics implements PipelineMetrics {
+export class AgentMetrics implements PipelineMetrics, SourceHealthListener {
   /** This agent's metrics and the process metrics: what `/metrics` serves. */
   readonly registry: Registry;
   private readonly dataSources: ReadonlySet<string>;
@@ -48,6 +49,9 @@ export class AgentMetrics implements PipelineMetrics {
   private readonly streamBytes: Counter<StreamLabels>;
   private readonly creditStalls: Counter<StreamLabels>;
   private readonly upstreamLatency: Histogram<StreamLabels>;
+  private readonly sourceHealthy: Gauge<'data_source'>;
+  private readonly sourceFaults: Counter<'data_source' | 'kind'>;
+  private readonly workerRestarts: Counter<'data_source'>;
 
   constructor(options: AgentMetricsOptions) {
     this.dataSources = new Set(options.dataSources);
@@ -99,8 +103,30 @@ export class AgentMetrics implements PipelineMetrics {
       buckets: LATENCY_BUCKETS,
       registers,
     });
+    this.sourceHealthy = new Gauge({
+      name: `${PREFIX}data_source_healthy`,
+      help: "1 while the data source's adapter behaves, 0 after a fault (internal error, unhandled rejection, worker crash) until a request succeeds",
+      labelNames: ['data_source'],
+      registers,
+    });
+    this.sourceFaults = new Counter({
+      name: `${PREFIX}data_source_faults_total`,
+      help: "Faults of a data source's adapter: kind is internal_error, unhandled_rejection or worker_crash",
+      labelNames: ['data_source', 'kind'],
+      registers,
+    });
+    this.workerRestarts = new Counter({
+      name: `${PREFIX}data_source_worker_restarts_total`,
+      help: 'Worker threads started again for a data source with isolation: worker, after its worker died',
+      labelNames: ['data_source'],
+      registers,
+    });
     // Series that exist from the start, so a rate or an alert does not begin with a gap.
     for (const url of this.urls) this.reconnects.inc({ url }, 0);
+    for (const data_source of this.dataSources) {
+      this.sourceHealthy.set({ data_source }, 1);
+      for (const kind of FAULT_KINDS) this.sourceFaults.inc({ data_source, kind }, 0);
+    }
     this.registry = withProcessMetrics(own);
   }
 
@@ -144,6 +170,21 @@ export class AgentMetrics implements PipelineMetrics {
 
   requestRefused(op: Operation, dataSource: string, code: string): void {
     this.requests.inc({ op, data_source: this.dataSourceLabel(dataSource), code });
+  }
+
+  /** A data source's health changed (source-health.ts). */
+  healthChanged(dataSource: string, healthy: boolean): void {
+    this.sourceHealthy.set({ data_source: this.dataSourceLabel(dataSource) }, healthy ? 1 : 0);
+  }
+
+  /** A fault of a data source's adapter. */
+  fault(dataSource: string, kind: FaultKind): void {
+    this.sourceFaults.inc({ data_source: this.dataSourceLabel(dataSource), kind });
+  }
+
+  /** A worker-isolated data source's worker was started again after it died. */
+  workerRestarted(dataSource: string): void {
+    this.workerRestarts.inc({ data_source: this.dataSourceLabel(dataSource) });
   }
 
   private dataSourceLabel(name: string): string {

@@ -25,7 +25,7 @@
 import { catchError, defer, from, tap, throwError, Observable, type ObservableInput } from 'rxjs';
 import type { Logger } from 'pino';
 import type { DataSourceAdapter, ExportResult, OperationContext, Page, SearchSource } from '../adapter-kit/adapter.js';
-import { adoptProtocolError, isProtocolError, ProtocolError } from '../protocol/index.js';
+import { adoptProtocolError, isProtocolError, ProtocolError, type Operation } from '../protocol/index.js';
 import { deliverInSource, runInSource, subscribeInSource, type SourceContext } from './source-context.js';
 
 /** A fault of the adapter (a bug), for the source's health record. */
@@ -73,7 +73,7 @@ const isFunction = (f: unknown): f is (...args: never[]) => unknown => typeof f 
 export function guardAdapter(adapter: DataSourceAdapter, options: GuardOptions): DataSourceAdapter {
   const { dataSource, hooks, log } = options;
   const type = typeof adapter.type === 'string' ? adapter.type : 'unknown';
-  const supports = Array.isArray(adapter.supports) ? [...adapter.supports] : [];
+  const supports: Operation[] = Array.isArray(adapter.supports) ? [...(adapter.supports as readonly Operation[])] : [];
 
   /** The error the caller gets for `err` in `where` (recording it when it is a fault). */
   const classify = (err: unknown, where: string, requestId: string | undefined): unknown => {
@@ -137,26 +137,24 @@ export function guardAdapter(adapter: DataSourceAdapter, options: GuardOptions):
     },
   };
   for (const op of ['schema', 'attributes', 'resourceTypes'] as const) {
-    const method = adapter[op];
-    if (isFunction(method)) guardedAdapter[op] = (ctx) => single(op, ctx, () => method.call(adapter, ctx) as ObservableInput<unknown>);
+    if (typeof adapter[op] === 'function') guardedAdapter[op] = (ctx) => single(op, ctx, () => adapter[op]?.(ctx) as ObservableInput<unknown>);
   }
-  const get = adapter.get;
-  if (isFunction(get)) guardedAdapter.get = (params, ctx) => single('get', ctx, () => get.call(adapter, params, ctx) as ObservableInput<unknown>);
+  if (typeof adapter.get === 'function') guardedAdapter.get = (params, ctx) => single('get', ctx, () => adapter.get?.(params, ctx) as ObservableInput<unknown>);
 
-  const search = adapter.search;
-  if (isFunction(search)) {
+  if (typeof adapter.search === 'function') {
     guardedAdapter.search = (params, ctx) => {
-      let source: SearchSource;
+      let source: SearchSource | undefined;
       try {
-        source = runInSource(contextOf(ctx), () => search.call(adapter, params, ctx));
-        if (typeof source !== 'object' || source === null || !isFunction(source.pull) || !isFunction(source.close)) {
+        source = runInSource(contextOf(ctx), () => adapter.search?.(params, ctx));
+        const shape = source as { pull?: unknown; close?: unknown } | null | undefined;
+        if (typeof shape !== 'object' || shape === null || !isFunction(shape.pull) || !isFunction(shape.close)) {
           throw new TypeError('search returned no page source (an object with pull() and close())');
         }
       } catch (err) {
         // Thrown inside the pipeline's `defer`: the request fails with it.
         throw classify(err, 'search', ctx.requestId);
       }
-      return guardPageSource(source, ctx);
+      return guardPageSource(source as SearchSource, ctx);
     };
   }
 
@@ -194,10 +192,9 @@ export function guardAdapter(adapter: DataSourceAdapter, options: GuardOptions):
     } as SearchSource;
   };
 
-  const exportFn = adapter.export;
-  if (isFunction(exportFn)) {
+  if (typeof adapter.export === 'function') {
     guardedAdapter.export = (records$, ctx) =>
-      guarded('export', ctx, () => exportFn.call(adapter, deliverInSource(contextOf(ctx), records$), ctx) as ObservableInput<ExportResult>).pipe(
+      guarded('export', ctx, () => adapter.export?.(deliverInSource(contextOf(ctx), records$), ctx) as ObservableInput<ExportResult>).pipe(
         tap({
           next: (result) => {
             // The shared export loop turns a record's unexpected failure into an INTERNAL result.

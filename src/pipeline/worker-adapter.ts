@@ -270,7 +270,7 @@ export class WorkerAdapter implements DataSourceAdapter {
         new Observable((subscriber) => {
           if (failed !== undefined) return subscriber.error(failed);
           if (closed) return subscriber.error(new ProtocolError('CANCELLED', 'search was closed'));
-          waiting = {
+          const mine: typeof waiting = {
             next: (m) => {
               const bytes = Buffer.from(m.bytes.buffer, m.bytes.byteOffset, m.bytes.byteLength);
               subscriber.next({ items: new JsonBatch(bytes, m.ends), last: m.last, ...(m.truncated ? { truncated: true } : {}), ...(m.total === undefined ? {} : { total: m.total }) });
@@ -278,9 +278,10 @@ export class WorkerAdapter implements DataSourceAdapter {
             },
             fail: (err) => subscriber.error(err),
           };
+          waiting = mine;
           this.send({ type: 'pull', id });
           return () => {
-            waiting = undefined;
+            if (waiting === mine) waiting = undefined;
           };
         }),
       close: () => {
