@@ -1,33 +1,47 @@
-/** The data-source contract against a real SCIM 2.0 server (scimmy, seeded with 1,200 users). */
-import { dataSourceContract } from './suite.js';
+/** The shipped data-source contract (src/contract) against a real SCIM 2.0 server (scimmy, seeded with 1,200 users). */
+import { afterAll, beforeAll, describe, it } from 'vitest';
+import { scimDataSource } from '../../src/adapters/scim/definition.js';
+import { dataSourceContract } from '../../src/contract/index.js';
 import { startScimServer } from '../helpers/scim-server.js';
 
-dataSourceContract('scim (scimmy test server)', async () => {
-  const server = await startScimServer({ users: 1200 });
-  const entry = (baseUrl: string, token: string, operations: string) => `    type: scim
-    baseUrl: ${baseUrl}
-    bearerToken: ${token}
-    pageSize: 100
-    timeoutMs: 3000
-    operations: ${operations}`;
-  const all = '[test, schema, attributes, resourceTypes, get, search, export]';
-  const target = server.userByName('user00042');
-  if (!target) throw new Error('the SCIM test server has no user00042');
-  return {
-    dataSource: (kind) =>
-      kind === 'ok'
-        ? entry(server.url, server.token, all)
-        : kind === 'badCredentials'
-          ? entry(server.url, 'not-the-token', all)
-          : kind === 'unreachable'
-            ? entry('http://127.0.0.1:1/scim/v2', server.token, all)
-            : entry(server.url, server.token, '[test, schema, attributes, resourceTypes, get, search]'),
-    searchParams: { resourceType: 'User' },
-    searchCount: 1200,
-    searchTotal: 1200,
-    getParams: { resourceType: 'User', id: target.id },
-    isGetResult: (r) => typeof r === 'object' && r !== null && (r as { userName?: string }).userName === 'user00042',
-    exportRecords: () => [
+type ScimServer = Awaited<ReturnType<typeof startScimServer>>;
+let server: ScimServer | undefined;
+const running = (): ScimServer => {
+  if (server === undefined) throw new Error('the SCIM server is started in beforeAll');
+  return server;
+};
+const user42 = (): { id: string } => {
+  const user = running().userByName('user00042');
+  if (!user) throw new Error('the SCIM test server has no user00042');
+  return user;
+};
+
+const entry = (baseUrl: string, bearerToken: string) => ({
+  type: 'scim',
+  baseUrl,
+  bearerToken,
+  pageSize: 100,
+  timeoutMs: 3000,
+  operations: ['test', 'schema', 'attributes', 'resourceTypes', 'get', 'search', 'export'],
+});
+
+const suite = dataSourceContract({
+  definition: scimDataSource,
+  settings: (kind) =>
+    kind === 'ok'
+      ? entry(running().url, running().token)
+      : kind === 'badCredentials'
+        ? entry(running().url, 'not-the-token')
+        : entry('http://127.0.0.1:1/scim/v2', running().token),
+  search: { params: { resourceType: 'User' }, count: 1200, total: 1200 },
+  get get() {
+    return {
+      params: { resourceType: 'User', id: user42().id },
+      matches: (r: unknown) => typeof r === 'object' && r !== null && (r as { userName?: string }).userName === 'user00042',
+    };
+  },
+  export: {
+    records: () => [
       { op: 'create', resourceType: 'User', resource: { schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'], userName: 'contract-1' } },
       { op: 'create', resourceType: 'User', resource: { schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'], userName: 'user00001' } },
       {
@@ -38,7 +52,17 @@ dataSourceContract('scim (scimmy test server)', async () => {
       },
     ],
     failingIndex: 1,
-    upstreamSearchRequests: () => server.requests.filter((r) => r.method === 'GET' && /\/Users$/.test(r.path)).length,
-    close: () => server.close(),
-  };
+  },
+  // List requests of the search (GET …/Users), as the server recorded them.
+  upstreamRequests: () => running().requests.filter((r) => r.method === 'GET' && /\/Users$/.test(r.path)).length,
+  close: () => running().close(),
+});
+
+describe('data-source contract: scim (scimmy test server)', () => {
+  beforeAll(async () => {
+    server = await startScimServer({ users: 1200 });
+    await suite.setup();
+  });
+  afterAll(() => suite.teardown());
+  for (const check of suite.checks) it(check.name, () => check.run());
 });
