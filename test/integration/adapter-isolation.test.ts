@@ -268,4 +268,33 @@ ${directoryYaml('cli-directory')}
       expect(await daemon.stop('SIGTERM')).toBe(0);
     }
   });
+
+  it('ends with exit 1 and a fatal line naming the source after an uncaught exception (no worker isolation)', async () => {
+    const yaml = `
+logging: { level: info }
+plugins: [${BUILT_FIXTURE}]
+agent:
+${basicAgentYaml(env, [hub.url]).replace('id: site-a-1', 'id: site-a-cli-2')}
+reconnectDelay: 300
+dataSources:
+  cli-crashy:
+    type: crashy
+    operations: [test, get]
+`;
+    const file = join(env.dir, 'agent-cli-uncaught.yaml');
+    writeFileSync(file, yaml);
+    const daemon = startDaemon(AGENT_BIN, ['--config', file]);
+    try {
+      await daemon.waitForLog((r) => r['msg'] === 'registered with hub');
+      const exited = new Promise<number | null>((resolve) => daemon.child.once('exit', (code) => resolve(code)));
+      // The request cannot be answered: the process that was serving it is gone.
+      const answer = hub.hub.request({ ...req('cli-crashy'), op: 'test' }).catch((e: unknown) => e);
+      expect(await exited).toBe(1);
+      expect(await answer).toMatchObject({ code: 'AGENT_DISCONNECTED' });
+      const fatal = daemon.logs.find((r) => r['level'] === 60);
+      expect(fatal).toMatchObject({ component: 'process-guard', dataSource: 'cli-crashy' });
+    } finally {
+      await daemon.stop('SIGKILL');
+    }
+  });
 });
