@@ -96,7 +96,13 @@ export async function startMariadb(options: MariadbOptions = {}): Promise<Mariad
   let server: ServerProcess | undefined;
   let port = 0;
   const onExit = (): void => {
-    if (server?.exitStatus() === undefined && server?.pid !== undefined) process.kill(server.pid, 'SIGKILL');
+    if (server?.exitStatus() === undefined && server?.pid !== undefined) {
+      try {
+        process.kill(server.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
     removeServerDir(dir);
   };
   // A test file that fails before its afterAll must not leave a server and its files behind.

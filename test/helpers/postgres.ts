@@ -107,7 +107,13 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Post
   let server: ServerProcess | undefined;
   let port = 0;
   const onExit = (): void => {
-    if (server?.exitStatus() === undefined && server?.pid !== undefined) process.kill(server.pid, 'SIGKILL');
+    if (server?.exitStatus() === undefined && server?.pid !== undefined) {
+      try {
+        process.kill(server.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
     removeServerDir(dir);
   };
   // A test file that fails before its afterAll must not leave a server and its files behind:
