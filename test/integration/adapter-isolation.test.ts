@@ -54,7 +54,7 @@ ${isolation === undefined ? '' : `    isolation: ${isolation}\n`}`;
 const DATA_SOURCES = `
 dataSources:
 ${directoryYaml('directory')}
-${directoryYaml('directory-isolated', 'worker')}
+${directoryYaml('directory-isolated', 'worker')}    operations: [test, get, search, export]
   faulty:
     type: faulty
     operations: [test, get, schema, attributes, search]
@@ -234,6 +234,26 @@ describe('isolation: worker', () => {
     // get too, through the worker.
     const dn = 'uid=zangstrom,ou=people,dc=demo,dc=example';
     expect(await hub.hub.request({ ...req('directory-isolated'), op: 'get', params: { dn } })).toEqual(await hub.hub.request({ ...req('directory'), op: 'get', params: { dn } }));
+  });
+});
+
+describe('isolation: worker, export', () => {
+  it('records go in and results come out in order, through the worker, going on after a failed record', async () => {
+    const people = 'ou=people,dc=demo,dc=example';
+    const input = [
+      { op: 'add', dn: `uid=isolated-1,${people}`, attributes: { objectClass: ['inetOrgPerson'], uid: 'isolated-1', cn: 'Isolated One', sn: 'One' } },
+      { op: 'add', dn: `uid=zangstrom,${people}`, attributes: { objectClass: ['inetOrgPerson'], uid: 'zangstrom', cn: 'Duplicate', sn: 'Dup' } },
+      { op: 'delete', dn: `uid=isolated-1,${people}` },
+    ];
+    type Result = { index: number; ok: boolean; code?: string };
+    const results = (await lastValueFrom(hub.hub.export$(req('directory-isolated'), input).pipe(toArray()))).map((r) => r as Result);
+    expect(results.map((r) => [r.index, r.ok])).toEqual([
+      [0, true],
+      [1, false],
+      [2, true],
+    ]);
+    expect(results[1]?.code).toBe('ALREADY_EXISTS');
+    expect(agent.agent.health.record('directory-isolated')).toMatchObject({ status: 'healthy', internalErrors: 0, workerCrashes: 0 });
   });
 });
 
