@@ -4,14 +4,18 @@
  * A layer is a folder under src/. The arrows, lowest first:
  *   support/                      imports nothing of ours (the neutral leaf)
  *   protocol/                     support
+ *   log/                          support
  *   operators/                    protocol, support
  *   config/                       protocol, support
  *   adapter-kit/                  config, protocol, operators, support
  *   adapters/<type>/              adapter-kit, config, protocol, operators, support, adapters/directory
+ *                                 (adapters/sql/: adapter-kit only)
  *   pipeline/                     anything but adapters/ (only through adapter-kit), hub/, agent/, cli/
+ *   metrics/                      anything; hub/ and pipeline/ for their types only
  *   hub/                          protocol, operators, config, support, metrics, status, log
+ * The agent, connection, status, plugins and CLI sit above these, unconstrained among themselves.
  * Type-only imports count like any other (`tsPreCompilationDeps`), except where a rule says so.
- * Between the layers the arrows leave no room for a cycle; `no-circular` guards every module.
+ * No module may sit on an import cycle (`no-circular`), whichever folders the cycle crosses.
  * Each rule's `comment` says why it is there; test/unit/layering.test.ts proves they can fail.
  */
 
