@@ -22,7 +22,7 @@ import { guard, until } from './wait.js';
 /** Chunks granted up front: far more than any fixture's search has. */
 const LARGE_WINDOW = 100_000;
 /** Round trips to the agent after the close, before the upstream's count is read. */
-const SETTLE_ROUND_TRIPS = 3;
+const SETTLE_ROUND_TRIPS = 5;
 
 interface HeldSearch {
   readonly search: ObservedSearch;

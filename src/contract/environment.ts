@@ -8,7 +8,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import { BehaviorSubject, filter, firstValueFrom, merge, type Subscription } from 'rxjs';
+import { BehaviorSubject, filter, firstValueFrom, type Subscription } from 'rxjs';
 import type { DataSourceAdapter } from '../adapter-kit/adapter.js';
 import type { DataSourceDefinition } from '../adapter-kit/define.js';
 import { dataSourceOrigin, registerDataSource } from '../adapter-kit/registry.js';
@@ -139,8 +139,7 @@ export async function startEnvironment(fixture: ContractFixture): Promise<Contra
       supports,
       configured: (kind) => SOURCE_NAMES[kind] in dataSources,
       link,
-      reregistered: (previous) =>
-        firstValueFrom(merge(current).pipe(filter((l): l is AgentLink => l !== undefined && l !== previous))),
+      reregistered: (previous) => firstValueFrom(current.pipe(filter((l): l is AgentLink => l !== undefined && l !== previous))),
       async roundTrip() {
         const answer = await guard(
           link()
