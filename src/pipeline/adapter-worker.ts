@@ -87,7 +87,10 @@ const operations = new Map<number, Operation>();
 const contextOf = (requestId: string): OperationContext => ({ requestId, dataSource: data.dataSource, log: log.child({ requestId }) });
 const fail = (id: number, err: unknown): void => {
   operations.delete(id);
-  post({ type: 'error', id, error: toWorkerError(err) });
+  const error = toWorkerError(err);
+  // The cause stays in this thread: log it here (the agent logs the coded error it gets).
+  if (error.code === 'INTERNAL') log.error({ err: typeof err === 'object' && err !== null && 'cause' in err ? err.cause : err }, 'data source failed unexpectedly in its worker');
+  post({ type: 'error', id, error });
 };
 const notSupported = (adapter: DataSourceAdapter, op: string): ProtocolError =>
   new ProtocolError('OPERATION_NOT_ALLOWED', `data source ${data.dataSource} does not allow ${op}: the ${adapter.type} adapter does not implement ${op}`);

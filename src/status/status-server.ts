@@ -5,6 +5,8 @@
  *
  *   GET /healthz  200 {"status":"ok"}                       while the process serves at all
  *   GET /readyz   200 {"status":"ready", detail} | 503 {"status":"not ready", detail}
+ *                 (the agent's detail: its hub connections, and each data source's health —
+ *                 which never changes the status code)
  *   GET /metrics  Prometheus text exposition of one prom-client Registry
  *   other paths   404 JSON; another method on a known path: 405 with `Allow: GET`
  *
