@@ -18,15 +18,7 @@ export interface ConfigProblem {
 }
 
 /** A problem whose position is not known yet: the loader maps `path` to line:col. */
-export interface PathProblem {
-  path: string[];
-  message: string;
-  /**
-   * Where to point: the value at `path` (default), or its key — for unknown keys the key is the
-   * mistake, not the value after it.
-   */
-  at?: 'key';
-}
+export type { PathProblem } from '../support/io-ts-report.js';
 
 export function formatPath(path: readonly string[]): string {
   return path.join('.');

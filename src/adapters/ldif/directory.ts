@@ -2,7 +2,7 @@
  * The in-memory directory: a tree of entries under `baseDN`, children keyed by normalised RDN,
  * and the write operations of RFC 4511 (add §4.7, modify §4.6, delete §4.8, modify DN §4.9)
  * with their result codes. Failures are ldapts `ResultCodeError`s, so they go through the one
- * LDAP result-code table of the ldap adapter (`src/adapters/ldap/errors.ts`) and report exactly
+ * LDAP result-code table of the ldap adapter (`src/adapters/directory/errors.ts`) and report exactly
  * what an LDAP server's refusal would.
  *
  * Every write is all-or-nothing: a modify applies its changes to a copy and swaps it in only

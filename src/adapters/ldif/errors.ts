@@ -1,7 +1,7 @@
 /**
  * ldif failures → protocol errors, in one place:
  * - directory refusals are LDAP result codes (ldapts `ResultCodeError`s thrown by
- *   directory.ts) and go through the ldap adapter's table (`RESULT_CODES`), so `ALREADY_EXISTS`,
+ *   directory.ts) and go through the directory's table (`../directory/errors.ts`) (`RESULT_CODES`), so `ALREADY_EXISTS`,
  *   `NOT_FOUND`, `CONSTRAINT_VIOLATION` and `details.ldapResultCode` mean the same as there;
  * - reading the files fails with Node file-system codes: `FILE_ERRORS` below;
  * - a file that does not parse or load (`LdifError`, `file:line`) is `UPSTREAM_ERROR`.
