@@ -13,7 +13,7 @@ import { SOURCE_NAMES } from './environment.js';
 import type { ContractCheck } from './fixture.js';
 import { guard, until } from './wait.js';
 
-/** Setting names an entry carries (its `attributes` keys, else its own keys), lower case, options dropped. */
+/** Attribute names an entry carries (its `attributes` keys, else its own keys), lower case, options dropped. */
 function attributeNames(entry: unknown): string[] {
   if (typeof entry !== 'object' || entry === null) return [];
   const attributes = (entry as { attributes?: unknown }).attributes;
@@ -26,7 +26,7 @@ function attributeNames(entry: unknown): string[] {
 
 function describesTheData(ctx: CheckContext, op: Extract<Operation, 'schema' | 'attributes'>): ContractCheck {
   return {
-    name: `${op} describes the data (names attributes the entries have)`,
+    name: `${op} ${op === 'schema' ? 'describes' : 'describe'} the data (names attributes the entries have)`,
     async run() {
       const env = ctx.env();
       if (!env.supports.includes(op)) skip(`the adapter does not implement ${op}`);
