@@ -150,9 +150,10 @@ module.exports = {
       severity: 'error',
       comment:
         'Metrics are shared by the hub and the agent. They read the shapes of what they count ' +
-        '(hub/registry, pipeline/meter) as types only — erased at build time, no code loaded.',
+        '(hub/registry, pipeline/meter) as types only — erased at build time, no code loaded — ' +
+        'and never the agent runtime.',
       from: { path: '^src/metrics/' },
-      to: { path: layers(['hub', 'pipeline']), dependencyTypesNot: ['type-only'] },
+      to: { path: layers(['hub', 'pipeline', 'agent']), dependencyTypesNot: ['type-only'] },
     },
     {
       name: 'log-is-neutral',

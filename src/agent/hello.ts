@@ -19,7 +19,8 @@ export function buildHello(config: AgentConfig, exportKeys: readonly string[] = 
       name,
       type: ds.type,
       operations: [...ds.operations],
-      ...(journaled && ds.operations.includes('export') ? { idempotentExport: true } : {}),
+      // A worker-isolated source refuses journaled exports: the journal lives in the agent's thread.
+      ...(journaled && ds.operations.includes('export') && ds.isolation !== 'worker' ? { idempotentExport: true } : {}),
     })),
     ...(exportKeys.length > 0 ? { exportKeys: [...exportKeys] } : {}),
     limits: { maxChunkItems: positiveInt(config.maxChunkItems), maxConcurrentStreams: positiveInt(config.maxConcurrentStreams) },

@@ -16,8 +16,9 @@
  */
 import { ProtocolError } from '../protocol/index.js';
 
-export type FaultKind = 'internal_error' | 'unhandled_rejection' | 'worker_crash';
-export const FAULT_KINDS: readonly FaultKind[] = ['internal_error', 'unhandled_rejection', 'worker_crash'];
+import { FAULT_KINDS, type FaultKind, type SourceHealthListener } from '../metrics/data-source-faults.js';
+
+export { FAULT_KINDS, type FaultKind, type SourceHealthListener };
 
 export interface SourceProblem {
   readonly kind: FaultKind;
@@ -39,10 +40,6 @@ export interface SourceHealthRecord {
 }
 
 /** Told of every change (the metrics). */
-export interface SourceHealthListener {
-  healthChanged(dataSource: string, healthy: boolean): void;
-  fault(dataSource: string, kind: FaultKind): void;
-}
 
 export interface FaultReport {
   readonly kind: FaultKind;

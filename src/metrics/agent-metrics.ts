@@ -14,7 +14,7 @@ import { redactUrl } from '../support/proxy-url.js';
 import type { ConnectionState, ConnectionStatus } from '../connection/status.js';
 import type { PipelineMetrics, RequestMeter } from '../pipeline/meter.js';
 import type { Operation } from '../protocol/index.js';
-import { FAULT_KINDS, type FaultKind, type SourceHealthListener } from '../agent/source-health.js';
+import { FAULT_KINDS, type FaultKind, type SourceHealthListener } from './data-source-faults.js';
 import { withProcessMetrics } from './process-metrics.js';
 
 const PREFIX = 'datasync_agent_';
