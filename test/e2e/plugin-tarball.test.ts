@@ -307,6 +307,7 @@ dataSources:
 describe('the shipped contract suite', () => {
   const contractSource = join(ROOT, 'src', 'contract', 'index.ts');
   it.runIf(existsSync(contractSource))('passes against the jsonl plugin (runContract from the installed tarball)', async () => {
+    if (!existsSync(join(ROOT, 'dist', 'src', 'contract', 'index.js'))) throw new Error('dist/src/contract is missing: dist/ is older than src/contract (npm run build)');
     const dir = join(plugin.jsonl, 'contract');
     mkdirSync(dir, { recursive: true });
     writePeople(join(dir, 'people.jsonl'), 180);
