@@ -61,10 +61,10 @@ class PostgresSession implements SqlSession {
   }
 }
 
+/** Columns from information_schema; the primary key from pg_index (information_schema's constraint views hide it from a SELECT-only role). */
 const CATALOG_SQL = `SELECT c.table_schema, c.table_name, c.column_name, c.data_type, c.udt_name, c.is_nullable, c.is_generated, c.is_identity,
-  EXISTS (SELECT 1 FROM information_schema.table_constraints tc JOIN information_schema.key_column_usage k
-    ON k.constraint_schema = tc.constraint_schema AND k.constraint_name = tc.constraint_name
-    WHERE tc.constraint_type = 'PRIMARY KEY' AND k.table_schema = c.table_schema AND k.table_name = c.table_name AND k.column_name = c.column_name) AS primary_key
+  EXISTS (SELECT 1 FROM pg_catalog.pg_index i JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
+    WHERE i.indisprimary AND i.indrelid = (quote_ident(c.table_schema) || '.' || quote_ident(c.table_name))::regclass AND a.attname = c.column_name) AS primary_key
 FROM information_schema.columns c
 WHERE (c.table_schema = $1 OR ($1 IS NULL AND c.table_schema = ANY (current_schemas(false)))) AND c.table_name = $2
 ORDER BY c.ordinal_position`;
