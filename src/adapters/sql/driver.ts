@@ -3,15 +3,13 @@
  * that run statements (values always bound, never in the text), the cancel of a running
  * statement through a second connection, and the catalog facts `test` and `attributes` need.
  *
- * The drivers (`pg`, `mysql2`) are imported here on first use (`loadDriver`), so an agent
- * without SQL data sources never loads them.
+ * The drivers (`pg`, `mysql2`) are imported on first use (load-driver.ts), so an agent without
+ * SQL data sources never loads them.
  *
  * Rows come back with lossless values (postgres-values.ts, mysql-values.ts): strings for big
  * integers, decimals and date-times, Buffers for binary, parsed JSON, arrays for lists; `null`
  * for NULL.
  */
-import type { Logger } from 'pino';
-import type { SqlConfig } from './config.js';
 import type { SqlDialect } from './dialect.js';
 import type { Statement } from './queries.js';
 
@@ -79,14 +77,4 @@ export function isServerError(err: unknown): boolean {
   if (typeof err !== 'object' || err === null) return false;
   const e = err as { code?: unknown; sqlState?: unknown };
   return typeof e.sqlState === 'string' || (typeof e.code === 'string' && /^[0-9A-Z]{5}$/.test(e.code));
-}
-
-/** Loads the dialect's driver (first use only) and opens its pool (lazily: no connection yet). */
-export async function loadDriver(config: SqlConfig, log: Logger): Promise<SqlDriver> {
-  if (config.dialect === 'postgres') {
-    const { createPostgresDriver } = await import('./postgres-driver.js');
-    return createPostgresDriver(config, log);
-  }
-  const { createMysqlDriver } = await import('./mysql-driver.js');
-  return createMysqlDriver(config, log);
 }

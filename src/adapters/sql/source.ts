@@ -7,7 +7,8 @@
 import type { Logger } from 'pino';
 import { ProtocolError, type ProtocolErrorContext } from '../../adapter-kit/index.js';
 import type { SqlConfig } from './config.js';
-import { loadDriver, withSession, type SqlDriver } from './driver.js';
+import { withSession, type SqlDriver } from './driver.js';
+import { loadDriver } from './load-driver.js';
 import { sqlErrorTables, type ToProtocolError } from './errors.js';
 import { AttributeIndex, mappingsOf, type ObjectTypeMapping } from './mapping.js';
 import { probeStatement } from './queries.js';
