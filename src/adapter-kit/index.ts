@@ -48,7 +48,7 @@ export {
   strictObject,
   withDefault,
 } from '../config/codecs.js';
-export type { Finding, Operation, StrictOptions } from '../config/codecs.js';
+export type { Finding, Operation, StrictOf, StrictOptions } from '../config/codecs.js';
 
 // Decoding what the hub sends, and coded errors.
 export { badRequest, decodeOrThrow, recordDecoder, SOCKET_ERROR_CODES } from './decode.js';

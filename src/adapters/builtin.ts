@@ -6,7 +6,9 @@ import { registerDataSource } from '../adapter-kit/registry.js';
 import { ldapDataSource } from './ldap/definition.js';
 import { ldifDataSource } from './ldif/definition.js';
 import { scimDataSource } from './scim/definition.js';
+import { sqlDataSource } from './sql/definition.js';
 
 registerDataSource(ldapDataSource, new URL('./ldap/definition.js', import.meta.url).href);
 registerDataSource(scimDataSource, new URL('./scim/definition.js', import.meta.url).href);
 registerDataSource(ldifDataSource, new URL('./ldif/definition.js', import.meta.url).href);
+registerDataSource(sqlDataSource, new URL('./sql/definition.js', import.meta.url).href);

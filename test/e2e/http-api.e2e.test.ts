@@ -380,7 +380,8 @@ describe('agent readiness follows the hub', () => {
     stopLater(agent.daemon, 'site-ready');
     const readyz = () => statusGet(agent.statusPort, '/readyz');
 
-    const connection = (state: string) => ({ draining: false, connections: [expect.objectContaining({ url: hub.agentUrl, state })] });
+    const healthy = { corp: { status: 'healthy', internalErrors: 0, unhandledRejections: 0, workerCrashes: 0 } };
+    const connection = (state: string) => ({ draining: false, connections: [expect.objectContaining({ url: hub.agentUrl, state })], dataSources: healthy });
     expect(await readyz()).toEqual({ status: 200, body: { status: 'ready', detail: connection('registered') } });
     const hubStatus = await hub.daemon.waitForLog((r) => typeof r['msg'] === 'string' && r['msg'].startsWith('status listener up'));
     expect(await statusGet(hubStatus['port'] as number, '/readyz')).toEqual({ status: 200, body: { status: 'ready', detail: { agents: { acme: 1 } } } });
