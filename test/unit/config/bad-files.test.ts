@@ -39,7 +39,7 @@ const AGENT_CASES: Array<[file: string, problems: string[]]> = [
     'bad-url-scheme.yaml:4:7: agent.urls.1: expected ws:// or wss:// URL, got "https://idm-admin.example.com/agent"',
   ]],
   ['unknown-data-source-type.yaml', [
-    `unknown-data-source-type.yaml:6:11: dataSources.corp.type: expected data source type ldap | ldif | scim, got "ldpa" (did you mean 'ldap'?)`,
+    `unknown-data-source-type.yaml:6:11: dataSources.corp.type: expected data source type ldap | ldif | scim | sql, got "ldpa" (did you mean 'ldap'?)`,
   ]],
   ['max-reconnect-below-base.yaml', [
     'max-reconnect-below-base.yaml:5:20: maxReconnectDelay: expected >= reconnectDelay (30000), got 10000',
