@@ -22,7 +22,7 @@
  * benchmarked yet), BENCH_AGENT_NODE_FLAGS (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`).
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { availableParallelism, cpus, tmpdir } from 'node:os';
+import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DEFAULTS } from '../src/adapters/sql/config.js';
@@ -80,6 +80,7 @@ async function main(): Promise<void> {
     const sameSql = agentTexts.length > 0 && JSON.stringify(agentTexts) === JSON.stringify(directTexts);
     if (!sameSql) console.error(`the paths ran different SQL:\nagent:  ${agentTexts.join('\n        ')}\ndirect: ${directTexts.join('\n        ')}`);
 
+    const loadBefore = loadavg()[0]!;
     const runs: SqlRun[] = [];
     for (let i = 0; i < RUNS; i++) {
       const a = await direct.read();
@@ -121,7 +122,9 @@ async function main(): Promise<void> {
       pagingStatements: agentTexts,
       server: db.server.version,
       seedSeconds: db.seedSeconds,
-      machine: `${availableParallelism()} cores (${cpus()[0]?.model ?? 'unknown CPU'}), Node ${process.versions.node}`,
+      machine:
+        `${availableParallelism()} cores (${cpus()[0]?.model ?? 'unknown CPU'}), Node ${process.versions.node}, ` +
+        `1-minute load average ${loadBefore.toFixed(1)} before the runs and ${loadavg()[0]!.toFixed(1)} after (every process on the machine)`,
       stall: STALL,
       median,
     });
