@@ -8,7 +8,7 @@
  * log is its stderr. Works as root (Debian 12 CI) and as a normal user.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -154,22 +154,27 @@ export async function startSlapd(opts: SlapdOptions = {}): Promise<Slapd> {
 
   const launch = async (): Promise<void> => {
     const url = `ldap://127.0.0.1:${port}`;
-    const log = createWriteStream(logFile, { flags: 'a' });
+    // slapd writes its log straight into the file (its own descriptor, unbuffered stderr): what
+    // slapd has logged is in the file at once, so counting its SRCH lines is never behind
+    // (a pipe through this process would be read later, on this event loop's terms).
+    const logFd = openSync(logFile, 'a');
     const args = ['-f', confFile, '-h', `${url}/ ldaps://127.0.0.1:${ldapsPort}/`, '-d', 'stats'];
     // setpriv --pdeathsig (util-linux, always on Debian): slapd dies with the test worker even
     // when the worker is killed and no exit handler runs.
-    const proc = SETPRIV
-      ? spawn('setpriv', ['--pdeathsig', 'KILL', '--', 'slapd', ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
-      : spawn('slapd', args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    proc.stdout.pipe(log, { end: false });
-    proc.stderr.pipe(log, { end: false });
+    let proc: ChildProcess;
+    try {
+      proc = SETPRIV
+        ? spawn('setpriv', ['--pdeathsig', 'KILL', '--', 'slapd', ...args], { stdio: ['ignore', logFd, logFd] })
+        : spawn('slapd', args, { stdio: ['ignore', logFd, logFd] });
+    } finally {
+      closeSync(logFd);
+    }
     let exitCode: number | string | null | undefined;
     exited = new Promise((resolve) =>
       proc.once('exit', (code, signal) => {
         exitCode = code ?? signal;
         child = undefined;
-        // Let the pipes flush what slapd wrote last before the log is closed.
-        setImmediate(() => log.end(resolve));
+        resolve();
       }),
     );
     child = proc;
