@@ -1,6 +1,6 @@
 import { defineConfig } from 'vitest/config';
 
-// Split by cost (STYLE.md §18): marbles run in virtual time, integration starts real servers.
+// Split by cost (docs/architecture.md, "Testing"): marbles run in virtual time, integration starts real servers.
 // The built-in data sources, registered as the agent registers them at start (each project).
 const setupFiles = ['test/helpers/register-builtins.ts'];
 

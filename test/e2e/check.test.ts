@@ -1,5 +1,5 @@
 /**
- * `datasync-agent check` against real components (STYLE §17): a TLS hub started in-process on
+ * `datasync-agent check` against real components (docs/architecture.md, "Testing"): a TLS hub started in-process on
  * port 0 and a private slapd, the built CLI spawned as an operator runs it. Plus the deployment
  * files, which must keep pointing at what the build produces.
  */

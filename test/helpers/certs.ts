@@ -1,5 +1,5 @@
 /**
- * A throw-away PKI generated at test time (STYLE.md §17): a CA, a server certificate for
+ * A throw-away PKI generated at test time (real servers, not mocks: docs/architecture.md, "Testing"): a CA, a server certificate for
  * 127.0.0.1/localhost, a client certificate (PEM, PEM bundle, PKCS#12), an unrelated CA, an
  * expired client certificate, a PKCS#12 trust store and a fake JKS file.
  *

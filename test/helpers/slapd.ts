@@ -1,5 +1,5 @@
 /**
- * A private OpenLDAP `slapd` per test file (STYLE.md §17): a temporary directory with a
+ * A private OpenLDAP `slapd` per test file (real servers, not mocks: docs/architecture.md, "Testing"): a temporary directory with a
  * `slapd.conf` (core, cosine, inetorgperson, nis; mdb), data loaded with `slapadd` before the
  * server starts (offline loading is ~50x faster than ldapadd), a plain listener and an ldaps://
  * listener on free loopback ports, `stats` logging to a file the tests can count operations in.
@@ -268,7 +268,7 @@ function tail(file: string, lines = 200): string {
 }
 
 /**
- * Prints the slapd log written during a test when that test fails (STYLE.md §17). Call at
+ * Prints the slapd log written during a test when that test fails (docs/architecture.md, "Testing"). Call at
  * file level; `get` returns the instance once `beforeAll` has started it.
  */
 export function printSlapdLogOnFailure(get: () => Slapd | undefined, maxLines = 300): void {

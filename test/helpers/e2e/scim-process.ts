@@ -1,5 +1,5 @@
 /**
- * The SCIM test server as a separate process (STYLE.md §17: real servers, stopped by pid). Node
+ * The SCIM test server as a separate process (real servers, stopped by pid: docs/architecture.md, "Testing"). Node
  * 20 cannot run the fixture's TypeScript, so `buildScimFixture()` transpiles it once per test
  * process with `tsconfig.scim-fixture.json` into `dist/test-fixtures`; `startScimProcess()` then
  * runs `scim-server-main.js` and reads its JSON-lines stdout: the listening line, then one line

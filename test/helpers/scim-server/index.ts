@@ -1,5 +1,5 @@
 /**
- * A real SCIM 2.0 service provider for tests (STYLE.md §17), not a mock: `scimmy` (RFC 7643/7644
+ * A real SCIM 2.0 service provider for tests (docs/architecture.md, "Testing"), not a mock: `scimmy` (RFC 7643/7644
  * schemas, filter parsing, PatchOp, attribute projection, list responses) behind the Express 4
  * routers of `scimmy-routers`, with an in-memory store, on 127.0.0.1 and a port picked by the OS.
  *

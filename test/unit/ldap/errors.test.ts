@@ -1,4 +1,4 @@
-/** The one LDAP → protocol error table (STYLE §12), every row, plus transport failures. */
+/** The one LDAP → protocol error table (docs/architecture.md, "Errors"), every row, plus transport failures. */
 import { AddResponse, InvalidCredentialsError, StatusCodeParser } from 'ldapts';
 import { describe, expect, it } from 'vitest';
 import { RESULT_CODES, toProtocolError } from '../../../src/adapters/directory/errors.js';

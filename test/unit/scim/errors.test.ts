@@ -1,4 +1,4 @@
-/** The one SCIM → protocol error table (STYLE §12), every row, plus transport failures. */
+/** The one SCIM → protocol error table (docs/architecture.md, "Errors"), every row, plus transport failures. */
 import { describe, expect, it } from 'vitest';
 import { mappingFor, ResponseTooLargeError, ScimResponseError, STATUS_CODES, toProtocolError } from '../../../src/adapters/scim/errors.js';
 import { ERROR_CODES, ProtocolError, type ErrorCode } from '../../../src/protocol/index.js';
