@@ -3,6 +3,9 @@ import { defineConfig } from 'vitest/config';
 // Split by cost (docs/architecture.md, "Testing"): marbles run in virtual time, integration starts real servers.
 // The built-in data sources, registered as the agent registers them at start (each project).
 const setupFiles = ['test/helpers/register-builtins.ts'];
+// Projects whose tests run built code (worker threads, CLIs and child processes load dist/):
+// dist/ is rebuilt first when any source is newer than its build (test/helpers/fresh-dist.ts).
+const globalSetup = ['test/helpers/fresh-dist.ts'];
 
 export default defineConfig({
   test: {
@@ -10,11 +13,12 @@ export default defineConfig({
       { test: { name: 'marbles',
           setupFiles, include: ['marbles/**/*.spec.ts'] } },
       { test: { name: 'unit',
-          setupFiles, include: ['test/unit/**/*.test.ts'] } },
+          setupFiles, globalSetup, include: ['test/unit/**/*.test.ts'] } },
       {
         test: {
           name: 'integration',
           setupFiles,
+          globalSetup,
           include: ['test/integration/**/*.test.ts'],
           testTimeout: 60_000,
           hookTimeout: 60_000,
@@ -25,6 +29,7 @@ export default defineConfig({
         test: {
           name: 'contract',
           setupFiles,
+          globalSetup,
           include: ['test/contract/**/*.test.ts'],
           testTimeout: 60_000,
           hookTimeout: 120_000,
@@ -37,6 +42,7 @@ export default defineConfig({
           // between them. One file at a time: the scenarios measure timings and memory.
           name: 'faults',
           setupFiles,
+          globalSetup,
           include: ['test/faults/**/*.test.ts'],
           testTimeout: 60_000,
           hookTimeout: 120_000,
@@ -47,6 +53,7 @@ export default defineConfig({
         test: {
           name: 'e2e',
           setupFiles,
+          globalSetup,
           include: ['test/e2e/**/*.test.ts'],
           testTimeout: 60_000,
           hookTimeout: 60_000,
@@ -59,6 +66,7 @@ export default defineConfig({
           // LDAP filter/DN injection against a real slapd. One file at a time: they count ops.
           name: 'hostile',
           setupFiles,
+          globalSetup,
           include: ['test/hostile/**/*.test.ts'],
           testTimeout: 60_000,
           hookTimeout: 60_000,
@@ -70,6 +78,7 @@ export default defineConfig({
           // Security checks over real servers: secrets never in logs or errors, TLS failures.
           name: 'security',
           setupFiles,
+          globalSetup,
           include: ['test/security/**/*.test.ts'],
           testTimeout: 60_000,
           hookTimeout: 60_000,
