@@ -17,7 +17,8 @@
  * - `cut()`             — abort every open connection with a TCP RST on both sides (`resetAndDestroy`).
  *                         The mode is unchanged: new connections are served as before.
  *
- * Counters (`connections`, `accepted`, `bytes`, `droppedBytes`) let tests poll instead of sleep.
+ * Counters (`connections`, `accepted`, `bytes`, `droppedBytes`, `delayedChunks`, `heldCloses`) let
+ * tests await what the proxy did instead of sleeping or timing it.
  */
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 
@@ -38,6 +39,10 @@ export interface FaultProxy {
   readonly droppedBytes: number;
   /** The largest number of bytes that ever waited in one direction of one connection. */
   readonly maxQueuedBytes: number;
+  /** Chunks (and FINs) queued with a delay (`delay(ms)` in force when they arrived). */
+  readonly delayedChunks: number;
+  /** Closes (FIN, reset) the black hole has held back so far. */
+  readonly heldCloses: number;
   readonly mode: Readonly<{ delayMs: number; bytesPerSecond: number; blackhole: boolean }>;
   pass(): void;
   delay(ms: number): void;
@@ -100,6 +105,8 @@ export async function startFaultProxy(target: { host: string; port: number }, op
   let dropped = 0;
   let accepted = 0;
   let maxQueuedSeen = 0;
+  let delayed = 0;
+  let held = 0;
 
   const blocked = (p: Pair): boolean => mode.blackhole || p.blackholed;
 
@@ -167,6 +174,7 @@ export async function startFaultProxy(target: { host: string; port: number }, op
         dropped += chunk.length;
         return;
       }
+      if (mode.delayMs > 0) delayed += 1;
       lane.queue.push({ data: chunk, due: performance.now() + mode.delayMs });
       lane.queuedBytes += chunk.length;
       maxQueuedSeen = Math.max(maxQueuedSeen, lane.queuedBytes);
@@ -177,12 +185,15 @@ export async function startFaultProxy(target: { host: string; port: number }, op
       pump(lane);
     });
     const propagate = (action: () => void): void => {
-      if (blocked(p)) p.deferred.push(action);
-      else action();
+      if (blocked(p)) {
+        held += 1;
+        p.deferred.push(action);
+      } else action();
     };
     // A FIN goes behind the data still waiting in this direction.
     from.on('end', () =>
       propagate(() => {
+        if (mode.delayMs > 0) delayed += 1;
         lane.queue.push({ data: 'end', due: performance.now() + mode.delayMs });
         pump(lane);
       }),
@@ -263,6 +274,12 @@ export async function startFaultProxy(target: { host: string; port: number }, op
     },
     get maxQueuedBytes() {
       return maxQueuedSeen;
+    },
+    get delayedChunks() {
+      return delayed;
+    },
+    get heldCloses() {
+      return held;
     },
     get mode() {
       return { ...mode };
