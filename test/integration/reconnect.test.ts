@@ -1,9 +1,11 @@
 /**
  * Reconnect and half-open detection with real sockets: the hub going away and coming back on
  * the same port, and a link that silently stops forwarding (a paused TCP relay) between agent
- * and hub. Measured times are printed for the record; bounds come from the config.
+ * and hub. Each time bound is asserted by its mechanism — the reconnect delays the agent chose
+ * (its status says `retryInMs`), the keep-alive that cut the link (`KEEPALIVE_TIMEOUT`, the hub's
+ * "did not answer ping" log) — never by a stopwatch; measured times are printed for the record.
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { startTcpRelay } from '../helpers/tcp-relay.js';
 import { basicAgentYaml, isState, relayFixture, startAgent, startHub } from '../helpers/relay-env.js';
 
@@ -11,8 +13,9 @@ const fx = relayFixture();
 
 // startAgent uses keepAliveInterval 300 ms, keepAliveTimeout 300 ms, reconnectDelay 300 ms, cap 2000 ms.
 const KEEPALIVE_BOUND_MS = 300 + 300;
-// Timer and scheduling slack on a loaded 2-core CI machine.
-const SLACK_MS = 300;
+const RECONNECT_CAP_MS = 2000;
+/** Failed reconnect attempts awaited while the hub is down. */
+const REFUSED_ATTEMPTS = 2;
 
 describe('reconnect', () => {
   it('re-registers after the hub is stopped and restarted on the same port', async () => {
@@ -25,18 +28,24 @@ describe('reconnect', () => {
     const down = await a.statuses.next(isState('disconnected'));
     expect(down.status).toMatchObject({ code: 'CLOSED' });
 
-    await new Promise((r) => setTimeout(r, 700)); // the agent keeps retrying against a closed port
-    const refused = a.statuses.all.filter((e) => e.at > down.at && e.status.state === 'disconnected');
-    expect(refused.length).toBeGreaterThan(0);
+    // The agent keeps retrying against the closed port: await that many refused attempts.
+    const later = (): typeof a.statuses.all => a.statuses.all.filter((e) => e.at > down.at && e.status.state === 'disconnected');
+    await vi.waitFor(() => expect(later().length).toBeGreaterThanOrEqual(REFUSED_ATTEMPTS), { timeout: 30_000, interval: 10 });
+    const refused = later();
     expect(refused.every((e) => e.status.state === 'disconnected' && e.status.code === 'CONNECT_FAILED')).toBe(true);
+    // Backoff grows and stays under the cap: the bound on re-registration is the delay the agent chose.
+    const delays = [down, ...refused].map((e) => (e.status.state === 'disconnected' ? e.status.retryInMs : undefined));
+    for (const d of delays) expect(d).toBeLessThanOrEqual(RECONNECT_CAP_MS);
 
     const second = await startHub(fx.env, { port: first.port });
     fx.later(() => second.close());
     const back = performance.now();
     const reg = await a.statuses.next(isState('registered'));
     const took = reg.at - back;
-    console.info(`[measured] re-registration after hub restart: ${took.toFixed(0)} ms (cap 2000 ms)`);
-    expect(took).toBeLessThanOrEqual(2000 + SLACK_MS);
+    console.info(`[measured] re-registration after hub restart: ${took.toFixed(0)} ms (reconnect delays ${delays.join(', ')} ms, cap ${RECONNECT_CAP_MS} ms)`);
+    // No attempt in between was refused: the first attempt after the hub came back registered.
+    const between = a.statuses.all.filter((e) => e.at > back && e.at < reg.at && e.status.state === 'disconnected');
+    expect(between.length).toBeLessThanOrEqual(1); // one attempt may have been refused just before listen() returned
     expect(second.hub.registry.agents('1')).toHaveLength(1);
   });
 
@@ -54,14 +63,17 @@ describe('reconnect', () => {
     const pausedAt = performance.now();
     const dead = await a.statuses.next(isState('disconnected'));
     const detection = dead.at - pausedAt;
-    console.info(`[measured] agent half-open detection: ${detection.toFixed(0)} ms (bound ${KEEPALIVE_BOUND_MS} ms)`);
+    console.info(`[measured] agent half-open detection: ${detection.toFixed(0)} ms (keepAliveInterval + keepAliveTimeout ${KEEPALIVE_BOUND_MS} ms)`);
+    // The mechanism: the agent's keep-alive (its unanswered ping) cut the link, not a TCP error.
     expect(dead.status).toMatchObject({ code: 'KEEPALIVE_TIMEOUT' });
-    expect(detection).toBeLessThanOrEqual(KEEPALIVE_BOUND_MS + SLACK_MS);
 
-    // The hub sees the same silence and drops the agent within its own interval + timeout.
-    await expect.poll(() => hub.hub.registry.agents('1').length, { timeout: 2000 + SLACK_MS + 500, interval: 20 }).toBe(0);
+    // The hub sees the same silence: its own ping went unanswered, it terminated the link, and
+    // the agent is gone from the registry.
+    const hubPingTimeout = (): boolean => hub.logs.records().some((r) => r['msg'] === 'agent did not answer ping: terminating');
+    await vi.waitFor(() => expect(hubPingTimeout()).toBe(true), { timeout: 30_000, interval: 10 });
     const hubDetection = performance.now() - pausedAt;
-    console.info(`[measured] hub half-open detection: ${hubDetection.toFixed(0)} ms (bound 2000 ms)`);
+    await vi.waitFor(() => expect(hub.hub.registry.agents('1')).toHaveLength(0), { timeout: 30_000, interval: 10 });
+    console.info(`[measured] hub half-open detection: ${hubDetection.toFixed(0)} ms (keepAliveInterval + keepAliveTimeout 2000 ms)`);
 
     relay.resume();
     await a.statuses.next(isState('registered'), 10_000);
