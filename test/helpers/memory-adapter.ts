@@ -1,9 +1,10 @@
 /**
  * A small in-memory data source for pipeline tests over real sockets: it records every page
- * pull and every write, so a test can see exactly when the agent pulled and what it wrote.
+ * pull and every write, so a test can see exactly when the agent pulled and what it wrote, and
+ * counts what tests await instead of sleeping (a `test` started, a pull after close).
  * (The LDAP adapter has its own tests against a real slapd.)
  */
-import { concatMap, defer, delay, of, throwError, type Observable } from 'rxjs';
+import { concatMap, defer, delay, from, of, throwError, type Observable } from 'rxjs';
 import type { DataSourceAdapter, ExportResult, PageSource } from '../../src/adapter-kit/adapter.js';
 import { ProtocolError, type Operation } from '../../src/protocol/index.js';
 
@@ -13,6 +14,8 @@ export interface MemoryAdapter extends DataSourceAdapter {
   /** Page sources closed (abandoned or finished). */
   readonly closed: number[];
   readonly written: unknown[];
+  /** `test` operations started, and pulls subscribed on a page source after its close(). */
+  readonly counts: { tests: number; pullsAfterClose: number };
 }
 
 export interface MemoryAdapterOptions {
@@ -27,6 +30,8 @@ export interface MemoryAdapterOptions {
   readonly supports?: readonly Operation[];
   /** `test` answers after this many ms (for deadline tests). */
   readonly testDelayMs?: number;
+  /** `test` answers only once this settles (then after `testDelayMs`): the test says when. */
+  readonly testGate?: Promise<unknown>;
   /** Characters of padding in each item (to fill buffers with fewer items). */
   readonly padChars?: number;
 }
@@ -38,13 +43,20 @@ export function memoryAdapter(options: MemoryAdapterOptions = {}): MemoryAdapter
   const closed: number[] = [];
   const written: unknown[] = [];
   let streams = 0;
+  const counts = { tests: 0, pullsAfterClose: 0 };
   return {
     type: 'memory',
     supports: options.supports ?? ['test', 'get', 'search', 'export'],
     pulls,
     closed,
     written,
-    test: () => of({ ok: true, items: total }).pipe(delay(options.testDelayMs ?? 0)),
+    counts,
+    test: () =>
+      defer(() => {
+        counts.tests += 1;
+        const answer = of({ ok: true, items: total }).pipe(delay(options.testDelayMs ?? 0));
+        return options.testGate ? from(options.testGate).pipe(concatMap(() => answer)) : answer;
+      }),
     get: (params) => {
       const i = Number(params['index']);
       return Number.isInteger(i) && i >= 0 && i < total
@@ -55,10 +67,12 @@ export function memoryAdapter(options: MemoryAdapterOptions = {}): MemoryAdapter
       const stream = ++streams;
       const limit = typeof params['limit'] === 'number' ? params['limit'] : total;
       let page = 0;
+      let isClosed = false;
       return {
         pull: () =>
           defer(() => {
             const index = page++;
+            if (isClosed) counts.pullsAfterClose += 1;
             pulls.push({ at: performance.now(), page: index });
             if (options.failAtPage === index) {
               return throwError(() => new ProtocolError('UPSTREAM_UNAVAILABLE', `upstream went away at page ${index}`));
@@ -70,7 +84,10 @@ export function memoryAdapter(options: MemoryAdapterOptions = {}): MemoryAdapter
             const result = of({ items, last: end >= limit });
             return options.pullDelayMs ? result.pipe(delay(options.pullDelayMs)) : result;
           }),
-        close: () => void closed.push(stream),
+        close: () => {
+          isClosed = true;
+          closed.push(stream);
+        },
       };
     },
     export: (records$): Observable<ExportResult> => {

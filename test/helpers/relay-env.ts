@@ -12,6 +12,7 @@ import type { DataSourceAdapter } from '../../src/adapter-kit/adapter.js';
 import { loadAgentConfig, loadHubConfig, hashPassword } from '../../src/config/index.js';
 import type { ConnectionStatus } from '../../src/connection/status.js';
 import { Hub } from '../../src/hub/hub.js';
+import { ProtocolError } from '../../src/protocol/index.js';
 import { makeTestPki, type TestPki } from './certs.js';
 import { captureLogs, type LogCapture } from './log-capture.js';
 
@@ -229,6 +230,26 @@ export interface RelayFixture {
   later(cleanup: () => unknown): void;
   /** A hub and one agent serving `adapter` as data source `mem`, registered; both stopped after the test. */
   memoryRelay(adapter: DataSourceAdapter, options?: { agentExtra?: string; hub?: HubSetup }): Promise<{ hub: RunningHub; agent: TestAgent }>;
+}
+
+/** Round trips `roundTrips` awaits by default. */
+export const SETTLE_ROUND_TRIPS = 3;
+
+/**
+ * Requests to the agent that touch no adapter (a data source it does not have), answered
+ * UNKNOWN_DATA_SOURCE, one after the other. Each travels the same sockets and event loops as
+ * the frames sent before it: once the answers are back, the agent has acted on everything the
+ * hub sent it earlier (credit, cancel) — the event a "nothing more happened" check awaits
+ * instead of a sleep.
+ */
+export async function roundTrips(hub: Hub, tenantId = '1', n = SETTLE_ROUND_TRIPS): Promise<void> {
+  for (let i = 0; i < n; i++) {
+    const answer = await hub.request({ tenantId, dataSource: 'no-such-source-round-trip', op: 'test', timeoutMs: 30_000 }).then(
+      () => 'an answer',
+      (err: unknown) => (err instanceof ProtocolError ? err.code : String(err)),
+    );
+    if (answer !== 'UNKNOWN_DATA_SOURCE') throw new Error(`round trip to the agent: expected UNKNOWN_DATA_SOURCE, got ${answer}`);
+  }
 }
 
 /** One Env per test file and per-test cleanups: call at the top level of a test file. */
