@@ -5,13 +5,13 @@
  */
 import { isLeft } from 'fp-ts/lib/Either.js';
 import { Subject, lastValueFrom, toArray, type Subscription } from 'rxjs';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { LdapDataSourceConfig } from '../../src/adapters/ldap/config.js';
 import { createLdapAdapter, type LdapAdapter } from '../../src/adapters/ldap/index.js';
 import type { StreamEvent } from '../../src/hub/request-sinks.js';
 import { ProtocolError } from '../../src/protocol/index.js';
 import { captureLogs } from '../helpers/log-capture.js';
-import { basicAgentYaml, isState, makeEnv, startAgent, startHub, type Env, type RunningHub } from '../helpers/relay-env.js';
+import { basicAgentYaml, isState, makeEnv, roundTrips, startAgent, startHub, type Env, type RunningHub } from '../helpers/relay-env.js';
 import { printSlapdLogOnFailure, startSlapd, type Slapd } from '../helpers/slapd.js';
 
 let env: Env;
@@ -23,9 +23,25 @@ const cleanups: Array<() => unknown> = [];
 
 printSlapdLogOnFailure(() => slapd);
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Page requests slapd has logged since `from` (each page of a paged search is one SRCH). */
 const pageRequests = (from: number) => (slapd.log(from).match(/ SRCH base="ou=people/g) ?? []).length;
+
+let markers = 0;
+/**
+ * What slapd has logged since `from`, up to a marker: a `get` through hub and agent of a DN
+ * that does not exist (NOT_FOUND), awaited until slapd logged its search. Everything the agent
+ * sent slapd before it — a page request it should not have made — is in the log by then: the
+ * event a "nothing more was requested" check awaits instead of a sleep.
+ */
+async function slapdLogUntilMarker(from: number): Promise<string> {
+  const dn = `uid=marker-${++markers},${people}`;
+  await expect(hub.hub.request({ ...corp, op: 'get', params: { dn } })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+  const line = ` SRCH base="${dn}"`;
+  await vi.waitFor(() => expect(slapd.log(from)).toContain(line), { timeout: 30_000, interval: 10 });
+  const log = slapd.log(from);
+  return log.slice(0, log.indexOf(line));
+}
+const pageRequestsIn = (log: string): number => (log.match(/ SRCH base="ou=people/g) ?? []).length;
 
 function dataSources(extra = ''): string {
   return `
@@ -189,9 +205,11 @@ describe('LDAP through the hub', () => {
     await expect(lastValueFrom(link.export$({ ...spec, op: 'export' }, [{ op: 'delete', dn: `uid=user00001,${people}` }]))).rejects.toMatchObject({ code: 'OPERATION_NOT_ALLOWED' });
     await expect(lastValueFrom(link.stream$({ ...spec, op: 'search', params: { base: 'dc=example,dc=com' } }))).rejects.toMatchObject({ code: 'OPERATION_NOT_ALLOWED' });
     await expect(lastValueFrom(link.result$({ ...spec, op: 'get', params: { dn: 'cn=admin,dc=example,dc=com' } }))).rejects.toMatchObject({ code: 'OPERATION_NOT_ALLOWED' });
-    // Nothing of it reached slapd: no operation at all was logged meanwhile.
-    await sleep(200);
-    expect(slapd.log(from).match(/ (SRCH|DEL|BIND|ADD|MOD) /g) ?? []).toEqual([]);
+    // Nothing of it reached slapd: no operation at all was logged before the marker's search
+    // (the marker's own connection may bind first: only the corp source's BIND, if any).
+    const before = await slapdLogUntilMarker(from);
+    expect(before.match(/ (SRCH|DEL|ADD|MOD|MODRDN) /g) ?? []).toEqual([]);
+    expect(before).not.toContain(slapd.readerDN);
   });
 
   it('a stalled consumer stops the agent from requesting pages; credit resumes it', async () => {
@@ -200,12 +218,12 @@ describe('LDAP through the hub', () => {
     const got: StreamEvent[] = [];
     subs.push(hub.hub.searchEvents$({ ...corp, params: { base: people } }, { window: 1, demand$ }).subscribe((e) => got.push(e)));
     await expect.poll(() => got.length).toBe(1);
-    await sleep(500);
-    const stalled = pageRequests(from);
+    await roundTrips(hub.hub);
+    const stalled = pageRequestsIn(await slapdLogUntilMarker(from));
     expect(stalled).toBeGreaterThanOrEqual(1);
     expect(stalled).toBeLessThanOrEqual(2);
-    await sleep(500);
-    expect(pageRequests(from)).toBe(stalled);
+    await roundTrips(hub.hub);
+    expect(pageRequestsIn(await slapdLogUntilMarker(from))).toBe(stalled);
     demand$.next(1000);
     await expect.poll(() => got.at(-1)?.type, { timeout: 10_000 }).toBe('end');
     expect(pageRequests(from)).toBeGreaterThanOrEqual(25);
@@ -225,10 +243,13 @@ describe('LDAP through the hub', () => {
         error: reject,
       });
     });
-    await sleep(300);
-    const after = pageRequests(from);
-    await sleep(500);
-    expect(pageRequests(from)).toBe(after);
+    // The cancel reached the agent and its search worker closed the stream (a page request in
+    // flight when the cancel arrived may still have gone out: it is counted in `after`).
+    await roundTrips(hub.hub);
+    await vi.waitFor(() => expect(corpAdapter.stats.streams).toBe(0), { timeout: 30_000, interval: 10 });
+    const after = pageRequestsIn(await slapdLogUntilMarker(from));
+    await roundTrips(hub.hub);
+    expect(pageRequestsIn(await slapdLogUntilMarker(from))).toBe(after);
     expect(after).toBeLessThan(25);
   });
 
