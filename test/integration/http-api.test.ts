@@ -10,7 +10,7 @@ import { Agent as UndiciAgent, request } from 'undici';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { HubApiError, HubClient } from '../../src/hub/client.js';
 import { memoryAdapter, type MemoryAdapter } from '../helpers/memory-adapter.js';
-import { API_TOKENS, basicAgentYaml, isState, memoryDataSourceYaml, relayFixture, startAgent, type RunningHub, type TestAgent } from '../helpers/relay-env.js';
+import { API_TOKENS, basicAgentYaml, isState, memoryDataSourceYaml, relayFixture, roundTrips, startAgent, type RunningHub, type TestAgent } from '../helpers/relay-env.js';
 
 const fx = relayFixture();
 let ca: Buffer;
@@ -21,7 +21,25 @@ beforeAll(() => {
   return () => dispatcher.close();
 });
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Consecutive round trips without a pull that count as "stopped". */
+const QUIET_ROUNDS = 5;
+
+/**
+ * The page pulls once they stopped: round trips to the agent (each proves it acted on what the
+ * hub sent before, credit included) are repeated until QUIET_ROUNDS in a row added no pull. No
+ * sleep: each round is an exchange of frames; a reader that never stalls the agent fails on
+ * `rounds`.
+ */
+async function pullsWhenStalled(hub: RunningHub, adapter: MemoryAdapter, rounds = 500): Promise<number> {
+  let quiet = 0;
+  for (let i = 0; i < rounds; i++) {
+    const before = adapter.pulls.length;
+    await roundTrips(hub.hub, '1', 1);
+    quiet = adapter.pulls.length === before ? quiet + 1 : 0;
+    if (quiet === QUIET_ROUNDS) return before;
+  }
+  throw new Error(`the agent was still pulling pages after ${rounds} round trips (${adapter.pulls.length} pulls)`);
+}
 
 async function setup(adapter: MemoryAdapter, hubExtra = ''): Promise<{ hub: RunningHub; agent: TestAgent; client: HubClient; base: string }> {
   const { hub, agent } = await fx.memoryRelay(adapter, { hub: { extra: hubExtra } });
@@ -165,14 +183,13 @@ describe('search as NDJSON', () => {
   it('a slow reader stops the agent\'s page pulls; resuming completes with the exact count', async () => {
     // 60,000 items of ~1 KB: far more than every buffer between the agent and this reader.
     const adapter = memoryAdapter({ items: 60_000, pageSize: 200, padChars: 1000 });
-    const { client } = await setup(adapter);
+    const { client, hub } = await setup(adapter);
     const it = client.search<{ index: number }>('mem')[Symbol.asyncIterator]();
     let seen = 0;
     for (; seen < 10; seen++) await it.next();
     // Stop reading: the response and socket buffers fill, then credit stops.
-    await sleep(1500);
-    const pausedAt = adapter.pulls.length;
-    await sleep(1500);
+    const pausedAt = await pullsWhenStalled(hub, adapter);
+    await roundTrips(hub.hub, '1', QUIET_ROUNDS);
     const afterPause = adapter.pulls.length;
     expect(afterPause).toBe(pausedAt);
     expect(pausedAt).toBeLessThan(300); // 300 pages = all; a stalled reader must not have pulled them
@@ -183,15 +200,16 @@ describe('search as NDJSON', () => {
 
   it('a client that disconnects mid-stream cancels the request on the agent', async () => {
     const adapter = memoryAdapter({ items: 100_000, pageSize: 100, pullDelayMs: 5 });
-    const { client } = await setup(adapter);
+    const { client, hub } = await setup(adapter);
     const stream = client.search('mem');
     let n = 0;
     for await (const _ of stream) {
       if (++n === 500) break; // closes the response body
     }
-    await expect.poll(() => adapter.closed.length, { timeout: 5000 }).toBe(1);
+    await expect.poll(() => adapter.closed.length, { timeout: 30_000 }).toBe(1);
     const pulls = adapter.pulls.length;
-    await sleep(500);
+    await roundTrips(hub.hub);
+    expect(adapter.counts.pullsAfterClose).toBe(0);
     expect(adapter.pulls.length).toBe(pulls);
     expect(pulls).toBeLessThan(1000);
     expect(stream.summary).toBeUndefined();
