@@ -101,12 +101,30 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 /** Page requests slapd has logged since `from` for searches with `filter`. */
 const srchCount = (from: number, filter: string): number => slapd.log(from).split('\n').filter((l) => l.includes(' SRCH base=') && l.includes(`filter="${filter}"`)).length;
 
-async function until(check: () => boolean, ms = 2000): Promise<void> {
+/** Polls `check` until it holds; the deadline only turns "never" into a failure (loaded machines). */
+async function until(check: () => boolean, ms = 30_000): Promise<void> {
   const deadline = Date.now() + ms;
   while (!check()) {
     if (Date.now() > deadline) throw new Error('condition not met in time');
     await sleep(10);
   }
+}
+
+let markers = 0;
+/**
+ * A marker in slapd's log: a `get` of a DN that does not exist, through an adapter of its own
+ * (the tested adapter's connection counts stay untouched), awaited until slapd logged its search.
+ * A page request the tested adapter made before it is in the log by then — what a "no more page
+ * requests" check awaits instead of a sleep.
+ */
+async function slapdMarker(): Promise<void> {
+  const dn = `uid=marker-${++markers},${PEOPLE_DN}`;
+  const from = slapd.logSize();
+  await firstValueFrom(adapter().get!({ dn }, ctx)).then(
+    () => undefined,
+    () => undefined,
+  );
+  await until(() => slapd.log(from).includes(`SRCH base="${dn}"`));
 }
 
 describe('test', () => {
@@ -261,12 +279,12 @@ for (const workers of [1, 0]) {
       const from = slapd.logSize();
       const s = a.search!({ ...people, filter, pageSize: 100 }, ctx);
       expect((await pull(s)).items).toHaveLength(100);
-      await sleep(300);
+      await slapdMarker();
       expect(srchCount(from, filter)).toBe(1);
       expect(a.stats.streams).toBe(1);
       await pull(s);
       await until(() => srchCount(from, filter) === 2);
-      await sleep(200);
+      await slapdMarker();
       expect(srchCount(from, filter)).toBe(2);
       s.close();
       await until(() => a.stats.openConnections === 0);
@@ -666,7 +684,7 @@ describe('search worker threads', () => {
     s.close();
     await until(() => a.stats.openConnections === 0);
     expect(a.stats.streams).toBe(0);
-    await sleep(300);
+    await slapdMarker();
     expect(srchCount(from, filter)).toBe(2);
     expect(await total(a.search!({ ...people, filter: '(uid=user0000*)' }, ctx))).toBe(9);
     expect(a.searchThreads!.workers).toEqual([worker]);
