@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { defineConfig } from 'vitest/config';
 
 // Split by cost (docs/architecture.md, "Testing"): marbles run in virtual time, integration starts real servers.
@@ -6,14 +7,18 @@ const setupFiles = ['test/helpers/register-builtins.ts'];
 // Projects whose tests run built code (worker threads, CLIs and child processes load dist/):
 // dist/ is rebuilt first when any source is newer than its build (test/helpers/fresh-dist.ts).
 const globalSetup = ['test/helpers/fresh-dist.ts'];
+// Projects whose files run side by side: they measure no timings and count nothing global (each
+// contract file starts its own servers). Vitest's default on 2 cores is one worker; these share
+// one group, so they need the same figure. The others run one file at a time, after them.
+const parallel = { fileParallelism: true, maxWorkers: Math.max(2, availableParallelism() - 1) };
 
 export default defineConfig({
   test: {
     projects: [
       { test: { name: 'marbles',
-          setupFiles, include: ['marbles/**/*.spec.ts'] } },
+          setupFiles, ...parallel, include: ['marbles/**/*.spec.ts'] } },
       { test: { name: 'unit',
-          setupFiles, globalSetup, include: ['test/unit/**/*.test.ts'] } },
+          setupFiles, globalSetup, ...parallel, include: ['test/unit/**/*.test.ts'] } },
       {
         test: {
           name: 'integration',
@@ -30,10 +35,10 @@ export default defineConfig({
           name: 'contract',
           setupFiles,
           globalSetup,
+          ...parallel,
           include: ['test/contract/**/*.test.ts'],
           testTimeout: 60_000,
           hookTimeout: 120_000,
-          fileParallelism: false,
         },
       },
       {
