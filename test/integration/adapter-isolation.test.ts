@@ -8,7 +8,8 @@
  * source answers byte for byte what the same source answers in the agent's thread. Finally the
  * built agent CLI, loading the faulty source via `plugins:`, stays up after a stray rejection.
  *
- * Workers and the CLI run the BUILT code (dist/): run `npm run build` first.
+ * Workers and the CLI run the BUILT code (dist/): the project's globalSetup
+ * (test/helpers/fresh-dist.ts) rebuilds it first when a source is newer; the check below guards it.
  */
 import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';

@@ -415,7 +415,8 @@ describe('pruning and listing', () => {
 });
 
 // ---------------------------------------------------------------------------------------------
-// Real processes: the child runs the BUILT module (dist/), as the agent does.
+// Real processes: the child runs the BUILT module (dist/), as the agent does. The project's
+// globalSetup (test/helpers/fresh-dist.ts) rebuilds dist/ first when a source is newer.
 
 const CHILD = join(ROOT, 'dist', 'test', 'fixtures', 'journal-child.js');
 
