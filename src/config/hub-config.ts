@@ -10,6 +10,7 @@ import {
   listOf,
   LoggingConfig,
   NonEmptyString,
+  NonNegativeInt,
   orEmpty,
   Port,
   PositiveInt,
@@ -122,6 +123,53 @@ export const HubApiConfig = strictObject(
 );
 export type HubApiConfig = t.TypeOf<typeof HubApiConfig>;
 
+/**
+ * Limits on connections before an agent or API client has proven who it is, and on agent
+ * sessions per tenant (docs/configuration.md, "connections").
+ */
+export const HubConnectionsConfig = strictObject(
+  {
+    /** Time a new connection has to deliver a complete request head (TLS handshake included). */
+    headersTimeout: withDefault(DurationMs, ms(10_000)),
+    /** Time an agent upgrade has, from its request head, to be authenticated and answered. */
+    upgradeTimeout: withDefault(DurationMs, ms(10_000)),
+    /** Connections without a complete request head or with an upgrade not yet authenticated, in total. */
+    maxPending: withDefault(PositiveInt, 1024 as PositiveInt),
+    /** The same, per source address (an IPv6 /64 counts as one address). */
+    maxPendingPerAddress: withDefault(PositiveInt, 64 as PositiveInt),
+    /** Agent sessions one tenant may have registered at once; one more upgrade is 503. */
+    maxSessionsPerTenant: withDefault(PositiveInt, 256 as PositiveInt),
+  },
+  {},
+  { name: 'connections mapping (headersTimeout, upgradeTimeout, maxPending, maxPendingPerAddress, maxSessionsPerTenant)' },
+);
+export type HubConnectionsConfig = t.TypeOf<typeof HubConnectionsConfig>;
+
+/** How the hub spends and protects the scrypt work of checking passwords and API tokens. */
+export const HubAuthenticationConfig = strictObject(
+  {
+    /** Password/token hashes computed at once; more wait in a short queue. */
+    maxConcurrentHashes: withDefault(PositiveInt, 2 as PositiveInt),
+    /** Hash checks waiting for a slot; one more is refused with 503 and Retry-After. */
+    maxQueuedHashes: withDefault(PositiveInt, 32 as PositiveInt),
+    /** Failed attempts from one source address before its penalty windows start. */
+    freeFailures: withDefault(NonNegativeInt, 3 as NonNegativeInt),
+    /** First penalty window; it doubles with every further failure. */
+    penaltyBase: withDefault(DurationMs, ms(1_000)),
+    /** Longest penalty window. */
+    penaltyMax: withDefault(DurationMs, ms(300_000)),
+    /** A source address's failures are forgotten after this long without a new one. */
+    failureMemory: withDefault(DurationMs, ms(900_000)),
+    /** How long a wrong user name + password (or API token) is remembered as wrong. */
+    negativeCacheTtl: withDefault(DurationMs, ms(60_000)),
+  },
+  {},
+  {
+    name: 'authentication mapping (maxConcurrentHashes, maxQueuedHashes, freeFailures, penaltyBase, penaltyMax, failureMemory, negativeCacheTtl)',
+  },
+);
+export type HubAuthenticationConfig = t.TypeOf<typeof HubAuthenticationConfig>;
+
 export const HubConfigCodec = strictObject(
   {
     logging: orEmpty(LoggingConfig),
@@ -133,6 +181,8 @@ export const HubConfigCodec = strictObject(
     registrationTimeout: withDefault(DurationMs, ms(10_000)),
     timeouts: orEmpty(HubTimeouts),
     api: orEmpty(HubApiConfig),
+    connections: orEmpty(HubConnectionsConfig),
+    authentication: orEmpty(HubAuthenticationConfig),
     tenants: recordOf(TenantConfig, 'mapping of tenant ids to tenants (at least one)', 1),
   },
   {

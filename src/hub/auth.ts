@@ -3,11 +3,19 @@
  * or a client certificate (verified by the TLS layer against `tls.clientCa`, then mapped by
  * subject CN or SAN to tenants). The result is the set of tenants the agent may register for;
  * `hello.tenantId` must be one of them.
+ *
+ * Passwords are checked through `CredentialChecks` (admission/credential-checks.ts): a source
+ * address in its penalty window gets 429, a full hash queue 503 (both with Retry-After), and a
+ * user name + password known to be wrong is refused without scrypt. Certificates cost no hash
+ * and are never delayed, so a certificate agent behind the same address as an attacker is not
+ * held up.
  */
 import type { IncomingMessage } from 'node:http';
 import { TLSSocket, type PeerCertificate } from 'node:tls';
 import { verifyPassword } from '../config/password-hash.js';
 import type { HubConfig } from '../config/index.js';
+import type { CredentialChecks } from './admission/credential-checks.js';
+import { sourceOf } from './admission/source-address.js';
 
 export type AgentPrincipal =
   | { readonly kind: 'basic'; readonly userName: string; readonly tenants: readonly string[] }
@@ -15,7 +23,8 @@ export type AgentPrincipal =
 
 export type AuthOutcome =
   | { readonly ok: true; readonly principal: AgentPrincipal }
-  | { readonly ok: false; readonly status: 401 | 403; readonly reason: string };
+  | { readonly ok: false; readonly status: 401 | 403; readonly reason: string }
+  | { readonly ok: false; readonly status: 429 | 503; readonly reason: string; readonly retryAfterSeconds: number };
 
 type Tenants = HubConfig['tenants'];
 
@@ -61,7 +70,7 @@ function parseBasic(header: string | undefined): { userName: string; password: s
   return { userName: decoded.slice(0, i), password: decoded.slice(i + 1) };
 }
 
-export async function authenticateAgent(req: IncomingMessage, tenants: Tenants): Promise<AuthOutcome> {
+export async function authenticateAgent(req: IncomingMessage, tenants: Tenants, checks: CredentialChecks): Promise<AuthOutcome> {
   const socket = req.socket;
   // A client certificate wins over Basic credentials, as in the classic agent.
   if (socket instanceof TLSSocket) {
@@ -78,18 +87,28 @@ export async function authenticateAgent(req: IncomingMessage, tenants: Tenants):
   }
   const basic = parseBasic(req.headers.authorization);
   if (!basic) return { ok: false, status: 401, reason: 'no client certificate and no Basic credentials' };
+  const checked = await checks.check('agent', sourceOf(socket.remoteAddress), [basic.userName, basic.password], () =>
+    tenantsForPassword(tenants, basic.userName, basic.password),
+  );
+  if (!checked.ok) return { ok: false, ...checked.refusal };
+  const ids = checked.value;
+  if (ids === undefined) return { ok: false, status: 401, reason: `invalid credentials for user ${JSON.stringify(basic.userName)}` };
+  return { ok: true, principal: { kind: 'basic', userName: basic.userName, tenants: ids } };
+}
+
+/** The tenants whose credentials of this user name take this password; undefined for none. */
+async function tenantsForPassword(tenants: Tenants, userName: string, password: string): Promise<string[] | undefined> {
   const ids: string[] = [];
   let checked = false;
   for (const [tenantId, tenant] of Object.entries(tenants)) {
     for (const a of tenant.agents) {
-      if ('userName' in a && a.userName === basic.userName) {
+      if ('userName' in a && a.userName === userName) {
         checked = true;
-        if (await verifyPassword(basic.password, a.passwordHash)) ids.push(tenantId);
+        if (await verifyPassword(password, a.passwordHash)) ids.push(tenantId);
       }
     }
   }
   // Spend the same scrypt time for an unknown user name, so timing does not reveal which exist.
-  if (!checked) await verifyPassword(basic.password, DUMMY_HASH);
-  if (ids.length === 0) return { ok: false, status: 401, reason: `invalid credentials for user ${JSON.stringify(basic.userName)}` };
-  return { ok: true, principal: { kind: 'basic', userName: basic.userName, tenants: ids } };
+  if (!checked) await verifyPassword(password, DUMMY_HASH);
+  return ids.length === 0 ? undefined : ids;
 }

@@ -1,12 +1,15 @@
 /**
  * The hub core: an HTTP(S) server whose upgrade handler authenticates agents before the
  * WebSocket exists (`noServer`), a registry of registered agents per tenant, and a typed API
- * to send a request to one of a tenant's agents.
+ * to send a request to one of a tenant's agents. Before any of that, admission
+ * (src/hub/admission/) bounds what an unauthenticated client can hold: pending connections and
+ * their time to send a request head or finish an upgrade, and the scrypt work of checking
+ * credentials (docs/configuration.md, `connections` and `authentication`).
  */
 import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingMessage, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { EMPTY, concatMap, defer, firstValueFrom, from, type Observable, type SchedulerLike } from 'rxjs';
@@ -23,6 +26,8 @@ import { AgentRegistry } from './registry.js';
 import { ExportPins } from './export-pins.js';
 import { HubMetrics } from '../metrics/hub-metrics.js';
 import { StatusServer } from '../status/status-server.js';
+import { ConnectionGuard } from './admission/connection-guard.js';
+import { CredentialChecks } from './admission/credential-checks.js';
 
 export interface HubRequest {
   readonly tenantId: string;
@@ -61,6 +66,9 @@ export class Hub {
   private readonly wss: WebSocketServer;
   private readonly log: Logger;
   private readonly api: FastifyInstance;
+  /** Password and API token checks: penalties per address, cache of wrong ones, hash semaphore. */
+  readonly credentialChecks: CredentialChecks;
+  private readonly guard: ConnectionGuard;
   private stopping = false;
 
   constructor(
@@ -69,8 +77,11 @@ export class Hub {
     private readonly options: HubOptions = {},
   ) {
     this.log = logger.child({ component: 'hub' });
+    const limits = serverLimits(config);
     this.server = config.tls
       ? createHttpsServer({
+          ...limits,
+          handshakeTimeout: config.connections.headersTimeout,
           cert: readFileSync(config.tls.cert),
           key: readFileSync(config.tls.key),
           // Client certificates must be optional on this listener: Basic-auth agents and the
@@ -81,7 +92,18 @@ export class Hub {
           // not verification switched off; the start-up log says so (listen()).
           ...(config.tls.clientCa ? { ca: readFileSync(config.tls.clientCa), requestCert: true, rejectUnauthorized: false } : {}),
         })
-      : createHttpServer();
+      : createHttpServer(limits);
+    this.credentialChecks = new CredentialChecks(config.authentication, (via, outcome) => this.metrics.authChecked(via, outcome));
+    this.credentialChecks.gate.events$.subscribe((e) => {
+      if (e.type === 'finished') this.metrics.credentialHashes.inc();
+    });
+    this.guard = new ConnectionGuard(config.connections, (reason, source) => {
+      this.metrics.connectionRefused(reason);
+      this.log.debug({ source, reason }, 'connection dropped before authentication');
+    });
+    this.metrics.followPendingConnections(() => this.guard.pendingCount());
+    this.server.on('connection', (socket: Socket) => this.guard.connected(socket));
+    this.server.on('request', (req: IncomingMessage) => this.guard.requestArrived(req.socket));
     this.wss = new WebSocketServer({
       noServer: true,
       perMessageDeflate: false,
@@ -132,6 +154,16 @@ export class Hub {
 
   address(): AddressInfo {
     return this.server.address() as AddressInfo;
+  }
+
+  /** Open connections of the listener (agents, API clients and pending ones). */
+  connectionCount(): Promise<number> {
+    return new Promise((resolve, reject) => this.server.getConnections((err, n) => (err ? reject(err) : resolve(n))));
+  }
+
+  /** Connections without a complete first request head, or with an upgrade not yet answered. */
+  pendingConnectionCount(): number {
+    return this.guard.pendingCount();
   }
 
   /** An agent of the tenant offering the data source and operation, or the coded reason there is none. */
@@ -242,6 +274,7 @@ export class Hub {
     for (const link of this.registry.all()) link.close(CLOSE_CODES.GOING_AWAY, 'hub shutting down');
     for (const ws of this.wss.clients) ws.terminate();
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
+    this.guard.close();
     this.server.closeAllConnections?.();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
     await this.api.close();
@@ -251,23 +284,39 @@ export class Hub {
 
   private async onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     socket.on('error', (err) => this.log.debug({ err }, 'upgrade socket error'));
+    this.guard.upgradeArrived(req.socket);
     const path = new URL(req.url ?? '/', 'http://hub').pathname;
     if (this.stopping) return refuse(socket, 503, 'hub shutting down');
     if (path !== this.config.listen.path) return refuse(socket, 404, `no agent endpoint at ${path}`);
     let outcome;
     try {
-      outcome = await authenticateAgent(req, this.config.tenants);
+      outcome = await authenticateAgent(req, this.config.tenants, this.credentialChecks);
     } catch (err) {
       this.log.error({ err }, 'agent authentication failed unexpectedly');
       return refuse(socket, 500, 'internal error');
     }
     const remote = `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? '?'}`;
+    if (socket.destroyed) return; // cut while it waited (upgradeTimeout, or the client went away)
     if (!outcome.ok) {
+      if ('retryAfterSeconds' in outcome) {
+        this.metrics.connectionRefused(outcome.status === 429 ? 'auth_penalty' : 'auth_busy');
+        this.log.debug({ remote, status: outcome.status, reason: outcome.reason }, 'agent upgrade refused');
+        return refuse(socket, outcome.status, outcome.reason, outcome.retryAfterSeconds);
+      }
       this.log.warn({ remote, status: outcome.status, reason: outcome.reason }, 'agent upgrade refused');
       return refuse(socket, outcome.status, outcome.reason);
     }
     const principal = outcome.principal;
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.onAgentSocket(ws, principal, remote));
+    const max = this.config.connections.maxSessionsPerTenant;
+    if (principal.tenants.every((t) => this.registry.agents(t).length >= max)) {
+      this.metrics.connectionRefused('tenant_sessions');
+      this.log.warn({ remote, tenants: principal.tenants, max }, 'agent upgrade refused: the tenant has connections.maxSessionsPerTenant sessions');
+      return refuse(socket, 503, `the tenant has ${max} agent sessions already (connections.maxSessionsPerTenant)`, 5);
+    }
+    this.wss.handleUpgrade(req, socket, head, (ws) => {
+      this.guard.upgradeAccepted(req.socket);
+      this.onAgentSocket(ws, principal, remote);
+    });
   }
 
   private onAgentSocket(ws: WebSocket, principal: AgentPrincipal, remote: string): void {
@@ -312,12 +361,30 @@ export class Hub {
   }
 }
 
-function refuse(socket: Duplex, status: number, reason: string): void {
-  const text = { 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 500: 'Internal Server Error', 503: 'Service Unavailable' }[status] ?? 'Error';
+/**
+ * Timeouts of the listener: request heads within `connections.headersTimeout` (checked every
+ * second or so rather than Node's default 30 s), a whole request within the longest operation
+ * deadline (an export's body streams for as long as the export runs).
+ */
+function serverLimits(config: HubConfig): { headersTimeout: number; requestTimeout: number; connectionsCheckingInterval: number } {
+  const headersTimeout = config.connections.headersTimeout;
+  return {
+    headersTimeout,
+    requestTimeout: Math.max(...Object.values(config.timeouts)) + headersTimeout,
+    connectionsCheckingInterval: Math.min(1000, Math.max(100, Math.floor(headersTimeout / 2))),
+  };
+}
+
+/** Answers an upgrade with a plain HTTP error; the socket is then ended (the guard destroys a client that lingers). */
+function refuse(socket: Duplex, status: number, reason: string, retryAfterSeconds?: number): void {
+  const text =
+    { 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 429: 'Too Many Requests', 500: 'Internal Server Error', 503: 'Service Unavailable' }[status] ??
+    'Error';
   const body = JSON.stringify({ code: status === 401 || status === 403 ? 'AUTH_FAILED' : 'REFUSED', message: reason });
   socket.end(
     `HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
       (status === 401 ? 'WWW-Authenticate: Basic realm="datasync-hub"\r\n' : '') +
+      (retryAfterSeconds === undefined ? '' : `Retry-After: ${retryAfterSeconds}\r\n`) +
       `\r\n${body}`,
   );
 }

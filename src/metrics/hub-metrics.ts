@@ -54,6 +54,14 @@ export class HubMetrics {
   private readonly disconnects: Counter<'tenant' | 'reason'>;
   private readonly apiRequests: Counter<'route' | 'op' | 'status'>;
   private readonly apiDuration: Histogram<'route' | 'op'>;
+  /** Connections or upgrades refused before authentication, by reason (see the method below). */
+  private readonly connectionsRefused: Counter<'reason'>;
+  /** Connections without a complete request head or with an upgrade not yet answered. */
+  readonly pendingConnections: Gauge;
+  private pendingNow: () => number = () => 0;
+  private readonly authChecks: Counter<'via' | 'outcome'>;
+  /** Password/token hashes (scrypt) computed. */
+  readonly credentialHashes: Counter;
   private readonly counts = new Map<string, number>();
   private readonly subscription: Subscription;
 
@@ -91,6 +99,32 @@ export class HubMetrics {
       buckets: API_BUCKETS,
       registers,
     });
+    this.connectionsRefused = new Counter({
+      name: `${PREFIX}connections_refused_total`,
+      help:
+        "Connections or agent upgrades refused before a session: reason 'pending_total', 'pending_per_address' (caps on pending connections), " +
+        "'headers_timeout', 'upgrade_timeout', 'tenant_sessions' (connections.maxSessionsPerTenant), 'auth_penalty' (429), 'auth_busy' (503)",
+      labelNames: ['reason'],
+      registers,
+    });
+    const pendingNow = (): number => this.pendingNow();
+    this.pendingConnections = new Gauge({
+      name: `${PREFIX}pending_connections`,
+      help: 'Connections without a complete first request head, or with an agent upgrade not yet answered',
+      registers,
+      collect() {
+        this.set(pendingNow());
+      },
+    });
+    this.authChecks = new Counter({
+      name: `${PREFIX}auth_checks_total`,
+      help:
+        "Password and API token checks by who presented them ('agent', 'api') and outcome: 'ok', 'failed', 'known_wrong' (refused from the cache " +
+        "of wrong credentials, no hash), 'penalty' (address in its penalty window, 429), 'busy' (hash queue full, 503)",
+      labelNames: ['via', 'outcome'],
+      registers,
+    });
+    this.credentialHashes = new Counter({ name: `${PREFIX}credential_hashes_total`, help: 'Password and API token hashes (scrypt) computed', registers });
     this.apiInFlight = new Gauge({ name: `${PREFIX}api_requests_in_flight`, help: 'HTTP API requests being served now', registers });
     this.subscription = agents.events$.subscribe((event) => {
       const tenant = event.tenantId;
@@ -109,6 +143,21 @@ export class HubMetrics {
   observeApiRequest({ route, op, status, seconds }: ApiRequestObservation): void {
     this.apiRequests.inc({ route, op, status: String(status) });
     this.apiDuration.observe({ route, op }, seconds);
+  }
+
+  /** A connection or upgrade refused before it had a session (reasons: see the metric's help). */
+  connectionRefused(reason: string): void {
+    this.connectionsRefused.inc({ reason });
+  }
+
+  /** Where the pending-connections gauge reads its value when scraped. */
+  followPendingConnections(count: () => number): void {
+    this.pendingNow = count;
+  }
+
+  /** One password or API token check ended (`via`: 'agent' or 'api'; outcomes: see the metric's help). */
+  authChecked(via: string, outcome: string): void {
+    this.authChecks.inc({ via, outcome });
   }
 
   /** The configured tenants: their agent gauges start at 0 rather than missing (alerts on 0 work). */

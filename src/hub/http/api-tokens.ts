@@ -4,10 +4,19 @@
  * the token's SHA-256 (never the token itself): hits for a day-long session of a cloud app,
  * misses for a minute so a guessing client cannot make the hub burn CPU. Concurrent first
  * uses of one token share one verification.
+ *
+ * Given the hub's `CredentialChecks`, a token not in the cache is checked through them: a
+ * source address in its penalty window is refused with 429 (`TOO_MANY_REQUESTS`), a full queue
+ * of hash work with 503 (`BUSY`), both retryable with Retry-After; misses count against the
+ * source, a valid token clears it.
  */
 import * as crypto from 'node:crypto';
 import { verifyToken } from '../../config/password-hash.js';
 import type { HubConfig } from '../../config/index.js';
+import { ProtocolError } from '../../protocol/index.js';
+import type { CredentialChecks } from '../admission/credential-checks.js';
+import { sourceOf } from '../admission/source-address.js';
+import { ApiError } from './errors.js';
 
 const MAX_CACHED = 1024;
 const HIT_TTL_MS = 3_600_000;
@@ -34,6 +43,7 @@ export class ApiTokens {
   constructor(
     private readonly tenants: HubConfig['tenants'],
     private readonly now: () => number = Date.now,
+    private readonly checks?: CredentialChecks,
   ) {}
 
   /** The token from an Authorization header, or undefined when there is none or it is malformed. */
@@ -43,11 +53,14 @@ export class ApiTokens {
     return token !== undefined && token.length <= MAX_TOKEN_CHARS ? token : undefined;
   }
 
-  /** The tenant the token belongs to, or undefined. */
-  async tenantOf(token: string): Promise<string | undefined> {
+  /**
+   * The tenant the token belongs to, or undefined. `remoteAddress` is the client's: with
+   * credential checks, a refusal (penalty window, busy) rejects with a retryable coded error.
+   */
+  async tenantOf(token: string, remoteAddress?: string): Promise<string | undefined> {
     const key = keyOf(token);
     const hit = this.lookup(key);
-    return hit === undefined ? this.verifyOnce(key, token) : hit.tenantId;
+    return hit === undefined ? this.verifyOnce(key, token, sourceOf(remoteAddress)) : hit.tenantId;
   }
 
   /**
@@ -68,14 +81,25 @@ export class ApiTokens {
     return hit;
   }
 
-  private verifyOnce(key: string, token: string): Promise<string | undefined> {
+  private verifyOnce(key: string, token: string, source: string): Promise<string | undefined> {
     let running = this.pending.get(key);
     if (!running) {
-      running = this.verify(token).finally(() => this.pending.delete(key));
+      running = this.checked(token, source).finally(() => this.pending.delete(key));
       this.pending.set(key, running);
-      void running.then((tenantId) => this.remember(key, tenantId));
+      running.then(
+        (tenantId) => this.remember(key, tenantId),
+        () => undefined, // refused before hashing: nothing learnt about the token
+      );
     }
     return running;
+  }
+
+  private async checked(token: string, source: string): Promise<string | undefined> {
+    if (this.checks === undefined) return this.verify(token);
+    const result = await this.checks.check('api', source, [token], () => this.verify(token));
+    if (result.ok) return result.value;
+    const { status, reason } = result.refusal;
+    throw status === 429 ? new ApiError('TOO_MANY_REQUESTS', reason) : new ProtocolError('BUSY', reason);
   }
 
   private async verify(token: string): Promise<string | undefined> {
