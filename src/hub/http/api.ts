@@ -7,6 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import swagger from '@fastify/swagger';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { HubConfig } from '../../config/index.js';
@@ -15,8 +16,12 @@ import { ApiTokens } from './api-tokens.js';
 import type { ApiContext } from './context.js';
 import { ApiError, sendFailure } from './errors.js';
 import { registerInfoRoutes } from './info-routes.js';
-import { OPENAPI_DOCUMENT } from './openapi.js';
 import { registerOperationRoutes } from './operation-routes.js';
+import { RouteMethods } from './route-methods.js';
+import { ANSWER_SCHEMAS } from './schemas/components.js';
+import { documentOptions } from './schemas/document.js';
+import { PARAMS_SCHEMAS } from './schemas/params.js';
+import { ROUTE_SCHEMAS } from './schemas/routes.js';
 import { registerStreamRoutes } from './stream-routes.js';
 
 const USABLE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -54,6 +59,9 @@ export function createHttpApi(server: Server, hub: Hub, config: HubConfig, logge
       return server;
     },
     return503OnClosing: true,
+    // Route schemas validate what a request brings (query, headers, params, body) and nothing
+    // else: no property removed or default added to a body the agent will decode itself.
+    ajv: { customOptions: { removeAdditional: false, useDefaults: false } },
     // Errors fastify raises before routing (a path that is not valid percent-encoding, a path
     // parameter over maxParamLength) get the API's coded body too, not fastify's own.
     frameworkErrors: (err, req, reply) => {
@@ -108,11 +116,29 @@ export function createHttpApi(server: Server, hub: Hub, config: HubConfig, logge
   });
 
   app.setErrorHandler((err, req, reply) => sendFailure(err, req, reply));
-  app.setNotFoundHandler((req, reply) => sendFailure(new ApiError('NO_SUCH_ROUTE', `no endpoint ${req.method} ${req.url.split('?')[0]}`), req, reply));
+  const methods = new RouteMethods();
+  app.addHook('onRoute', (route) => methods.add(route));
+  app.setNotFoundHandler((req, reply) => {
+    const path = req.url.split('?')[0] ?? req.url;
+    const allowed = methods.allowed(path);
+    if (allowed.length === 0) return sendFailure(new ApiError('NO_SUCH_ROUTE', `no endpoint ${req.method} ${path}`), req, reply);
+    void reply.header('allow', allowed.join(', '));
+    return sendFailure(new ApiError('METHOD_NOT_ALLOWED', `${path} answers ${allowed.join(', ')}, not ${req.method}`), req, reply);
+  });
+  // Answers are written as they are: the response schemas document them (and the e2e suites
+  // check every answer against the document), they do not filter them.
+  app.setSerializerCompiler(() => (data) => JSON.stringify(data));
 
-  app.get('/v1/openapi.json', (_req, reply) => reply.send(OPENAPI_DOCUMENT));
-  registerInfoRoutes(app, ctx);
-  registerOperationRoutes(app, ctx);
-  registerStreamRoutes(app, ctx);
+  // The document is generated from the routes' schemas: the generator sees every route
+  // registered after it, and the routes reference the shared schemas by their $id.
+  void app.register(swagger, documentOptions());
+  for (const schema of [...ANSWER_SCHEMAS, ...PARAMS_SCHEMAS]) app.addSchema(schema);
+  void app.register((api, _options, done) => {
+    api.get('/v1/openapi.json', { schema: ROUTE_SCHEMAS.openapi }, (_req, reply) => reply.send(app.swagger()));
+    registerInfoRoutes(api, ctx);
+    registerOperationRoutes(api, ctx);
+    registerStreamRoutes(api, ctx);
+    done();
+  });
   return app;
 }

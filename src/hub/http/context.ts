@@ -24,7 +24,8 @@ export function timeoutFor(ctx: ApiContext, op: Operation, req: FastifyRequest):
   const configured = ctx.hub.timeoutFor(op);
   const raw = (req.query as Record<string, unknown> | undefined)?.['timeoutMs'];
   if (raw === undefined) return configured;
-  const n = typeof raw === 'string' && /^\d{1,10}$/.test(raw) ? Number(raw) : NaN;
+  // The route's query schema has made it an integer already; a string is checked here too.
+  const n = typeof raw === 'number' ? raw : typeof raw === 'string' && /^\d{1,10}$/.test(raw) ? Number(raw) : NaN;
   if (!Number.isSafeInteger(n) || n < 1) throw new ProtocolError('BAD_REQUEST', `timeoutMs must be a positive integer, got ${JSON.stringify(raw)}`);
   return Math.min(n, configured);
 }
@@ -36,6 +37,15 @@ export function dataSourceOf(req: FastifyRequest): string {
 
 export function hubRequest(ctx: ApiContext, req: FastifyRequest, op: Operation, params: Record<string, unknown> = {}): HubRequest {
   return { tenantId: req.tenantId, dataSource: dataSourceOf(req), op, params, timeoutMs: timeoutFor(ctx, op, req), id: req.id };
+}
+
+/**
+ * A route's `preValidation`: no body (or JSON `null`) is the empty object of parameters, as it
+ * always was, before the route's body schema (an object) is checked.
+ */
+export function noBodyAsEmptyParams(req: FastifyRequest, _reply: unknown, done: () => void): void {
+  if (req.body === undefined || req.body === null) req.body = {};
+  done();
 }
 
 /** A JSON object body (or none); anything else is BAD_REQUEST. */

@@ -9,7 +9,8 @@ import { ERROR_CODES, ProtocolError, type ErrorCode } from '../../protocol/index
 /** Codes only the HTTP API produces, with their status and retryability. */
 export const API_ERROR_CODES = {
   UNAUTHORIZED: { status: 401, retryable: false, meaning: 'no, malformed or unknown API token' },
-  NO_SUCH_ROUTE: { status: 404, retryable: false, meaning: 'no such endpoint or method' },
+  NO_SUCH_ROUTE: { status: 404, retryable: false, meaning: 'no such endpoint' },
+  METHOD_NOT_ALLOWED: { status: 405, retryable: false, meaning: 'the path exists, not with this method (the Allow header lists its methods)' },
   PAYLOAD_TOO_LARGE: { status: 413, retryable: false, meaning: 'the request body or one NDJSON line is over the configured limit' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, retryable: false, meaning: 'wrong Content-Type for this endpoint' },
   TOO_MANY_REQUESTS: { status: 429, retryable: true, meaning: "the tenant's API requests in flight are at api.maxInFlightPerTenant" },

@@ -2,6 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { AgentLink } from '../agent-link.js';
 import type { ApiContext } from './context.js';
+import { ROUTE_SCHEMAS } from './schemas/routes.js';
 
 export interface AgentView {
   readonly id: string;
@@ -29,9 +30,9 @@ export function agentView(link: AgentLink): AgentView {
 }
 
 export function registerInfoRoutes(app: FastifyInstance, ctx: ApiContext): void {
-  app.get('/v1/agents', (req, reply) => reply.send({ agents: ctx.hub.registry.agents(req.tenantId).map(agentView) }));
+  app.get('/v1/agents', { schema: ROUTE_SCHEMAS.agents }, (req, reply) => reply.send({ agents: ctx.hub.registry.agents(req.tenantId).map(agentView) }));
 
-  app.get('/v1/data-sources', (req, reply) => {
+  app.get('/v1/data-sources', { schema: ROUTE_SCHEMAS.dataSources }, (req, reply) => {
     const byName = new Map<string, { name: string; type: string; operations: Set<string>; agents: string[] }>();
     for (const link of ctx.hub.registry.agents(req.tenantId)) {
       for (const d of link.hello?.dataSources ?? []) {

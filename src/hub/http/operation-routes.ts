@@ -10,7 +10,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Observable } from 'rxjs';
 import { ProtocolError, type Operation, type ResultData } from '../../protocol/index.js';
-import { hubRequest, paramsOf, type ApiContext } from './context.js';
+import { hubRequest, noBodyAsEmptyParams, paramsOf, type ApiContext } from './context.js';
+import { ROUTE_SCHEMAS } from './schemas/routes.js';
 
 const CLOSE = Buffer.from('}');
 
@@ -67,9 +68,9 @@ export function registerOperationRoutes(app: FastifyInstance, ctx: ApiContext): 
     answerWhenDone(ctx.hub.answer$(request), reply, request.dataSource, req.id);
     return reply;
   };
-  app.post('/v1/data-sources/:name/test', answer('test', false));
-  app.get('/v1/data-sources/:name/schema', answer('schema', false));
-  app.get('/v1/data-sources/:name/attributes', answer('attributes', false));
-  app.get('/v1/data-sources/:name/resource-types', answer('resourceTypes', false));
-  app.post('/v1/data-sources/:name/get', answer('get', true));
+  app.post('/v1/data-sources/:name/test', { schema: ROUTE_SCHEMAS.test }, answer('test', false));
+  app.get('/v1/data-sources/:name/schema', { schema: ROUTE_SCHEMAS.schema }, answer('schema', false));
+  app.get('/v1/data-sources/:name/attributes', { schema: ROUTE_SCHEMAS.attributes }, answer('attributes', false));
+  app.get('/v1/data-sources/:name/resource-types', { schema: ROUTE_SCHEMAS.resourceTypes }, answer('resourceTypes', false));
+  app.post('/v1/data-sources/:name/get', { schema: ROUTE_SCHEMAS.get, preValidation: noBodyAsEmptyParams }, answer('get', true));
 }

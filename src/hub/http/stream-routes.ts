@@ -17,10 +17,11 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Subject, Subscription, type Observable } from 'rxjs';
 import type { ExportEvent } from '../export-request.js';
 import type { StreamEvent } from '../request-sinks.js';
-import { errorLine, hubRequest, paramsOf, writeFailure, type ApiContext } from './context.js';
+import { errorLine, hubRequest, noBodyAsEmptyParams, paramsOf, writeFailure, type ApiContext } from './context.js';
 import { ApiError } from './errors.js';
 import { IdempotencyKey, ProtocolError } from '../../protocol/index.js';
 import { NdjsonReader, NdjsonWriter } from './ndjson.js';
+import { ROUTE_SCHEMAS } from './schemas/routes.js';
 
 /** Bytes of search output buffered for a slow reader before credit stops. */
 const SEARCH_HIGH_WATER = 256 * 1024;
@@ -105,7 +106,7 @@ function pipeEvents<E extends StreamEvent | ExportEvent>(
 }
 
 export function registerStreamRoutes(app: FastifyInstance, ctx: ApiContext): void {
-  app.post('/v1/data-sources/:name/search', async (req, reply) => {
+  app.post('/v1/data-sources/:name/search', { schema: ROUTE_SCHEMAS.search, preValidation: noBodyAsEmptyParams }, async (req, reply) => {
     const request = hubRequest(ctx, req, 'search', paramsOf(req.body));
     await pipeEvents<StreamEvent>(
       (demand$) => ctx.hub.searchEvents$(request, { window: WINDOW, demand$ }),
@@ -121,7 +122,7 @@ export function registerStreamRoutes(app: FastifyInstance, ctx: ApiContext): voi
   void app.register((scope, _options, done) => {
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser([...NDJSON_TYPES], (_req, payload, done) => done(null, payload));
-    scope.post('/v1/data-sources/:name/export', async (req, reply) => {
+    scope.post('/v1/data-sources/:name/export', { schema: ROUTE_SCHEMAS.export }, async (req, reply) => {
       const limits = { maxLineBytes: ctx.config.api.maxLineBytes, maxTotalBytes: ctx.config.api.maxExportBytes };
       const declared = Number(req.headers['content-length'] ?? NaN);
       if (declared > limits.maxTotalBytes) {
