@@ -21,8 +21,17 @@ export interface QueryResult {
   readonly affectedRows: number;
 }
 
+/** A read statement's rows as arrays in column order: no object per row (the search's pages). */
+export interface RowArrays {
+  readonly rows: readonly (readonly unknown[])[];
+  /** The result's column names, in order (a name may occur twice). */
+  readonly columns: readonly string[];
+}
+
 export interface SqlSession {
   run(statement: Statement): Promise<QueryResult>;
+  /** A read statement with its rows as arrays (same values as `run` gives). */
+  rows(statement: Statement): Promise<RowArrays>;
   /** Cancels the statement running on this session now, through a second connection. */
   cancel(): Promise<void>;
   /** Back to the pool; `destroy`: close the connection instead (after a cancel or a failure). */

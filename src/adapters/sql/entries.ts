@@ -23,12 +23,23 @@ export interface SqlEntry {
 
 const isBinary = (v: unknown): v is Buffer => Buffer.isBuffer(v);
 
+/**
+ * The list of an attribute, created as an own property when new: a column may be named like
+ * something every object inherits (`constructor`, `valueOf`, `__proto__`).
+ */
+function listOf(attributes: Record<string, unknown[]>, attr: string): unknown[] {
+  if (Object.hasOwn(attributes, attr)) return attributes[attr] as unknown[];
+  const list: unknown[] = [];
+  Object.defineProperty(attributes, attr, { value: list, enumerable: true, writable: true, configurable: true });
+  return list;
+}
+
 /** Adds values to an attribute (binary ones under `name;binary`, base64). */
 export function addValues(attributes: Record<string, unknown[]>, name: string, values: readonly unknown[]): void {
   for (const v of values) {
     if (v === null || v === undefined) continue;
     const attr = isBinary(v) ? `${name};binary` : name;
-    (attributes[attr] ??= []).push(isBinary(v) ? v.toString('base64') : v);
+    listOf(attributes, attr).push(isBinary(v) ? v.toString('base64') : v);
   }
 }
 

@@ -12,8 +12,8 @@ import type { Logger } from 'pino';
 import type { SqlConfig } from './config.js';
 import { defaultPort } from './config.js';
 import { mysqlDialect } from './dialect.js';
-import { textOf, type CatalogColumn, type QueryResult, type SqlDriver, type SqlSession } from './driver.js';
-import { mysqlRow, type MysqlField } from './mysql-values.js';
+import { textOf, type CatalogColumn, type QueryResult, type RowArrays, type SqlDriver, type SqlSession } from './driver.js';
+import { mysqlRow, mysqlValue, type MysqlField } from './mysql-values.js';
 import type { Statement } from './queries.js';
 import { tlsOptions } from './tls-files.js';
 
@@ -65,6 +65,17 @@ class MysqlSession implements SqlSession {
     if (!Array.isArray(result)) return { rows: [], columns: [], affectedRows: (result as mysql.ResultSetHeader).affectedRows };
     const f = (fields ?? []) as unknown as MysqlField[];
     return { rows: (result as Record<string, unknown>[]).map((row) => mysqlRow(row, f)), columns: f.map((x) => x.name), affectedRows: 0 };
+  }
+
+  async rows(statement: Statement): Promise<RowArrays> {
+    const options = { sql: statement.text, rowsAsArray: true };
+    const [result, fields] = statement.values.length === 0 ? await this.conn.query(options) : await this.conn.execute(options, statement.values as never[]);
+    if (!Array.isArray(result)) return { rows: [], columns: [] };
+    const f = (fields ?? []) as unknown as MysqlField[];
+    const types = f.map((x) => x.columnType);
+    // The rows are mysql2's own fresh arrays: finished in place.
+    for (const row of result as unknown[][]) for (let i = 0; i < types.length; i++) row[i] = mysqlValue(row[i], types[i]);
+    return { rows: result as unknown[][], columns: f.map((x) => x.name) };
   }
 
   async cancel(): Promise<void> {

@@ -11,7 +11,7 @@ import type { Logger } from 'pino';
 import type { SqlConfig } from './config.js';
 import { defaultPort } from './config.js';
 import { postgresDialect } from './dialect.js';
-import { textOf, type CatalogColumn, type QueryResult, type SqlDriver, type SqlSession } from './driver.js';
+import { textOf, type CatalogColumn, type QueryResult, type RowArrays, type SqlDriver, type SqlSession } from './driver.js';
 import { postgresTypes, type ArrayParser } from './postgres-values.js';
 import type { Statement } from './queries.js';
 import { tlsOptions } from './tls-files.js';
@@ -41,6 +41,11 @@ class PostgresSession implements SqlSession {
   async run(statement: Statement): Promise<QueryResult> {
     const r = await this.client.query({ text: statement.text, values: [...statement.values], queryMode: 'extended' } as pg.QueryConfig);
     return { rows: r.rows as Record<string, unknown>[], columns: r.fields.map((f) => f.name), affectedRows: r.rowCount ?? 0 };
+  }
+
+  async rows(statement: Statement): Promise<RowArrays> {
+    const r = await this.client.query({ text: statement.text, values: [...statement.values], queryMode: 'extended', rowMode: 'array' } as pg.QueryArrayConfig);
+    return { rows: r.rows, columns: r.fields.map((f) => f.name) };
   }
 
   async cancel(): Promise<void> {

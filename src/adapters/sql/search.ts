@@ -4,6 +4,8 @@
  * taken for that page only — no cursor or transaction is held between pulls, so a stalled
  * consumer holds nothing on the server. Unsubscribing a pull, or closing the stream, cancels a
  * page query that is running (pg_cancel_backend / KILL QUERY) and closes its connection.
+ * Each page is one `JsonBatch`, its entries written from the rows straight into JSON bytes
+ * (entry-batch.ts); `get` builds its one entry as an object (entries.ts) — the same JSON.
  *
  * Parameters: search `{ objectType, filter? }` (filter in LDAP syntax, filter-parse.ts); get
  * `{ objectType, key }`.
@@ -16,13 +18,15 @@ import {
   ProtocolError,
   strictObject,
   t,
+  JsonBatch,
+  type BatchPageSource,
   type OperationContext,
   type Page,
-  type PageSource,
   type ProtocolErrorContext,
 } from '../../adapter-kit/index.js';
-import { withSession, type SqlDriver, type SqlSession } from './driver.js';
+import { withSession, type RowArrays, type SqlDriver, type SqlSession } from './driver.js';
 import { addValues, entryOf, keyText, type SqlEntry } from './entries.js';
+import { EntryLayout, EntryPageWriter, type ChildValues } from './entry-batch.js';
 import { parseFilter, type FilterNode } from './filter-parse.js';
 import type { AttributeIndex } from './mapping.js';
 import { childStatement, getStatement, pageStatement } from './queries.js';
@@ -47,36 +51,97 @@ async function addChildValues(driver: SqlDriver, session: SqlSession, index: Att
   }
 }
 
-export function searchSource(source: SqlSource, params: Record<string, unknown>, ctx: OperationContext): PageSource<SqlEntry> {
+/**
+ * The child-table values of a page's rows (one statement per child table, all keys at once),
+ * per child attribute and row; a key that occurs twice in the page gets them on its last row
+ * (as `addChildValues` does).
+ */
+async function childValuesOf(driver: SqlDriver, session: SqlSession, index: AttributeIndex, keys: readonly unknown[]): Promise<ChildValues> {
+  const children = index.children();
+  if (keys.length === 0 || children.length === 0) return [];
+  const rowOfKey = new Map<string, number>();
+  keys.forEach((k, i) => rowOfKey.set(keyText(k), i));
+  const out: (unknown[] | undefined)[][] = [];
+  for (const [, child] of children) {
+    const r = await session.rows(childStatement(driver.dialect, child, keys));
+    const k = r.columns.lastIndexOf('entry_key');
+    const v = r.columns.lastIndexOf('v');
+    const byRow: (unknown[] | undefined)[] = new Array<unknown[] | undefined>(keys.length);
+    for (const row of r.rows) {
+      const i = rowOfKey.get(keyText(row[k]));
+      if (i !== undefined) (byRow[i] ??= []).push(row[v]);
+    }
+    out.push(byRow);
+  }
+  return out;
+}
+
+/** A row (array) as an object: a name that occurs twice keeps its last column (as the drivers' objects do). */
+function rowObject(columns: readonly string[], row: readonly unknown[]): Record<string, unknown> {
+  const o = Object.create(null) as Record<string, unknown>;
+  for (let i = 0; i < columns.length; i++) o[columns[i] as string] = row[i];
+  return o;
+}
+
+/** One page of entries as a batch (entry-batch.ts); entries built as objects where the mapping has no layout. */
+function writePage(writer: EntryPageWriter, layout: EntryLayout | undefined, index: AttributeIndex, r: RowArrays, children: ChildValues): JsonBatch {
+  for (let i = 0; i < r.rows.length; i++) {
+    const row = r.rows[i] as readonly unknown[];
+    if (layout !== undefined) {
+      writer.writeRow(layout, row, children, i);
+      continue;
+    }
+    const entry = entryOf(index, rowObject(r.columns, row));
+    index.children().forEach(([attr], c) => addValues(entry.attributes, attr, children[c]?.[i] ?? []));
+    writer.writeEntry(entry);
+  }
+  return writer.take();
+}
+
+type BatchPage = Omit<Page<never>, 'items'> & { readonly items: JsonBatch };
+
+/**
+ * A search as a `BatchPageSource`: each page is one `JsonBatch` written from the rows (as
+ * arrays: no object per row) straight into JSON bytes, entries identical to `get`'s.
+ */
+export function searchSource(source: SqlSource, params: Record<string, unknown>, ctx: OperationContext): BatchPageSource {
   const context = contextOf(ctx);
   const p = decodeOrThrow(SearchParams, params, 'search parameters', context);
   const mapping = source.mapping(p.objectType, context);
   const filter: FilterNode | undefined = p.filter === undefined || p.filter.trim() === '' ? undefined : parseFilter(p.filter, context);
   const pageSize = source.config.pageSize ?? 500;
   const closing = new AbortController();
+  const writer = new EntryPageWriter();
+  let layout: { readonly of: AttributeIndex; readonly layout: EntryLayout | undefined } | undefined;
   let after: unknown;
   let done = false;
 
-  const page = async (signal: AbortSignal): Promise<Page<SqlEntry>> => {
-    if (done || closing.signal.aborted) return { items: [], last: true };
+  const layoutOf = (index: AttributeIndex, columns: readonly string[]): EntryLayout | undefined => {
+    if (layout === undefined || layout.of !== index || (layout.layout !== undefined && !layout.layout.fits(columns))) layout = { of: index, layout: EntryLayout.of(index, columns) };
+    return layout.layout;
+  };
+
+  const page = async (signal: AbortSignal): Promise<BatchPage> => {
+    if (done || closing.signal.aborted) return { items: JsonBatch.EMPTY, last: true };
     const both = AbortSignal.any([signal, closing.signal]);
     const driver = await source.driver();
     const index = await source.index(mapping, both);
     const statement = pageStatement(driver.dialect, index, filter, after, pageSize, context);
-    const entries = await withSession(driver, both, async (session) => {
-      const r = await session.run(statement);
-      const keys = r.rows.map((row) => row[mapping.key]);
-      const out = r.rows.map((row) => entryOf(index, row));
-      await addChildValues(driver, session, index, out, keys);
+    const batch = await withSession(driver, both, async (session) => {
+      const r = await session.rows(statement);
+      const keyAt = r.columns.lastIndexOf(mapping.key);
+      const keys = r.rows.map((row) => row[keyAt]);
+      const children = await childValuesOf(driver, session, index, keys);
       if (r.rows.length > 0) after = keys[keys.length - 1];
       done = r.rows.length < pageSize;
-      return out;
+      return writePage(writer, layoutOf(index, r.columns), index, r, children);
     });
-    return { items: entries, last: done };
+    return { items: batch, last: done };
   };
 
   return {
-    pull: (): Observable<Page<SqlEntry>> =>
+    itemFormat: 'json-batch',
+    pull: (): Observable<BatchPage> =>
       fromCancellable(page).pipe(
         catchError((err: unknown) => {
           throw source.errors.read(err, context);
