@@ -10,6 +10,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { ldaptsFastPath } from '../adapters/ldap/ldapts-internals.js';
 import { redactUrl } from '../support/proxy-url.js';
 import type { ConnectionState, ConnectionStatus } from '../connection/status.js';
 import type { PipelineMetrics, RequestMeter } from '../pipeline/meter.js';
@@ -52,6 +53,7 @@ export class AgentMetrics implements PipelineMetrics, SourceHealthListener {
   private readonly sourceHealthy: Gauge<'data_source'>;
   private readonly sourceFaults: Counter<'data_source' | 'kind'>;
   private readonly workerRestarts: Counter<'data_source'>;
+  private readonly ldapFastPath: Gauge;
 
   constructor(options: AgentMetricsOptions) {
     this.dataSources = new Set(options.dataSources);
@@ -120,6 +122,15 @@ export class AgentMetrics implements PipelineMetrics, SourceHealthListener {
       help: 'Worker threads started again for a data source with isolation: worker, after its worker died',
       labelNames: ['data_source'],
       registers,
+    });
+    this.ldapFastPath = new Gauge({
+      name: `${PREFIX}ldap_fast_path_enabled`,
+      help: "1 when LDAP entries are decoded by the agent's own decoder (byte for byte, fast), 0 when its self-test of the private ldapts members failed and ldapts decodes them (slower, lossy)",
+      registers,
+      // The self-test runs once per process (src/adapters/ldap/ldapts-internals.ts); read at each scrape.
+      collect(this: Gauge) {
+        this.set(ldaptsFastPath() ? 1 : 0);
+      },
     });
     // Series that exist from the start, so a rate or an alert does not begin with a gap.
     for (const url of this.urls) this.reconnects.inc({ url }, 0);

@@ -10,6 +10,7 @@ import { LdapClientPool, type ClientPoolOptions, type PoolStats } from './client
 import type { LdapDataSourceConfig } from './config.js';
 import { exportRecords } from './export.js';
 import { getEntry } from './get.js';
+import { reportLdaptsSelfTest } from './ldapts-internals.js';
 import { readAttributesOp, readSchemaOp } from './schema.js';
 import { searchSource } from './search.js';
 import { SearchThreads, threadedSearchSource, type SearchThreadsOptions } from './search-threads.js';
@@ -51,6 +52,9 @@ export function defaultSearchWorkers(): number {
 
 export function createLdapAdapter(name: string, config: LdapDataSourceConfig, log: Logger, options: LdapAdapterOptions = {}): LdapAdapter {
   const { searchWorkers = config.searchWorkers ?? defaultSearchWorkers(), searchWorkerScript, searchWorkerIdleMs, ...poolOptions } = options;
+  // The private ldapts members the entry decoder and rename rely on, tested once per thread
+  // before the first client: a failure is logged once and turns the fast path off.
+  reportLdaptsSelfTest(log);
   const pool = new LdapClientPool(config, log, poolOptions);
   if (config.tls?.insecureSkipVerify === true) {
     log.warn({ urls: config.urls }, 'TLS certificate verification is OFF for this LDAP data source (insecureSkipVerify: true)');

@@ -14,7 +14,8 @@
  * discarded and the next use makes a new one.
  *
  * Every client decodes search result entries with `entry-decoder.ts` (entries keep the bytes
- * the server sent); a client cannot be made without it.
+ * the server sent) — unless the self-test of the ldapts members it hooks failed in this thread
+ * (`ldapts-internals.ts`): then no client gets it, and `Connected.entryDecoder` says so.
  */
 import { readFileSync } from 'node:fs';
 import * as net from 'node:net';
@@ -24,6 +25,7 @@ import type { Logger } from 'pino';
 import { ProtocolError } from '../../protocol/errors.js';
 import type { LdapDataSourceConfig } from './config.js';
 import { useEntryDecoder } from './entry-decoder.js';
+import { ldaptsFastPath } from './ldapts-internals.js';
 import { toProtocolError } from '../directory/errors.js';
 
 export interface ClientPoolOptions {
@@ -50,6 +52,11 @@ export interface PoolStats {
 export interface Connected {
   readonly client: Client;
   readonly url: string;
+  /**
+   * The client decodes entries with `entry-decoder.ts` (the fast path: a search's entries are
+   * written to its sink while parsed); false when the ldapts self-test failed in this thread.
+   */
+  readonly entryDecoder: boolean;
 }
 
 /** A dedicated client for one stream. `release()` unbinds and closes it (idempotent). */
@@ -117,6 +124,8 @@ export class LdapClientPool {
   private leases = 0;
   private readonly downUntil = new Map<string, number>();
   private closed = false;
+  /** The ldapts self-test passed in this thread: clients get the entry decoder. */
+  private readonly entryDecoder = ldaptsFastPath();
 
   constructor(
     private readonly config: LdapDataSourceConfig,
@@ -167,9 +176,10 @@ export class LdapClientPool {
       // Used for ldaps:// and for the StartTLS upgrade (which passes the existing socket).
       createSecureConnection: coalescingWrites(ldaps ? oneShot(tls.connect) : tls.connect),
     });
-    // Entries must keep their bytes (entry-decoder.ts); without the hook ldapts would change them.
-    if (!useEntryDecoder(client)) {
-      throw new ProtocolError('INTERNAL', 'this ldapts build has no message parser hook for the entry decoder (ldapts 8.2.0 is required)', { url }, { retryable: false });
+    // Entries keep their bytes (entry-decoder.ts). The self-test proved the hook works in this
+    // ldapts; that it then cannot be installed is a bug, never a reason to change data silently.
+    if (this.entryDecoder && !useEntryDecoder(client)) {
+      throw new ProtocolError('INTERNAL', 'the entry decoder passed its self-test but could not be installed on a new ldapts client', { url }, { retryable: false });
     }
     return client;
   }
@@ -190,7 +200,7 @@ export class LdapClientPool {
         if (this.config.bindDN !== undefined) await client.bind(this.config.bindDN, this.config.bindPassword ?? '');
         else await this.touch(client);
         this.downUntil.delete(url);
-        return { client, url };
+        return { client, url, entryDecoder: this.entryDecoder };
       } catch (err) {
         await client.unbind().catch(() => undefined);
         const e = toProtocolError(err, { url }, { operation: this.config.bindDN === undefined ? 'connect' : `bind as ${this.config.bindDN}`, secrets: this.secrets() });

@@ -4,10 +4,15 @@
  * JSON goes into one growing buffer — by the streaming transcoder when it takes the message,
  * else as `rawJson` of the entry the decoder made (the same bytes) — and `take()` hands the
  * page over as a batch whose memory is its own (transferable to another thread).
+ *
+ * When the decoder is off (its self-test failed: `ldapts-internals.ts`) nothing is written while
+ * parsing: `takePage` writes the entries ldapts returned instead (`entryJson`, the slow path).
  */
+import type { Entry } from 'ldapts';
 import { JSON_BATCH_SEPARATOR, JsonBatch } from '../../adapter-kit/json-batch.js';
-import { sinkAttributes, type EntrySink, type RawEntry } from './entry-decoder.js';
-import { rawJson } from './entry.js';
+import { ProtocolError } from '../../protocol/errors.js';
+import { isSunk, sinkAttributes, type EntrySink, type RawEntry } from './entry-decoder.js';
+import { entryJson, rawJson } from './entry.js';
 import { transcodeEntry } from './entry-transcoder.js';
 import { JsonWriter } from './json-writer.js';
 
@@ -42,6 +47,27 @@ export class EntryBatchWriter implements EntrySink {
     if (this.ends.length > 0) this.out.byte(JSON_BATCH_SEPARATOR);
     this.out.text(rawJson(entry));
     this.ends.push(this.out.at);
+  }
+
+  /**
+   * The page of a search that passed `attributes` and got `entries` from ldapts: with the
+   * decoder on (`fastPath`), the entries written while they were parsed — one per entry ldapts
+   * returned, else INTERNAL (never a silently short page); with it off, `entries` written now.
+   */
+  takePage(entries: readonly Entry[], fastPath: boolean): JsonBatch {
+    if (!fastPath) {
+      for (const entry of entries) {
+        if (isSunk(entry)) continue; // cannot happen without the decoder; counted below
+        if (this.ends.length > 0) this.out.byte(JSON_BATCH_SEPARATOR);
+        this.out.text(entryJson(entry));
+        this.ends.push(this.out.at);
+      }
+    }
+    const batch = this.take();
+    if (batch.count !== entries.length) {
+      throw new ProtocolError('INTERNAL', `LDAP search returned ${entries.length} entries, ${batch.count} were decoded (entry decoder ${fastPath ? 'on' : 'off'})`);
+    }
+    return batch;
   }
 
   /** The entries written so far, as a batch; the writer starts a new one. */

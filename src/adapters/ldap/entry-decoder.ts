@@ -32,8 +32,10 @@
  * attributes the entry lacks.
  *
  * The hook is ldapts 8.2.0's (pinned) per-client message parser method
- * `_getMessageFromProtocolOperation`; `useEntryDecoder` reports whether it was found, and the
- * client pool refuses to use a client without it.
+ * `_getMessageFromProtocolOperation`; `useEntryDecoder` reports whether it was found. Whether
+ * it is used at all is decided once per thread by a self-test of its behaviour
+ * (`ldapts-internals.ts`): when that fails, clients are made without it and searches take
+ * ldapts' own entries (`EntryBatchWriter.takePage`).
  */
 import { isUtf8 } from 'node:buffer';
 import { SearchEntry, type Attribute, type BerReader, type Client, type Control, type Entry } from 'ldapts';
@@ -102,6 +104,11 @@ function sinkOf(explicitBufferAttributes: unknown): EntrySink | undefined {
 
 /** What ldapts gets for an entry written to a sink (nobody reads it). */
 const SUNK: Entry = Object.freeze({ dn: '' });
+
+/** Is this what ldapts kept of an entry written to a sink? */
+export function isSunk(entry: Entry): boolean {
+  return entry === SUNK;
+}
 
 /** The raw entry of an entry this decoder made, if it did. */
 export function rawEntryOf(entry: Entry): RawEntry | undefined {

@@ -27,17 +27,18 @@ export function getEntry(deps: GetDeps, params: unknown, ctx: OperationContext):
     const p = decodeGetParams(params, context);
     requireParsedWithin(p.dn, p.rdns, deps.config.baseDN, 'dn', context);
     return from(
-      deps.pool.withShared(async ({ client, url }) => {
+      deps.pool.withShared(async ({ client, url, entryDecoder }) => {
         try {
           // The entry's JSON written while it is parsed, by the same transcoder as search's pages.
           const sink = new EntryBatchWriter(4096);
-          await client.search(p.dn, {
+          const { searchEntries } = await client.search(p.dn, {
             scope: 'base',
             filter: '(objectClass=*)',
             ...(p.attributes === undefined ? {} : { attributes: p.attributes }),
             explicitBufferAttributes: sink.attributes,
           });
-          const found = sink.take();
+          // Written while parsed; or, the entry decoder off (ldapts-internals.ts), from ldapts' entry.
+          const found = sink.takePage(searchEntries, entryDecoder);
           if (found.count === 0) throw new ProtocolError('NOT_FOUND', `${url}: no entry ${JSON.stringify(p.dn)}`, { ...context, url });
           return JSON.parse(found.text(0)) as LdapEntry;
         } catch (err) {

@@ -102,6 +102,8 @@ export function pagedSearch(deps: SearchDeps, plan: SearchPlan | ProtocolError, 
   let lease: Lease | undefined;
   let it: AsyncGenerator<SearchResult> | undefined;
   let url: string | undefined;
+  /** The stream's client decodes entries into `sink` (else its pages are ldapts' entries: `takePage`). */
+  let entryDecoder = true;
   /** Where the client writes each page's entries as they are parsed. */
   const sink = new EntryBatchWriter();
   /** A page read ahead by the short-page check (only on servers that send short pages early). */
@@ -133,12 +135,14 @@ export function pagedSearch(deps: SearchDeps, plan: SearchPlan | ProtocolError, 
     const c = await lease.connection();
     if (closed) throw new ProtocolError('CANCELLED', 'search was closed', context);
     url = c.url;
+    entryDecoder = c.entryDecoder;
     it = c.client.searchPaginated(p.base, {
       scope: p.scope,
       filter: p.filter,
       paged: { pageSize: p.pageSize },
       ...(p.attributes === undefined ? {} : { attributes: p.attributes }),
-      // Entries written as JSON into `sink` while they are parsed (the pool's clients decode with entry-decoder.ts).
+      // Entries written as JSON into `sink` while they are parsed (the pool's clients decode with
+      // entry-decoder.ts), or — the decoder off — returned by ldapts and written by `takePage`.
       explicitBufferAttributes: sink.attributes,
     });
     return it;
@@ -147,9 +151,13 @@ export function pagedSearch(deps: SearchDeps, plan: SearchPlan | ProtocolError, 
   const step = async (generator: AsyncGenerator<SearchResult>): Promise<Step> => {
     try {
       const r = await generator.next();
+      if (r.done === true) {
+        sink.take();
+        return { kind: 'done' };
+      }
       // The page's entries were written to the sink as they came: take them now, before the next request.
-      const batch = sink.take();
-      return r.done === true ? { kind: 'done' } : { kind: 'page', page: { batch, references: r.value.searchReferences.length } };
+      const batch = sink.takePage(r.value.searchEntries, entryDecoder);
+      return { kind: 'page', page: { batch, references: r.value.searchReferences.length } };
     } catch (err) {
       // The entries of a failed page are dropped, as ldapts drops them.
       sink.take();

@@ -9,7 +9,9 @@ import { Client, MessageParser, SearchEntry } from 'ldapts';
 import { describe, expect, it } from 'vitest';
 import { entryJson } from '../../../src/adapters/ldap/entry.js';
 import { ldaptsFastPath, ldaptsSelfTest, ldaptsVersion, reportLdaptsSelfTest, runLdaptsSelfTest, SELF_TEST_ENTRY_JSON, selfTestMessage } from '../../../src/adapters/ldap/ldapts-internals.js';
+import { AgentMetrics } from '../../../src/metrics/agent-metrics.js';
 import { captureLogs } from '../../helpers/log-capture.js';
+import { sample } from '../../helpers/metrics.js';
 
 const newClient = (): Client => new Client({ url: 'ldap://127.0.0.1' });
 
@@ -31,6 +33,11 @@ describe('with the pinned ldapts', () => {
     expect(ldaptsVersion()).toBe('8.2.0');
     expect(ldaptsFastPath()).toBe(true);
     expect(ldaptsSelfTest()).toBe(ldaptsSelfTest()); // memoised
+  });
+
+  it('datasync_agent_ldap_fast_path_enabled is 1', async () => {
+    const m = new AgentMetrics({ urls: [], dataSources: [] });
+    expect(sample(await m.registry.metrics(), 'datasync_agent_ldap_fast_path_enabled')).toBe(1);
   });
 
   it('logs no warning', () => {
