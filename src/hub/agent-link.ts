@@ -3,6 +3,11 @@
  * `reject`, watches liveness with pings, and correlates `result`/`error` frames with the
  * requests it sent. Frames that do not decode get an `error` frame back; the socket stays up.
  *
+ * Protocol errors (docs/protocol.md): a refused frame — undecodable, or not one an agent sends —
+ * that names a request in flight ends that request: its caller gets BAD_FRAME and the agent a
+ * `cancel`. Frames for a request that ended lately are dropped (counted in `stats`, logged at
+ * debug); a refused frame naming no request gets an `error` frame without an id.
+ *
  * Once the agent is registered, a `chunk` frame is read by the validating scanner
  * (`readChunkFrame`): its items stay bytes, passed to a search as they arrived. A `result`
  * frame (one that starts `{"type":"result",`, as every agent writes it) is read the same way
@@ -29,7 +34,11 @@ import {
   readResultFrame,
   positiveInt,
   RequestId,
+  streamViolation,
+  violationError,
   type Frame,
+  type FrameType,
+  type StreamViolation,
   type Hello,
   type RejectCode,
   type ResultData,
@@ -67,6 +76,7 @@ export class AgentLink {
   /** Ids of requests that ended lately: their in-flight frames are dropped quietly. */
   private readonly recentlyEnded = new Set<string>();
   private readonly subs: Subscription[] = [];
+  private readonly counters = { framesDropped: 0, violations: 0 };
   private readonly closedSubject = new Subject<void>();
   private closed = false;
   private registeredPort: LinkPort | undefined;
@@ -98,6 +108,14 @@ export class AgentLink {
   /** Does the agent journal exports of this data source (so an export may carry an idempotency key)? */
   keepsExportJournal(dataSource: string): boolean {
     return this.helloFrame?.dataSources.some((d) => d.name === dataSource && d.idempotentExport === true) ?? false;
+  }
+
+  /**
+   * Frames dropped because their request had ended (a stream's frames in flight when it ended,
+   * an agent that goes on after its end or error), and requests ended by a protocol violation.
+   */
+  get stats(): { readonly framesDropped: number; readonly violations: number } {
+    return { ...this.counters };
   }
 
   inFlight(): number {
@@ -260,8 +278,10 @@ export class AgentLink {
       ? ({ ok: false, code: 'BAD_FRAME', message: 'binary frames are not part of the protocol' } as const)
       : decodeFrame(buf, this.options.maxFrameBytes);
     if (!decoded.ok) {
-      this.log.warn({ agentId: this.agentId, reason: decoded.message }, 'bad frame from agent');
-      const id = RequestId.is(decoded.id) ? { id: decoded.id } : {};
+      this.log.warn({ agentId: this.agentId, reason: decoded.message, requestId: decoded.id }, 'bad frame from agent');
+      const violation = this.helloFrame ? streamViolation(decoded) : undefined;
+      if (violation) return this.onViolation(violation);
+      const id = !this.helloFrame && RequestId.is(decoded.id) ? { id: decoded.id } : {};
       this.send({ type: 'error', code: 'BAD_FRAME', message: decoded.message, retryable: false, ...id });
       return;
     }
@@ -282,31 +302,53 @@ export class AgentLink {
     const answers = frame.type === 'result' || frame.type === 'error' || frame.type === 'chunk' || frame.type === 'end' || frame.type === 'credit';
     if (!answers || id === undefined) {
       // A frame type without an `id` field may still carry an extra `id` key of any value:
-      // echo it only when it is a request id, so our own error frame stays valid.
-      this.send({ type: 'error', code: 'BAD_FRAME', message: `unexpected ${frame.type} frame from an agent`, retryable: false, ...(RequestId.is(id) ? { id } : {}) });
+      // it names a request only when it is a request id.
+      const message = `unexpected ${frame.type} frame from an agent`;
+      const violation = streamViolation({ message, id, frameType: frame.type });
+      if (violation) return this.onViolation(violation);
+      this.send({ type: 'error', code: 'BAD_FRAME', message, retryable: false });
       return;
     }
     const sink = this.pending.get(id);
     if (sink) return sink.onFrame(frame);
-    if (this.recentlyEnded.has(id)) return; // in flight when we cancelled or timed out
-    // An agent may only answer ids it was sent (tenant isolation).
-    this.send({ type: 'error', code: 'BAD_FRAME', message: `no pending request with id ${id}`, retryable: false });
+    this.notPending(id, frame.type);
+  }
+
+  /**
+   * A frame for request `id`, which is not in flight: dropped when the request ended lately (in
+   * flight when it ended: a cancel, a deadline, a violation, the agent's own error); otherwise
+   * refused — an agent may only answer ids it was sent (tenant isolation).
+   */
+  private notPending(id: string, frameType: FrameType | undefined, message = `no pending request with id ${id}`): void {
+    if (this.recentlyEnded.has(id)) {
+      this.counters.framesDropped += 1;
+      this.log.debug({ agentId: this.agentId, requestId: id, frameType, framesDropped: this.counters.framesDropped }, 'frame for an ended request dropped');
+      return;
+    }
+    this.send({ type: 'error', code: 'BAD_FRAME', message, retryable: false });
+  }
+
+  /** A refused frame naming request `violation.id`: the request in flight ends (BAD_FRAME to its caller, `cancel` to the agent). */
+  private onViolation(violation: StreamViolation): void {
+    const sink = this.pending.get(violation.id);
+    if (!sink) return this.notPending(violation.id, violation.frameType, `${violation.message} (about request ${violation.id}, which is not pending)`);
+    this.counters.violations += 1;
+    this.log.info({ agentId: this.agentId, requestId: violation.id, frameType: violation.frameType, reason: violation.message }, 'protocol violation by the agent: request ended');
+    sink.onViolation(violationError(violation, 'agent'));
   }
 
   /** A scanned chunk: to its request (as bytes to a stream, parsed to any other), as `onRegisteredFrame` routes a chunk. */
   private onChunk(chunk: ScannedChunk): void {
     const sink = this.pending.get(chunk.id);
     if (sink) return sink.onChunk ? sink.onChunk(chunk) : sink.onFrame(parsedChunk(chunk));
-    if (this.recentlyEnded.has(chunk.id)) return;
-    this.send({ type: 'error', code: 'BAD_FRAME', message: `no pending request with id ${chunk.id}`, retryable: false });
+    this.notPending(chunk.id, 'chunk');
   }
 
   /** A scanned result: to its request (as bytes where it takes them), as `onRegisteredFrame` routes a result. */
   private onResult(result: ScannedResult): void {
     const sink = this.pending.get(result.id);
     if (sink) return sink.onResult ? sink.onResult(result) : sink.onFrame(parsedResult(result));
-    if (this.recentlyEnded.has(result.id)) return;
-    this.send({ type: 'error', code: 'BAD_FRAME', message: `no pending request with id ${result.id}`, retryable: false });
+    this.notPending(result.id, 'result');
   }
 
   private onClose(code: number): void {

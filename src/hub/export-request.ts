@@ -152,6 +152,8 @@ export function exportRequest(port: LinkPort, spec: RequestSpec, records: Record
         switch (frame.type) {
           case 'credit':
             agentCredit += frame.n;
+            // Past 2^53 − 1 counting is no longer exact: a protocol violation (docs/protocol.md).
+            if (agentCredit > Number.MAX_SAFE_INTEGER) return sub.error(new ProtocolError('BAD_FRAME', `the agent granted more than ${Number.MAX_SAFE_INTEGER} record chunks of credit`));
             if (!started) {
               started = true;
               start();

@@ -35,6 +35,11 @@ export interface RequestSink {
   /** A result read by the scanner, data still bytes; without it the result comes parsed to `onFrame`. */
   onResult?(result: ScannedResult): void;
   onClose(err: ProtocolError): void;
+  /**
+   * A frame about this request broke the protocol (refused by the link, e.g. a malformed chunk):
+   * the request fails with `err` and is cancelled on the agent (docs/protocol.md, "Protocol errors").
+   */
+  onViolation(err: ProtocolError): void;
 }
 
 /** What a request needs of the agent connection. */
@@ -167,6 +172,7 @@ export function exchange<T>(
       onChunk: (chunk) => (handlers?.onChunk ? handlers.onChunk(chunk) : handlers?.onFrame(parsedChunk(chunk))),
       onResult: (result) => (handlers?.onResult ? handlers.onResult(result) : handlers?.onFrame(parsedResult(result))),
       onClose: (err) => fail(err, false),
+      onViolation: (err) => fail(err, true),
     });
     deadline = afterMs(spec.timeoutMs + DEADLINE_GRACE_MS, port.scheduler, () =>
       fail(

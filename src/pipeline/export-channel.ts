@@ -13,7 +13,8 @@
  * Every record written is accounted for. The adapter is handed one record at a time, the next
  * only after the result of the previous one, so at any moment at most one record is being
  * written. When the export fails — a record chunk beyond the credit or over `maxChunkItems`, an
- * `end` whose count disagrees, the deadline, the shutdown (`stop$`), a failing adapter — no
+ * `end` whose count disagrees, another protocol violation about it (`violation$`: a frame
+ * naming it that was refused), the deadline, the shutdown (`stop$`), a failing adapter — no
  * further record is handed over, the record being written (if any) is let finish and its result
  * collected, the adapter is let go, the results that can still go out under credit do, and the
  * one `error` frame carries the rest: `details.results` (in order) and `details.count` (results
@@ -63,6 +64,12 @@ export interface ExportChannelInput {
   readonly meter?: RequestMeter;
   /** Emits when the agent shuts down: stop after the record being written (see above). */
   readonly stop$?: Observable<unknown>;
+  /**
+   * Protocol violations about the request (a refused frame naming it, see run-request.ts): the
+   * first fails the export like its other failures — after the record being written, every
+   * record written accounted for in the one `error` frame, the last word on the id.
+   */
+  readonly violation$?: Observable<ProtocolError>;
   /** The request's deadline: when it passes, stop after the record being written (see above). */
   readonly deadline?: { readonly ms: number; readonly error: () => ProtocolError };
   /**
@@ -321,6 +328,7 @@ function runChannel(input: ExportChannelInput, exportFn: ExportFn, out: FrameSin
       maybeEnd();
     }),
   );
+  if (input.violation$ !== undefined) subs.push(input.violation$.subscribe((err) => fail(() => err)));
   if (input.deadline !== undefined) {
     const { ms, error } = input.deadline;
     subs.push(timer(ms, scheduler).subscribe(() => stopWithin(error, DEADLINE_WRITE_GRACE_MS)));

@@ -3,16 +3,24 @@
  * the adapter, and map its result, stream or failure to frames — under the request's deadline
  * (the hub's `timeoutMs`, capped locally) and until the hub cancels. After a cancel nothing
  * more is sent for the id; after a failure exactly one `error` frame is.
+ *
+ * A protocol violation about the request (a refused frame naming it, a `chunk` or `end` for a
+ * request that is not an export, credit granted beyond 2^53 − 1 in total) is a failure: the
+ * stream stops — its page source is closed — and its one `error` frame, BAD_FRAME with the id,
+ * is the last word on it (an export stops as for its other failures, results accounted for).
+ * An `error` frame from the hub naming the request ends it like a cancel: an error is never
+ * answered. See docs/protocol.md, "Protocol errors".
  */
-import { NEVER, catchError, defer, filter, finalize, identity, map, mergeMap, of, take, takeUntil, tap, throwError, throwIfEmpty, type Observable, type SchedulerLike } from 'rxjs';
+import { EMPTY, NEVER, catchError, defer, filter, finalize, identity, map, mergeMap, of, share, take, takeUntil, tap, throwError, throwIfEmpty, type Observable, type SchedulerLike } from 'rxjs';
 import type { Logger } from 'pino';
 import type { DataSourceAdapter, OperationContext } from '../adapter-kit/adapter.js';
 import { deadline } from '../operators/index.js';
-import { ProtocolError, type Frame, type Operation, type OutgoingFrame, type Request } from '../protocol/index.js';
+import { ProtocolError, violationError, type Frame, type Operation, type OutgoingFrame, type Request } from '../protocol/index.js';
 import { exportFrames } from './export-channel.js';
 import type { ExportJournals } from './export-journal.js';
 import { journaledExport } from './journaled-export.js';
 import { errorFrame } from './failures.js';
+import type { RequestInbound } from './inbox.js';
 import { shuttingDown, type Drain } from './drain.js';
 import type { StreamSlots } from './stream-slots.js';
 import type { PipelineLimits } from './limits.js';
@@ -67,10 +75,40 @@ function notSupported(adapter: DataSourceAdapter, op: Operation): Observable<nev
   return throwError(() => new ProtocolError('OPERATION_NOT_ALLOWED', `${adapter.type} data sources do not support ${op}`));
 }
 
+/** Credit a stream may be granted in total: beyond, counting in doubles is no longer exact. */
+const MAX_TOTAL_CREDIT = Number.MAX_SAFE_INTEGER;
+
 /**
- * @param own$ the hub's frames about this request (credit, cancel, export chunk/end)
+ * The protocol violations about a request among its inbound frames, as the errors it ends with:
+ * violation notices, `chunk`/`end` for a request that takes no records, credit beyond
+ * {@link MAX_TOTAL_CREDIT} in total.
  */
-export function runRequest(request: Request, own$: Observable<Frame>, deps: RequestDeps): Observable<OutgoingFrame> {
+function violations(request: Request, own$: Observable<RequestInbound>): Observable<ProtocolError> {
+  const takesRecords = request.op === 'export';
+  let granted = request.credit ?? 0;
+  return own$.pipe(
+    mergeMap((f): Observable<ProtocolError> => {
+      if (f.type === 'violation') return of(violationError(f.violation, 'hub'));
+      if ((f.type === 'chunk' || f.type === 'end') && !takesRecords) {
+        return of(violationError({ id: request.id, frameType: f.type, message: `a ${request.op} request takes no ${f.type} frames` }, 'hub'));
+      }
+      if (f.type === 'credit') {
+        granted += f.n;
+        if (granted > MAX_TOTAL_CREDIT) {
+          return of(violationError({ id: request.id, frameType: 'credit', message: `credit granted in total exceeds ${MAX_TOTAL_CREDIT}` }, 'hub'));
+        }
+      }
+      return EMPTY;
+    }),
+    take(1),
+  );
+}
+
+/**
+ * @param own$ the hub's frames about this request (credit, cancel, export chunk/end, an error)
+ *   and violation notices
+ */
+export function runRequest(request: Request, own$: Observable<RequestInbound>, deps: RequestDeps): Observable<OutgoingFrame> {
   const { id, op, dataSource } = request;
   const log = deps.log.child({ requestId: id, dataSource, op });
   const refuse = (err: ProtocolError): Observable<OutgoingFrame> =>
@@ -93,7 +131,10 @@ export function runRequest(request: Request, own$: Observable<Frame>, deps: Requ
     filter((f) => f.type === 'credit'),
     map((f) => (f.type === 'credit' ? f.n : 0)),
   );
-  const cancel$ = own$.pipe(filter((f) => f.type === 'cancel'));
+  // A hub's `error` naming the request ends it as a cancel does: an error is never answered.
+  const cancel$ = own$.pipe(filter((f) => f.type === 'cancel' || f.type === 'error'));
+  // One subscription to the inbound frames counts the credit granted, however many read it.
+  const violation$ = violations(request, own$).pipe(share());
   const timeoutMs = Math.min(request.timeoutMs, deps.limits.maxRequestTimeoutMs);
   const started = Date.now();
   const timedOut = (): ProtocolError => new ProtocolError('TIMEOUT', `${op} on ${dataSource} did not finish within ${timeoutMs} ms`);
@@ -110,7 +151,8 @@ export function runRequest(request: Request, own$: Observable<Frame>, deps: Requ
             request,
             adapter,
             ctx: exportCtx,
-            inbound$: own$.pipe(filter((f) => f.type === 'chunk' || f.type === 'end')),
+            inbound$: own$.pipe(filter((f): f is Frame => f.type === 'chunk' || f.type === 'end')),
+            violation$,
             credit$,
             limits: deps.limits,
             ...(deps.scheduler ? { scheduler: deps.scheduler } : {}),
@@ -143,6 +185,10 @@ export function runRequest(request: Request, own$: Observable<Frame>, deps: Requ
       // reports the results of every record written (export-channel.ts), where unsubscribing
       // here would cut a write short and drop the results not yet sent.
       op === 'export' ? identity : deadline({ ms: timeoutMs, error: timedOut, ...(deps.scheduler ? { scheduler: deps.scheduler } : {}) }),
+      // A protocol violation about the request: the stream stops (unsubscribing closes its page
+      // source) before its error frame goes out, so no chunk follows the error. An export
+      // stops itself, accounting for the records written (export-channel.ts).
+      takeUntil(op === 'export' ? NEVER : violation$.pipe(mergeMap((err) => throwError(() => err)))),
       catchError((err: unknown) => {
         const frame = errorFrame(err, id, dataSource, log);
         outcome = frame.code;

@@ -8,6 +8,13 @@
  * `frames$` completes and everything in flight is unsubscribed — upstream operations are
  * abandoned at once.
  *
+ * Protocol errors (docs/protocol.md): a frame the socket layer refused that names an open
+ * request (`violations$`), or a `request` reusing the id of one still open, ends that request
+ * with BAD_FRAME — its `error` frame with the id is the last word on it (a request still
+ * waiting for a slot is answered so without starting). A refused frame naming no open request
+ * gets an `error` frame without an id (a refused `request` is answered with its own id: that
+ * answer ends the hub's request); the session stays up.
+ *
  * One subscriber takes every inbound frame and switches on its type: a request is admitted,
  * queued or refused right there, anything else goes straight to its request's inbox. (A chain
  * of shared, filtered and merged streams did the same with several hops per frame, which a
@@ -15,13 +22,21 @@
  */
 import { Observable, type Subscription } from 'rxjs';
 import type { Session } from '../connection/session.js';
-import { ProtocolError, type Frame, type Request } from '../protocol/index.js';
+import { ProtocolError, violationError, type Frame, type Request, type StreamViolation } from '../protocol/index.js';
 import { errorFrame } from './failures.js';
 import { RequestInboxes } from './inbox.js';
 import { runRequest, type RequestDeps } from './run-request.js';
 import { SessionWriter } from './socket-writer.js';
 
-export function servePipeline(session: Session, deps: RequestDeps): Observable<never> {
+/**
+ * Refused frames that name a request, from the socket layer (the agent's dial): the requests
+ * answer them, not the socket layer. Absent: the socket layer answers every refused frame.
+ */
+export interface ViolationSource {
+  readonly violations$?: Observable<StreamViolation>;
+}
+
+export function servePipeline(session: Session & ViolationSource, deps: RequestDeps): Observable<never> {
   return new Observable<never>((subscriber) => {
     const log = deps.log.child({ url: session.url, sessionId: session.sessionId });
     const { maxConcurrentRequests, maxQueuedRequests } = deps.limits;
@@ -88,9 +103,32 @@ export function servePipeline(session: Session, deps: RequestDeps): Observable<n
       if (!ended) running.add(subscription);
     };
 
+    /**
+     * A frame about request `violation.id` broke the protocol: the request ends with BAD_FRAME
+     * (see the file comment); without an open request, the frame gets its answer here.
+     */
+    const violated = (violation: StreamViolation): void => {
+      const { id } = violation;
+      const err = violationError(violation, 'hub');
+      log.info({ requestId: id, frameType: violation.frameType, reason: violation.message }, 'protocol violation by the hub');
+      const queued = waiting.findIndex((r) => r.id === id);
+      if (queued >= 0) {
+        const [request] = waiting.splice(queued, 1) as [Request];
+        inboxes.close(id);
+        refuse(request, err);
+      } else if (inboxes.has(id)) {
+        inboxes.route(id, { type: 'violation', violation });
+      } else {
+        // No open request: a refused request is answered with its id (which ends it on the hub);
+        // any other frame with an error without one, naming the id in its message.
+        const message = violation.frameType === 'request' ? violation.message : `${violation.message} (about request ${id}, which is not open)`;
+        writer.control.write({ type: 'error', code: 'BAD_FRAME', message, retryable: false, ...(violation.frameType === 'request' ? { id } : {}) });
+      }
+    };
+
     const admit = (request: Request): void => {
       if (inboxes.has(request.id)) {
-        refuse(request, new ProtocolError('BAD_REQUEST', `duplicate request id ${request.id}: a request with this id is still running`));
+        violated({ id: request.id, frameType: 'request', message: `request id ${request.id} reused while a request with this id is open` });
       } else if (deps.drain?.draining) {
         refuse(request, new ProtocolError('BUSY', 'agent is shutting down: send the request to another agent'));
       } else if (active < maxConcurrentRequests && waiting.length === 0) {
@@ -107,6 +145,8 @@ export function servePipeline(session: Session, deps: RequestDeps): Observable<n
     const route = (frame: Frame): void => {
       if (frame.type === 'error') {
         log.warn({ code: frame.code, reason: frame.message, requestId: frame.id }, 'hub reported an error about a frame we sent');
+        // An error naming an open request is the hub's last word on it: the request stops.
+        if (frame.id !== undefined) inboxes.route(frame.id, frame);
         return;
       }
       const id = 'id' in frame ? frame.id : undefined;
@@ -128,9 +168,12 @@ export function servePipeline(session: Session, deps: RequestDeps): Observable<n
       complete: () => subscriber.complete(),
     });
 
+    const refused = session.violations$?.subscribe(violated);
+
     return () => {
       closed = true;
       inbound.unsubscribe();
+      refused?.unsubscribe();
       waiting.length = 0;
       for (const subscription of [...running]) subscription.unsubscribe();
       inboxes.closeAll();

@@ -11,7 +11,15 @@ import { FRAME_CODECS, type Frame, type FrameType } from './frames.js';
 
 export type DecodeResult =
   | { readonly ok: true; readonly frame: Frame }
-  | { readonly ok: false; readonly code: 'BAD_FRAME'; readonly message: string; readonly id?: string };
+  | {
+      readonly ok: false;
+      readonly code: 'BAD_FRAME';
+      readonly message: string;
+      /** The frame's `id`, when it is recognisable: the request the bad frame is about. */
+      readonly id?: string;
+      /** The frame's `type`, when it is one of the protocol's. */
+      readonly frameType?: FrameType;
+    };
 
 export class FrameTooLargeError extends Error {
   override readonly name = 'FrameTooLargeError';
@@ -44,7 +52,14 @@ export function describeErrors(errors: t.Errors, max = 3): string {
 
 function fail(message: string, raw?: unknown): DecodeResult {
   const id = salvageId(raw);
-  return id === undefined ? { ok: false, code: 'BAD_FRAME', message } : { ok: false, code: 'BAD_FRAME', message, id };
+  const type = typeof raw === 'object' && raw !== null ? (raw as Record<string, unknown>)['type'] : undefined;
+  return {
+    ok: false,
+    code: 'BAD_FRAME',
+    message,
+    ...(id === undefined ? {} : { id }),
+    ...(isFrameType(type) ? { frameType: type } : {}),
+  };
 }
 
 /**

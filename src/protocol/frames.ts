@@ -40,6 +40,17 @@ export const RequestId = t.brand(
 export type RequestId = t.TypeOf<typeof RequestId>;
 
 export type NonNegativeInt = t.TypeOf<typeof NonNegativeInt>;
+
+/**
+ * Most credit one frame may grant (`credit.n`, `request.credit`): 2^31 − 1, RSocket's REQUEST_N
+ * bound. More is a protocol violation, as is a stream's credit granted in total beyond 2^53 − 1
+ * (where counting in doubles stops being exact).
+ */
+export const MAX_CREDIT = 2 ** 31 - 1;
+/** A credit grant: a positive integer up to {@link MAX_CREDIT}. */
+export const CreditCount = t.refinement(PositiveInt, (n) => n <= MAX_CREDIT, 'CreditCount');
+/** Credit sent with a request: 0 up to {@link MAX_CREDIT}. */
+export const InitialCredit = t.refinement(NonNegativeInt, (n) => n <= MAX_CREDIT, 'InitialCredit');
 export type PositiveInt = t.TypeOf<typeof PositiveInt>;
 
 /** Brands a locally computed number; a value outside the brand is a bug, hence RangeError. */
@@ -108,7 +119,7 @@ export const Request = t.intersection(
       params: JsonObject,
       timeoutMs: PositiveInt,
     }),
-    t.partial({ credit: NonNegativeInt, idempotencyKey: IdempotencyKey }),
+    t.partial({ credit: InitialCredit, idempotencyKey: IdempotencyKey }),
   ],
   'request',
 );
@@ -120,7 +131,7 @@ export const Chunk = t.type(
   'chunk',
 );
 
-export const Credit = t.type({ type: t.literal('credit'), id: RequestId, n: PositiveInt }, 'credit');
+export const Credit = t.type({ type: t.literal('credit'), id: RequestId, n: CreditCount }, 'credit');
 
 export const End = t.intersection(
   [t.type({ type: t.literal('end'), id: RequestId, count: NonNegativeInt }), t.partial({ truncated: t.boolean, total: NonNegativeInt })],

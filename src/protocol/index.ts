@@ -7,3 +7,4 @@ export * from './export-key.js';
 export * from './json-scan.js';
 export * from './chunk-bytes.js';
 export * from './result-bytes.js';
+export * from './violations.js';
