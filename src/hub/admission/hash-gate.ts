@@ -3,7 +3,8 @@
  * milliseconds of CPU on purpose, so the hub runs at most `maxConcurrent` checks at once and
  * lets at most `maxQueued` wait. More is refused at once (`HashBusyError`: 503 with
  * Retry-After) instead of queueing without bound. Sources without recent failures are served
- * before suspect ones (see failure-penalties.ts), and a clean check arriving at a full queue
+ * before suspect ones (see failure-penalties.ts; a source's second check while its first is
+ * waiting or running counts as suspect too), and a clean check arriving at a full queue
  * pushes out the newest suspect one, so a flood from other addresses cannot keep an agent with
  * the right password waiting. One source may have at most `maxPerSource` checks waiting or
  * running.
@@ -64,8 +65,10 @@ export class HashGate {
   }
 
   /** Runs `work` (one scrypt) when a slot is free; rejects with `HashBusyError` when full. */
-  async run<T>(source: string, suspect: boolean, work: () => Promise<T>): Promise<T> {
+  async run<T>(source: string, suspectSource: boolean, work: () => Promise<T>): Promise<T> {
     const mine = this.perSource.get(source) ?? 0;
+    // An agent checks one credential at a time: a second check from the same source waits as a suspect one.
+    const suspect = suspectSource || mine > 0;
     if (mine >= (this.options.maxPerSource ?? DEFAULT_MAX_PER_SOURCE)) {
       throw this.refusal(source, suspect, `${mine} credential checks from this address are already waiting or running`);
     }
