@@ -7,7 +7,8 @@
  * pass newSuperior after the comma explicitly.
  *
  * deleteoldrdn FALSE needs a hand-built `ModifyDNRequest` sent through the client's internal
- * `_send` (ldapts 8.2.0, pinned): used only when asked for, behind a runtime shape check.
+ * `_send` (ldapts 8.2.0, pinned): used only when asked for, behind a runtime shape check; the
+ * start-up self-test (`ldapts-internals.ts`) logs a warning when an ldapts lacks them.
  *
  * The scope check of a rename (`renameTarget`) is the directory's: `../directory/rename.ts`.
  */
