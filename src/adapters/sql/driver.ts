@@ -21,17 +21,20 @@ export interface QueryResult {
   readonly affectedRows: number;
 }
 
-/** A read statement's rows as arrays in column order: no object per row (the search's pages). */
-export interface RowArrays {
-  readonly rows: readonly (readonly unknown[])[];
-  /** The result's column names, in order (a name may occur twice). */
-  readonly columns: readonly string[];
-}
+/**
+ * Called with each row of a read statement as it arrives, as an array in column order, and the
+ * result's column names (the same array for every row of a statement; a name may occur twice).
+ */
+export type OnRow = (row: readonly unknown[], columns: readonly string[]) => void;
 
 export interface SqlSession {
   run(statement: Statement): Promise<QueryResult>;
-  /** A read statement with its rows as arrays (same values as `run` gives). */
-  rows(statement: Statement): Promise<RowArrays>;
+  /**
+   * A read statement whose rows are handed to `onRow` one by one (same values as `run` gives)
+   * and not kept: the search writes each row's JSON as it comes, so a page's rows are never all
+   * in memory at once. Resolves with the number of rows; a throw of `onRow` fails the statement.
+   */
+  eachRow(statement: Statement, onRow: OnRow): Promise<number>;
   /** Cancels the statement running on this session now, through a second connection. */
   cancel(): Promise<void>;
   /** Back to the pool; `destroy`: close the connection instead (after a cancel or a failure). */

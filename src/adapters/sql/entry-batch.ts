@@ -80,13 +80,21 @@ export class EntryLayout {
   }
 }
 
-/** Writes a page's entries, then hands them over as one batch. */
+/**
+ * Writes a page's entries, then hands them over as one batch. Each row is written as it
+ * arrives (`writeRow`), so it need not be kept: without child-table attributes its entry is
+ * complete; with them, the entry up to its last column attribute is written now, and `take`
+ * copies each such part into the page and adds the child values and the closing braces.
+ */
 export class EntryPageWriter {
   private readonly out = new JsonBytes();
   private ends: number[] = [];
+  /** Per part (entries awaiting child values): did it write an attribute? */
+  private partHasAttribute: boolean[] = [];
+  private readonly page = new JsonBytes();
 
-  /** Row `rowIndex` of the page as an entry, with its child-table values. */
-  writeRow(layout: EntryLayout, row: readonly unknown[], children: ChildValues, rowIndex: number): void {
+  /** A row as an entry (or, when the layout has child tables, the part of it before them). */
+  writeRow(layout: EntryLayout, row: readonly unknown[]): void {
     const out = this.out;
     if (this.ends.length > 0) out.byte(COMMA);
     out.bytes(layout.head);
@@ -101,7 +109,7 @@ export class EntryPageWriter {
       const v = s.position < 0 ? undefined : row[s.position];
       if (v === null || v === undefined) continue;
       if (s.list && Array.isArray(v)) {
-        first = this.values(s, v, first);
+        first = this.values(out, s, v, first);
       } else {
         const binary = Buffer.isBuffer(v);
         if (!first) out.byte(COMMA);
@@ -112,11 +120,8 @@ export class EntryPageWriter {
         out.byte(CLOSE_LIST);
       }
     }
-    for (let c = 0; c < layout.children.length; c++) {
-      const values = children[c]?.[rowIndex];
-      if (values !== undefined) first = this.values(layout.children[c] as Slot, values, first);
-    }
-    out.bytes(CLOSE_ENTRY);
+    if (layout.children.length === 0) out.bytes(CLOSE_ENTRY);
+    else this.partHasAttribute.push(!first);
     this.ends.push(out.at);
   }
 
@@ -127,19 +132,50 @@ export class EntryPageWriter {
     this.ends.push(this.out.at);
   }
 
-  /** The entries written so far as a batch; the writer starts a new one. */
-  take(): JsonBatch {
+  /** Forgets what was written since the last `take` (a page that failed half-way). */
+  discard(): void {
+    this.ends = [];
+    this.partHasAttribute = [];
+    this.out.reset();
+  }
+
+  /**
+   * The entries written since the last `take` as a batch; `children`: the child-table values of
+   * the rows `writeRow` wrote with `layout` (per child attribute, per row).
+   */
+  take(layout?: EntryLayout, children: ChildValues = []): JsonBatch {
     if (this.ends.length === 0) return JsonBatch.EMPTY;
     const ends = Uint32Array.from(this.ends);
     this.ends = [];
-    return new JsonBatch(this.out.take(), ends);
+    const parts = this.partHasAttribute;
+    if (parts.length === 0 || layout === undefined) return new JsonBatch(this.out.take(), ends);
+    this.partHasAttribute = [];
+    // The parts stay in this writer's buffer (reused for the next page); the page gets copies.
+    const written = this.out.view();
+    const page = this.page;
+    let start = 0;
+    for (let i = 0; i < ends.length; i++) {
+      const end = ends[i] as number;
+      if (i > 0) page.byte(COMMA);
+      page.copy(written, start, end);
+      start = end + 1;
+      let first = !(parts[i] as boolean);
+      for (let c = 0; c < layout.children.length; c++) {
+        const values = children[c]?.[i];
+        if (values !== undefined) first = this.values(page, layout.children[c] as Slot, values, first);
+      }
+      page.bytes(CLOSE_ENTRY);
+      ends[i] = page.at;
+    }
+    this.out.reset();
+    return new JsonBatch(page.take(), ends);
   }
 
   /**
    * A list of values: the text values under `name`, the binary ones under `name;binary` — the
    * kind met first first, as an object gets its keys. Returns the new `first`.
    */
-  private values(s: Slot, values: readonly unknown[], first: boolean): boolean {
+  private values(out: JsonBytes, s: Slot, values: readonly unknown[], first: boolean): boolean {
     let kind = 0; // 0 none yet, 1 text, 2 binary
     let mixed = false;
     for (const v of values) {
@@ -149,13 +185,12 @@ export class EntryPageWriter {
       else if (k !== kind) mixed = true;
     }
     if (kind === 0) return first;
-    this.group(s, values, kind === 2, first);
-    if (mixed) this.group(s, values, kind !== 2, false);
+    this.group(out, s, values, kind === 2, first);
+    if (mixed) this.group(out, s, values, kind !== 2, false);
     return false;
   }
 
-  private group(s: Slot, values: readonly unknown[], binary: boolean, first: boolean): void {
-    const out = this.out;
+  private group(out: JsonBytes, s: Slot, values: readonly unknown[], binary: boolean, first: boolean): void {
     if (!first) out.byte(COMMA);
     out.bytes(binary ? s.binaryName : s.name);
     let n = 0;

@@ -62,6 +62,12 @@ export class JsonBytes {
     this.at = o;
   }
 
+  /** `src[start, end)` copied (JSON written elsewhere). */
+  copy(src: Buffer, start: number, end: number): void {
+    this.ensure(end - start);
+    this.at += src.copy(this.buf, this.at, start, end);
+  }
+
   /** Text that is already JSON (from `JSON.stringify`), as UTF-8. */
   text(s: string): void {
     this.ensure(3 * s.length);
@@ -155,6 +161,16 @@ export class JsonBytes {
     }
     out[o++] = QUOTE;
     this.at = o;
+  }
+
+  /** Everything written, as a view of this writer's buffer (valid until the next write or `reset`). */
+  view(): Buffer {
+    return this.buf.subarray(0, this.at);
+  }
+
+  /** Starts again at the beginning of the same buffer. */
+  reset(): void {
+    this.at = 0;
   }
 
   /**

@@ -12,7 +12,7 @@ import type { Logger } from 'pino';
 import type { SqlConfig } from './config.js';
 import { defaultPort } from './config.js';
 import { mysqlDialect } from './dialect.js';
-import { textOf, type CatalogColumn, type QueryResult, type RowArrays, type SqlDriver, type SqlSession } from './driver.js';
+import { textOf, type CatalogColumn, type OnRow, type QueryResult, type SqlDriver, type SqlSession } from './driver.js';
 import { mysqlRow, mysqlValue, type MysqlField } from './mysql-values.js';
 import type { Statement } from './queries.js';
 import { tlsOptions } from './tls-files.js';
@@ -67,15 +67,22 @@ class MysqlSession implements SqlSession {
     return { rows: (result as Record<string, unknown>[]).map((row) => mysqlRow(row, f)), columns: f.map((x) => x.name), affectedRows: 0 };
   }
 
-  async rows(statement: Statement): Promise<RowArrays> {
+  /** Rows as arrays (`rowsAsArray`: no object per row), finished in place and handed over once the result is read. */
+  async eachRow(statement: Statement, onRow: OnRow): Promise<number> {
     const options = { sql: statement.text, rowsAsArray: true };
     const [result, fields] = statement.values.length === 0 ? await this.conn.query(options) : await this.conn.execute(options, statement.values as never[]);
-    if (!Array.isArray(result)) return { rows: [], columns: [] };
+    if (!Array.isArray(result)) return 0;
     const f = (fields ?? []) as unknown as MysqlField[];
+    const columns = f.map((x) => x.name);
     const types = f.map((x) => x.columnType);
-    // The rows are mysql2's own fresh arrays: finished in place.
-    for (const row of result as unknown[][]) for (let i = 0; i < types.length; i++) row[i] = mysqlValue(row[i], types[i]);
-    return { rows: result as unknown[][], columns: f.map((x) => x.name) };
+    const rows = result as unknown[][];
+    for (let r = 0; r < rows.length; r++) {
+      const row = rows[r] as unknown[];
+      for (let i = 0; i < types.length; i++) row[i] = mysqlValue(row[i], types[i]);
+      onRow(row, columns);
+      rows[r] = []; // handed over: not kept here
+    }
+    return rows.length;
   }
 
   async cancel(): Promise<void> {

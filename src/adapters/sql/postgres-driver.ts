@@ -11,7 +11,7 @@ import type { Logger } from 'pino';
 import type { SqlConfig } from './config.js';
 import { defaultPort } from './config.js';
 import { postgresDialect } from './dialect.js';
-import { textOf, type CatalogColumn, type QueryResult, type RowArrays, type SqlDriver, type SqlSession } from './driver.js';
+import { textOf, type CatalogColumn, type OnRow, type QueryResult, type SqlDriver, type SqlSession } from './driver.js';
 import { postgresTypes, type ArrayParser } from './postgres-values.js';
 import type { Statement } from './queries.js';
 import { tlsOptions } from './tls-files.js';
@@ -43,9 +43,28 @@ class PostgresSession implements SqlSession {
     return { rows: r.rows as Record<string, unknown>[], columns: r.fields.map((f) => f.name), affectedRows: r.rowCount ?? 0 };
   }
 
-  async rows(statement: Statement): Promise<RowArrays> {
-    const r = await this.client.query({ text: statement.text, values: [...statement.values], queryMode: 'extended', rowMode: 'array' } as pg.QueryArrayConfig);
-    return { rows: r.rows, columns: r.fields.map((f) => f.name) };
+  /** Rows as arrays (`rowMode: 'array'`), each handed over as pg parses it (a `Query` with a row listener keeps none). */
+  eachRow(statement: Statement, onRow: OnRow): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const query = new pg.Query({ text: statement.text, values: [...statement.values], queryMode: 'extended', rowMode: 'array' } as pg.QueryConfig);
+      let columns: string[] | undefined;
+      let count = 0;
+      let failed: { readonly err: unknown } | undefined;
+      query.on('row', (row: unknown[], result?: pg.ResultBuilder) => {
+        if (failed !== undefined) return;
+        columns ??= (result?.fields ?? []).map((f) => f.name);
+        try {
+          onRow(row, columns);
+          count += 1;
+        } catch (err) {
+          // Not thrown into pg's parser: the statement runs to its end and fails then.
+          failed = { err };
+        }
+      });
+      query.on('end', () => (failed === undefined ? resolve(count) : reject(failed.err instanceof Error ? failed.err : new Error(String(failed.err)))));
+      query.on('error', reject);
+      void this.client.query(query);
+    });
   }
 
   async cancel(): Promise<void> {

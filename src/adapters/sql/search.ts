@@ -24,7 +24,7 @@ import {
   type Page,
   type ProtocolErrorContext,
 } from '../../adapter-kit/index.js';
-import { withSession, type RowArrays, type SqlDriver, type SqlSession } from './driver.js';
+import { withSession, type SqlDriver, type SqlSession } from './driver.js';
 import { addValues, entryOf, keyText, type SqlEntry } from './entries.js';
 import { EntryLayout, EntryPageWriter, type ChildValues } from './entry-batch.js';
 import { parseFilter, type FilterNode } from './filter-parse.js';
@@ -63,14 +63,13 @@ async function childValuesOf(driver: SqlDriver, session: SqlSession, index: Attr
   keys.forEach((k, i) => rowOfKey.set(keyText(k), i));
   const out: (unknown[] | undefined)[][] = [];
   for (const [, child] of children) {
-    const r = await session.rows(childStatement(driver.dialect, child, keys));
-    const k = r.columns.lastIndexOf('entry_key');
-    const v = r.columns.lastIndexOf('v');
     const byRow: (unknown[] | undefined)[] = new Array<unknown[] | undefined>(keys.length);
-    for (const row of r.rows) {
-      const i = rowOfKey.get(keyText(row[k]));
-      if (i !== undefined) (byRow[i] ??= []).push(row[v]);
-    }
+    let at: { k: number; v: number } | undefined;
+    await session.eachRow(childStatement(driver.dialect, child, keys), (row, columns) => {
+      at ??= { k: columns.lastIndexOf('entry_key'), v: columns.lastIndexOf('v') };
+      const i = rowOfKey.get(keyText(row[at.k]));
+      if (i !== undefined) (byRow[i] ??= []).push(row[at.v]);
+    });
     out.push(byRow);
   }
   return out;
@@ -83,19 +82,47 @@ function rowObject(columns: readonly string[], row: readonly unknown[]): Record<
   return o;
 }
 
-/** One page of entries as a batch (entry-batch.ts); entries built as objects where the mapping has no layout. */
-function writePage(writer: EntryPageWriter, layout: EntryLayout | undefined, index: AttributeIndex, r: RowArrays, children: ChildValues): JsonBatch {
-  for (let i = 0; i < r.rows.length; i++) {
-    const row = r.rows[i] as readonly unknown[];
-    if (layout !== undefined) {
-      writer.writeRow(layout, row, children, i);
-      continue;
-    }
-    const entry = entryOf(index, rowObject(r.columns, row));
-    index.children().forEach(([attr], c) => addValues(entry.attributes, attr, children[c]?.[i] ?? []));
-    writer.writeEntry(entry);
+/**
+ * One page's rows as they arrive: each row's key kept (for the child statements and the next
+ * page), its entry written at once (entry-batch.ts) — or, for a mapping without a layout, the
+ * row kept and its entry built as an object once the child values are known.
+ */
+class PageRows {
+  readonly keys: unknown[] = [];
+  private readonly kept: Record<string, unknown>[] = [];
+  private columns: readonly string[] | undefined;
+  private layout: EntryLayout | undefined;
+  private keyAt = -1;
+
+  constructor(
+    private readonly writer: EntryPageWriter,
+    private readonly index: AttributeIndex,
+    private readonly layoutOf: (columns: readonly string[]) => EntryLayout | undefined,
+  ) {
+    writer.discard();
   }
-  return writer.take();
+
+  readonly add = (row: readonly unknown[], columns: readonly string[]): void => {
+    if (columns !== this.columns) {
+      this.columns = columns;
+      this.layout = this.layoutOf(columns);
+      this.keyAt = columns.lastIndexOf(this.index.mapping.key);
+    }
+    this.keys.push(row[this.keyAt]);
+    if (this.layout !== undefined) this.writer.writeRow(this.layout, row);
+    else this.kept.push(rowObject(columns, row));
+  };
+
+  /** The page's entries, with their child values. */
+  batch(children: ChildValues): JsonBatch {
+    if (this.layout !== undefined) return this.writer.take(this.layout, children);
+    this.kept.forEach((row, i) => {
+      const entry = entryOf(this.index, row);
+      this.index.children().forEach(([attr], c) => addValues(entry.attributes, attr, children[c]?.[i] ?? []));
+      this.writer.writeEntry(entry);
+    });
+    return this.writer.take();
+  }
 }
 
 type BatchPage = Omit<Page<never>, 'items'> & { readonly items: JsonBatch };
@@ -128,13 +155,13 @@ export function searchSource(source: SqlSource, params: Record<string, unknown>,
     const index = await source.index(mapping, both);
     const statement = pageStatement(driver.dialect, index, filter, after, pageSize, context);
     const batch = await withSession(driver, both, async (session) => {
-      const r = await session.rows(statement);
-      const keyAt = r.columns.lastIndexOf(mapping.key);
-      const keys = r.rows.map((row) => row[keyAt]);
+      const rows = new PageRows(writer, index, (columns) => layoutOf(index, columns));
+      await session.eachRow(statement, rows.add);
+      const { keys } = rows;
       const children = await childValuesOf(driver, session, index, keys);
-      if (r.rows.length > 0) after = keys[keys.length - 1];
-      done = r.rows.length < pageSize;
-      return writePage(writer, layoutOf(index, r.columns), index, r, children);
+      if (keys.length > 0) after = keys[keys.length - 1];
+      done = keys.length < pageSize;
+      return rows.batch(children);
     });
     return { items: batch, last: done };
   };

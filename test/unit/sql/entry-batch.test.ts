@@ -40,15 +40,16 @@ function viaObjects(index: AttributeIndex, columns: readonly string[], rows: rea
 function viaBatch(index: AttributeIndex, columns: readonly string[], rows: readonly (readonly unknown[])[], children: ChildValues): { texts: string[]; fast: boolean } {
   const layout = EntryLayout.of(index, columns);
   const writer = new EntryPageWriter();
+  // Rows written as they arrive; the child values come after the page (as in a search).
   rows.forEach((row, i) => {
-    if (layout !== undefined) return writer.writeRow(layout, row, children, i);
+    if (layout !== undefined) return writer.writeRow(layout, row);
     const o = Object.create(null) as Record<string, unknown>;
     columns.forEach((c, k) => (o[c] = row[k]));
     const entry = entryOf(index, o);
     index.children().forEach(([attr], c) => addValues(entry.attributes, attr, children[c]?.[i] ?? []));
     return writer.writeEntry(entry);
   });
-  const batch = writer.take();
+  const batch = writer.take(layout, children);
   expect(batch.count).toBe(rows.length);
   // The batch is the items' texts joined by commas: valid JSON inside brackets.
   expect(JSON.parse(`[${batch.bytes.toString('utf8')}]`)).toHaveLength(rows.length);
@@ -79,6 +80,22 @@ describe('entries written from rows', () => {
     for (const s of [...HOSTILE_STRINGS, ...HOSTILE_NICKNAMES.filter((n) => n !== '')]) expect(all).toContain(JSON.stringify(s).slice(1, -1));
     expect(all).toContain('"photo;binary":["');
     expect(all).toContain('"key":"9223372036854775807"');
+  });
+
+  it('page after page from one writer (its buffer reused), a failed page discarded', () => {
+    const rows = 1500;
+    const columns = [...PEOPLE_COLUMNS];
+    const index = indexOf({ table: 'people', key: 'id', multiValued: { groups: { table: 'group_members', foreignKey: 'person_id', column: 'group_id' } } }, columns);
+    const layout = EntryLayout.of(index, columns)!;
+    const writer = new EntryPageWriter();
+    writer.writeRow(layout, pgRow(1, rows));
+    writer.discard();
+    for (let from = 1; from <= rows; from += 400) {
+      const data = Array.from({ length: Math.min(400, rows - from + 1) }, (_, k) => pgRow(from + k, rows));
+      const children: ChildValues = [data.map((_, k) => (k % 2 === 0 ? [from + k, 'g'] : undefined))];
+      data.forEach((row) => writer.writeRow(layout, row));
+      expect(writer.take(layout, children).texts()).toEqual(viaObjects(index, columns, data, children));
+    }
   });
 
   it('with configured attributes (renamed columns, a column twice, a missing column) as the objects are', () => {
