@@ -8,6 +8,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT, startDaemon, type Daemon } from '../helpers/cli.js';
+import { contractFigures, type ApiContract } from '../helpers/e2e/openapi-contract.js';
+import { checkCurlOutput, contractAt } from '../helpers/e2e/openapi-curl.js';
 import { freePort } from '../helpers/slapd.js';
 
 const run = promisify(execFile);
@@ -16,9 +18,12 @@ const DEMO_BIN = join(ROOT, 'dist', 'src', 'cli', 'demo.js');
 
 let demo: Daemon;
 let commands: Map<string, string>;
+/** The demo hub's OpenAPI document: every printed command's output is checked against it. */
+let contract: ApiContract;
 
 beforeAll(async () => {
-  demo = startDaemon(DEMO_BIN, [], { DEMO_HUB_PORT: String(await freePort()) });
+  const port = await freePort();
+  demo = startDaemon(DEMO_BIN, [], { DEMO_HUB_PORT: String(port) });
   await demo.waitForLog((l) => typeof l['msg'] === 'string' && l['msg'].includes('Ctrl-C stops the demo'), 20_000);
   // The banner: "  # what" then "  command" pairs.
   const lines = demo.logs.filter((l) => l['unparsed'] === true).map((l) => String(l['msg']));
@@ -27,16 +32,23 @@ beforeAll(async () => {
     const what = /^ {2}# (.*)$/.exec(lines[i] ?? '')?.[1];
     if (what !== undefined) commands.set(what, (lines[i + 1] ?? '').trim());
   }
+  contract = await contractAt(`http://127.0.0.1:${port}`);
 });
 
 afterAll(async () => {
   expect(await demo.stop('SIGTERM')).toBe(0);
+  const figures = contractFigures();
+  console.log(`OpenAPI contract (demo): ${figures.responses} answers, ${figures.jsonBodies} JSON bodies, ${figures.ndjsonLines} NDJSON lines checked, ${figures.violations} violations`);
+  expect(figures.violations).toBe(0);
+  expect(figures.responses).toBe(6);
 });
 
 async function shell(what: string): Promise<string> {
   const command = [...commands.entries()].find(([k]) => k.startsWith(what))?.[1];
   expect(command, `printed command for "${what}"`).toBeDefined();
   const { stdout } = await run('bash', ['-c', `set -o pipefail; ${command!}`], { timeout: 20_000 });
+  // Each command's answer is a 200 (the tests below check its content): it must be the documented one.
+  checkCurlOutput(contract, command!, stdout);
   return stdout;
 }
 

@@ -21,6 +21,8 @@ import { HubApiError, type ExportResultLine, type HubClient } from '../../src/hu
 import { makeTestPki, type TestPki } from '../helpers/certs.js';
 import type { Daemon } from '../helpers/cli.js';
 import { apiDispatcher, ndjsonCall, type Ending, type NdjsonCall } from '../helpers/e2e/ndjson-call.js';
+import { contractFigures } from '../helpers/e2e/openapi-contract.js';
+import { contractAt } from '../helpers/e2e/openapi-curl.js';
 import { metricsText, pageRequests, settled, statusGet } from '../helpers/e2e/observe.js';
 import { printScimOutputOnFailure, startScimProcess, type ScimProcess } from '../helpers/e2e/scim-process.js';
 import {
@@ -98,6 +100,11 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
+  // Every answer received (HubClient, raw NDJSON calls, curl) was checked against the hub's
+  // OpenAPI document as it arrived; a violation failed its test.
+  const figures = contractFigures();
+  console.log(`[e2e http-api] OpenAPI contract: ${figures.responses} answers, ${figures.jsonBodies} JSON bodies, ${figures.ndjsonLines} NDJSON lines checked, ${figures.violations} violations`);
+  expect(figures.violations).toBe(0);
   await dispatcher?.close();
   await scim?.stop();
   await slapd?.dispose();
@@ -263,14 +270,20 @@ describe('curl, as an operator would', () => {
         child.stdin?.end(input ?? '');
       });
     const lines = (text: string) => text.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    // curl's output is checked against the hub's OpenAPI document as a 200 NDJSON answer.
+    const contract = await contractAt(hub.apiUrl, pki.ca.certPem);
+    const checked = (path: string, text: string): string => {
+      contract.text('POST', path, 200, text);
+      return text;
+    };
 
-    const found = lines(await curl(['-H', 'Content-Type: application/json', '-d', JSON.stringify({ base: PEOPLE, filter: '(uid=*)', attributes: ['uid'] }), url(hub, 'corp', 'search')]));
+    const found = lines(checked('/v1/data-sources/corp/search', await curl(['-H', 'Content-Type: application/json', '-d', JSON.stringify({ base: PEOPLE, filter: '(uid=*)', attributes: ['uid'] }), url(hub, 'corp', 'search')])));
     expect(found.at(-1)).toEqual({ end: true, count: ENTRIES, truncated: false });
     expect(found).toHaveLength(ENTRIES + 1);
 
     const records = ['curl1', 'curl2'].map((u) => JSON.stringify({ op: 'add', dn: `uid=${u},${BASELINE}`, attributes: { objectClass: ['inetOrgPerson'], uid: u, cn: u, sn: 'Curl' } }));
     records.push(JSON.stringify({ op: 'add', dn: `uid=curl1,${BASELINE}`, attributes: { objectClass: ['inetOrgPerson'], uid: 'curl1', cn: 'again', sn: 'Curl' } }));
-    const results = lines(await curl(['-H', 'Content-Type: application/x-ndjson', '--data-binary', '@-', url(hub, 'corp', 'export')], `${records.join('\n')}\n`));
+    const results = lines(checked('/v1/data-sources/corp/export', await curl(['-H', 'Content-Type: application/x-ndjson', '--data-binary', '@-', url(hub, 'corp', 'export')], `${records.join('\n')}\n`)));
     expect(results.slice(0, 2)).toEqual([{ index: 0, ok: true }, { index: 1, ok: true }]);
     expect(results[2]).toMatchObject({ index: 2, ok: false, code: 'ALREADY_EXISTS' });
     expect(results[3]).toEqual({ end: true, count: 3, ok: 2, failed: 1 });

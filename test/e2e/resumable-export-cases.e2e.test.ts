@@ -18,6 +18,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFailed, vi 
 import { makeTestPki, type TestPki } from '../helpers/certs.js';
 import type { Daemon } from '../helpers/cli.js';
 import { addRecordLines, indexOfDn, listAgents, resumeDn, sendKeyedExport, startKeyedExport, waitForRegistration, type Attempt } from '../helpers/e2e/keyed-export.js';
+import { contractFigures } from '../helpers/e2e/openapi-contract.js';
 import { apiDispatcher, type Line } from '../helpers/e2e/ndjson-call.js';
 import { PEOPLE, presentIndexes, startResumeSlapd } from '../helpers/e2e/resume-fixture.js';
 import { startScimProcess } from '../helpers/e2e/scim-process.js';
@@ -45,6 +46,10 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
+  // Every answer the API dispatcher received was checked against the hub's OpenAPI document.
+  const figures = contractFigures();
+  console.log(`[e2e resumable-export] OpenAPI contract: ${figures.responses} answers, ${figures.jsonBodies} JSON bodies, ${figures.ndjsonLines} NDJSON lines checked, ${figures.violations} violations`);
+  expect(figures.violations).toBe(0);
   await dispatcher?.close();
   await slapd?.dispose();
   if (dir) rmSync(dir, { recursive: true, force: true });

@@ -30,6 +30,7 @@ import { startFaultProxy, type FaultProxy } from '../faults/fault-proxy.js';
 import { makeTestPki, type TestPki } from '../helpers/certs.js';
 import { accountRun, formatRow, type FaultKind } from '../helpers/e2e/export-accounting.js';
 import { addRecordLines, indexOfDn, sendKeyedExport, startKeyedExport, waitForRegistration } from '../helpers/e2e/keyed-export.js';
+import { contractFigures } from '../helpers/e2e/openapi-contract.js';
 import { apiDispatcher } from '../helpers/e2e/ndjson-call.js';
 import { PEOPLE, presentIndexes, printDaemonLogsOnFailure, seededRandom, startResumeSlapd } from '../helpers/e2e/resume-fixture.js';
 import { SlapdAddLog } from '../helpers/e2e/slapd-adds.js';
@@ -116,6 +117,10 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
+  // Every answer the API dispatcher received was checked against the hub's OpenAPI document.
+  const figures = contractFigures();
+  console.log(`[e2e resumable-export] OpenAPI contract: ${figures.responses} answers, ${figures.jsonBodies} JSON bodies, ${figures.ndjsonLines} NDJSON lines checked, ${figures.violations} violations`);
+  expect(figures.violations).toBe(0);
   console.log(`[e2e resumable-export] seed ${SEED.toString(16)}, ${RECORDS} records, chunks of ${CHUNK}\n${matrix.join('\n')}`);
   await agent?.daemon.stop('SIGTERM');
   await hub?.daemon.stop('SIGTERM');

@@ -19,7 +19,9 @@ import { groupsOfPerson, personId, personRow } from '../fixtures/sql/data.js';
 import { PEOPLE_COLUMNS, WRITABLE_TABLE } from '../fixtures/sql/schema.js';
 import { makeTestPki, type TestPki } from '../helpers/certs.js';
 import type { Daemon } from '../helpers/cli.js';
-import { curlCall, curlStream, ndjsonLines, stableValue, type CurlAuth } from '../helpers/e2e/sql-curl.js';
+import { contractFigures } from '../helpers/e2e/openapi-contract.js';
+import { contractAt } from '../helpers/e2e/openapi-curl.js';
+import { curlCall, curlStream, ndjsonLines, stableValue, type CurlAuth, type CurlReply } from '../helpers/e2e/sql-curl.js';
 import { SQL_PASSWORD_ENV, sqlSource, startSqlDatabase, type SqlDatabase } from '../helpers/e2e/sql-database.js';
 import { AGENT_PASSWORD, API_TOKEN, secretHashes, startAgentProcess, startHubProcess, writeHubConfig, type HubProcess, type StackEnv } from '../helpers/e2e/stack.js';
 
@@ -48,6 +50,8 @@ beforeAll(async () => {
 }, 180_000);
 
 afterAll(async () => {
+  const figures = contractFigures();
+  report(`OpenAPI contract: ${figures.responses} answers, ${figures.jsonBodies} JSON bodies, ${figures.ndjsonLines} NDJSON lines checked, ${figures.violations} violations`);
   await db?.stop();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
@@ -80,6 +84,13 @@ async function startStack(): Promise<HubProcess> {
 }
 
 const url = (hub: HubProcess, op: string): string => `${hub.apiUrl}/v1/data-sources/${SOURCE}/${op}`;
+
+/** curl's answer (status and body as curl saw them) checked against the hub's OpenAPI document. */
+async function checked(hub: HubProcess, method: string, op: string, reply: Promise<CurlReply>): Promise<CurlReply> {
+  const r = await reply;
+  (await contractAt(hub.apiUrl, pki.ca.certPem)).text(method, `/v1/data-sources/${SOURCE}/${op}`, r.status, r.body);
+  return r;
+}
 const json = ['-H', 'Content-Type: application/json'];
 const report = (line: string): void => console.log(`[e2e sql] ${line}`);
 
@@ -114,13 +125,13 @@ describe('test, schema and get with curl', () => {
   it('1. test answers the server version; schema lists the mapped tables from the catalog; get reads rows losslessly, NOT_FOUND for a missing key', async () => {
     const hub = await startStack();
 
-    const test = await curlCall(auth, ['-X', 'POST', '-H', 'X-Request-Id: e2e-sql-test', url(hub, 'test')]);
+    const test = await checked(hub, 'POST', 'test', curlCall(auth, ['-X', 'POST', '-H', 'X-Request-Id: e2e-sql-test', url(hub, 'test')]));
     expect(test.status, test.body).toBe(200);
     const tested = JSON.parse(test.body) as { dataSource: string; requestId: string; data: Record<string, unknown> };
     expect(tested).toMatchObject({ dataSource: SOURCE, requestId: 'e2e-sql-test', data: { ok: true, server: `PostgreSQL ${db.server.version.split(' ')[0]}` } });
     expect(tested.data['latencyMs']).toEqual(expect.any(Number));
 
-    const schema = await curlCall(auth, [url(hub, 'schema')]);
+    const schema = await checked(hub, 'GET', 'schema', curlCall(auth, [url(hub, 'schema')]));
     expect(schema.status, schema.body).toBe(200);
     const catalog = (JSON.parse(schema.body) as { data: { dialect: string; tables: Array<{ table: string; columns: Array<{ name: string; type: string; primaryKey: boolean; nullable: boolean }> }> } }).data;
     expect(catalog.dialect).toBe('postgres');
@@ -134,7 +145,7 @@ describe('test, schema and get with curl', () => {
     const got: string[] = [];
     for (const i of [50, 3, ROWS]) {
       const key = personId(i, ROWS).toString();
-      const r = await curlCall(auth, [...json, '-d', JSON.stringify({ objectType: 'people', key }), url(hub, 'get')]);
+      const r = await checked(hub, 'POST', 'get', curlCall(auth, [...json, '-d', JSON.stringify({ objectType: 'people', key }), url(hub, 'get')]));
       expect(r.status, r.body).toBe(200);
       const entry = (JSON.parse(r.body) as { data: Record<string, unknown> }).data;
       expect(comparable(entry)).toEqual(expectedPerson(i));
@@ -142,7 +153,7 @@ describe('test, schema and get with curl', () => {
       expect(r.body).toContain(`"key":"${key}"`);
       got.push(key);
     }
-    const missing = await curlCall(auth, [...json, '-d', JSON.stringify({ objectType: 'people', key: '4' + '0'.repeat(15) }), url(hub, 'get')]);
+    const missing = await checked(hub, 'POST', 'get', curlCall(auth, [...json, '-d', JSON.stringify({ objectType: 'people', key: '4' + '0'.repeat(15) }), url(hub, 'get')]));
     expect(missing.status).toBe(404);
     expect(JSON.parse(missing.body)).toMatchObject({ code: 'NOT_FOUND', retryable: false });
     report(
@@ -160,8 +171,10 @@ describe('a 100,000-row search read slowly with curl', () => {
     let previous = -1n;
     let ordered = true;
     let entries = 0;
+    // Each line is checked against the hub's OpenAPI document as curl delivers it.
+    const searchLine = (await contractAt(hub.apiUrl, pki.ca.certPem)).lines('POST', `/v1/data-sources/${SOURCE}/search`);
     const stream = curlStream(auth, [...json, '-H', 'X-Request-Id: e2e-sql-slow', '-d', JSON.stringify({ objectType: 'people' }), url(hub, 'search')], (line) => {
-      if (line['end'] !== undefined || line['error'] !== undefined) return;
+      if (searchLine(line) !== 'SearchEntry') return;
       const key = BigInt(line['key'] as string);
       if (key <= previous) ordered = false;
       previous = key;
@@ -220,7 +233,7 @@ describe('an export with curl', () => {
       },
     }));
     const body = `${records.map((r) => JSON.stringify(r)).join('\n')}\n`;
-    const r = await curlCall(auth, ['-H', 'Content-Type: application/x-ndjson', '-H', 'X-Request-Id: e2e-sql-export', '--data-binary', '@-', url(hub, 'export')], body);
+    const r = await checked(hub, 'POST', 'export', curlCall(auth, ['-H', 'Content-Type: application/x-ndjson', '-H', 'X-Request-Id: e2e-sql-export', '--data-binary', '@-', url(hub, 'export')], body));
     expect(r.status, r.body).toBe(200);
     const lines = ndjsonLines(r.body);
     expect(lines).toHaveLength(keys.length + 1);

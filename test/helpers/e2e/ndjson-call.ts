@@ -7,6 +7,7 @@
  */
 import { Readable } from 'node:stream';
 import { Agent, request, type Dispatcher } from 'undici';
+import { withContract } from './openapi-contract.js';
 import { API_TOKEN } from './stack.js';
 
 export type Line = Record<string, unknown>;
@@ -34,9 +35,12 @@ export interface NdjsonCall {
   abort(): void;
 }
 
-/** A dispatcher trusting the test CA, without a body timeout (readers pause on purpose). */
+/**
+ * A dispatcher trusting the test CA, without a body timeout (readers pause on purpose), that
+ * checks every answer against the hub's OpenAPI document (openapi-contract.ts).
+ */
 export function apiDispatcher(caPem: string): Agent {
-  return new Agent({ connect: { ca: caPem }, bodyTimeout: 0, headersTimeout: 60_000 });
+  return withContract(new Agent({ connect: { ca: caPem }, bodyTimeout: 0, headersTimeout: 60_000 }));
 }
 
 export interface CallOptions {

@@ -125,7 +125,7 @@ export class ApiContract {
           figures.ndjsonLines += 1;
           // `oneOf` passed: exactly one branch matched; name it for the caller.
           const i = branches.findIndex((_b, n) => this.validator(pointer(...base, 'x-ndjson-line', 'oneOf', String(n)))(value));
-          return String(branches[i]?.['$ref'] ?? '').split('/').pop() ?? '';
+          return ((branches[i]?.['$ref'] as string | undefined) ?? '').split('/').pop() ?? '';
         },
       };
     }
@@ -140,6 +140,31 @@ export class ApiContract {
         throw new ContractViolation(`${what}: not an NDJSON answer`);
       },
     };
+  }
+
+  /**
+   * Checks an answer seen only as text (curl's output): the body of `status` in the media type
+   * the document gives it (the first, if it gives several). Headers are not seen, so not checked.
+   */
+  text(method: string, pathAndQuery: string, status: number, body: string): void {
+    const answer = this.answer(method, pathAndQuery, status, { 'content-type': this.mediaTypeOf(method, pathAndQuery, status), 'x-request-id': '(not seen)' });
+    const reader = new AnswerBody(answer);
+    reader.data(Buffer.from(body));
+    reader.end();
+  }
+
+  /** The check of each line of an NDJSON answer whose lines are read elsewhere (a curl stream). */
+  lines(method: string, pathAndQuery: string, status = 200): (line: unknown) => string {
+    const answer = this.answer(method, pathAndQuery, status, { 'content-type': 'application/x-ndjson', 'x-request-id': '(not seen)' });
+    return (line) => answer.line(line);
+  }
+
+  private mediaTypeOf(method: string, pathAndQuery: string, status: number): string {
+    const path = pathAndQuery.split('?')[0]!;
+    const template = this.paths.find((p) => p.pattern.test(path))?.template;
+    const op = template === undefined ? undefined : ((this.document['paths'] as Record<string, Json>)[template]![method.toLowerCase()] as Json | undefined);
+    const response = (op?.['responses'] as Record<string, Json> | undefined)?.[String(status)];
+    return Object.keys(response?.['content'] ?? { 'application/json': {} })[0]!;
   }
 
   private errorCheck(what: string): AnswerCheck {
@@ -259,7 +284,7 @@ class CheckingHandler implements Dispatcher.DispatchHandler {
         figures.violations += 1;
       }
     }
-    this.inner.onResponseStart(controller, statusCode, headers as Record<string, string | string[]>, statusMessage);
+    this.inner.onResponseStart(controller, statusCode, headers, statusMessage);
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
@@ -303,7 +328,8 @@ class CheckingHandler implements Dispatcher.DispatchHandler {
  * through `dispatcher` itself on the first call to that hub). A violation ends the call with a
  * `ContractViolation`: the body of the answer errors with it (after the data before it).
  */
-export function withContract(dispatcher: Dispatcher): Dispatcher {
+export function withContract<D extends Dispatcher>(dispatcher: D): D {
+  // undici's compose answers a proxy of `dispatcher` itself (close and destroy included).
   return dispatcher.compose((dispatch) => (opts, handler) => {
     const origin = String(opts.origin ?? '');
     const onLoaded = (contract: ApiContract): boolean => dispatch(opts, new CheckingHandler(contract, opts, handler));
@@ -313,5 +339,5 @@ export function withContract(dispatcher: Dispatcher): Dispatcher {
       h.onResponseError({ aborted: true, paused: false, reason: failure, abort: () => undefined, pause: () => undefined, resume: () => undefined }, failure);
     });
     return true;
-  });
+  }) as unknown as D;
 }

@@ -8,9 +8,11 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { hashPassword } from '../../../src/config/index.js';
+import { Agent } from 'undici';
 import { HubClient } from '../../../src/hub/client.js';
 import type { TestPki } from '../certs.js';
 import { AGENT_BIN, HUB_BIN, startDaemon, type Daemon } from '../cli.js';
+import { withContract } from './openapi-contract.js';
 
 export const TENANT = 'acme';
 export const API_TOKEN = 'e2e-api-token-0123456789abcdef';
@@ -147,9 +149,27 @@ export function scimSource(name: string, baseUrl: string, pageSize: number): str
 `;
 }
 
-/** A HubClient for tenant `acme` trusting the test CA. */
+/**
+ * A HubClient for tenant `acme` trusting the test CA, every answer checked against the hub's
+ * OpenAPI document (openapi-contract.ts); `close()` closes its connections as the client's own.
+ */
 export function hubClient(hub: HubProcess, pki: TestPki): HubClient {
-  return new HubClient({ url: hub.apiUrl, token: API_TOKEN, ca: pki.ca.certPem });
+  const agent = new Agent({ connect: { ca: pki.ca.certPem }, headersTimeout: 60_000, bodyTimeout: 0 });
+  return new CheckedHubClient(hub.apiUrl, agent);
+}
+
+class CheckedHubClient extends HubClient {
+  constructor(
+    url: string,
+    private readonly agent: Agent,
+  ) {
+    super({ url, token: API_TOKEN, dispatcher: withContract(agent) });
+  }
+
+  override async close(): Promise<void> {
+    await super.close();
+    await this.agent.destroy();
+  }
 }
 
 /** Debug/info log records of `daemon` about request `requestId`. */

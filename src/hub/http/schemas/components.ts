@@ -91,6 +91,7 @@ export const SEARCH_ENTRY_SCHEMA = {
   type: 'object',
   description: 'One entry or resource, exactly as the agent serialised it (ldap/ldif: docs/ldap.md, scim: docs/scim.md, sql: docs/sql.md). Never has a top-level `end` or `error`.',
   ...NOT_A_CLOSING_LINE,
+  additionalProperties: true,
 } as const;
 
 export const SEARCH_END_SCHEMA = {
@@ -143,7 +144,11 @@ export const EXPORT_RESULT_SCHEMA = {
   },
   oneOf: [
     { title: 'written', required: ['ok'], properties: { ok: { const: true }, code: false, message: false, retryable: false } },
-    { title: 'failed', required: ['ok', 'code', 'message', 'retryable'], properties: { ok: { const: false }, code: true, message: true, retryable: true, data: false, verified: false } },
+    {
+      title: 'failed',
+      required: ['ok', 'code', 'message', 'retryable'],
+      properties: { ok: { const: false }, code: { type: 'string' }, message: { type: 'string' }, retryable: { type: 'boolean' }, data: false, verified: false },
+    },
   ],
 } as const;
 
@@ -166,6 +171,7 @@ export const EXPORT_RECORD_SCHEMA = {
   $id: 'ExportRecord',
   type: 'object',
   description: "One record of an export body, one JSON object per line; its shape is the data source type's (ldap/ldif: docs/ldap.md, scim: docs/scim.md, sql: docs/sql.md).",
+  additionalProperties: true,
 } as const;
 
 /** The shared schemas of the answers, in the order the document lists them. */

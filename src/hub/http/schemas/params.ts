@@ -137,7 +137,7 @@ export function paramsBody(op: 'search' | 'get'): Record<string, unknown> {
     type: 'object',
     description: `the ${op} parameters of the data source's type (ldap, ldif, scim, sql below; a plugin type documents its own). The hub checks it is a JSON object; the agent checks the type's shape (400 BAD_REQUEST).`,
     anyOf: [
-      { type: 'object', title: 'PluginParams', description: "a plugin type's own parameters" },
+      { type: 'object', title: 'PluginParams', description: "a plugin type's own parameters", additionalProperties: true },
       { $ref: `Ldap${kind}Params#` },
       { $ref: `Ldif${kind}Params#` },
       { $ref: `Scim${kind}Params#` },
