@@ -33,7 +33,6 @@ import {
   readChunkFrame,
   readResultFrame,
   positiveInt,
-  RequestId,
   streamViolation,
   violationError,
   type Frame,
@@ -279,10 +278,11 @@ export class AgentLink {
       : decodeFrame(buf, this.options.maxFrameBytes);
     if (!decoded.ok) {
       this.log.warn({ agentId: this.agentId, reason: decoded.message, requestId: decoded.id }, 'bad frame from agent');
-      const violation = this.helloFrame ? streamViolation(decoded) : undefined;
-      if (violation) return this.onViolation(violation);
-      const id = !this.helloFrame && RequestId.is(decoded.id) ? { id: decoded.id } : {};
-      this.send({ type: 'error', code: 'BAD_FRAME', message: decoded.message, retryable: false, ...id });
+      const violation = streamViolation(decoded);
+      if (violation && this.helloFrame) return this.onViolation(violation);
+      // Before hello no request exists: whatever id the frame names, it names no open request.
+      const message = violation ? `${decoded.message} (about request ${violation.id}, which is not pending)` : decoded.message;
+      this.send({ type: 'error', code: 'BAD_FRAME', message, retryable: false });
       return;
     }
     const frame = decoded.frame;

@@ -15,11 +15,12 @@
  */
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RequestId, decodeFrame, type ErrorCode, type Frame } from '../../src/protocol/index.js';
+import { decodeFrame, type ErrorCode, type Frame } from '../../src/protocol/index.js';
 import { memoryAdapter } from '../helpers/memory-adapter.js';
 import { basicAgentYaml, isState, makeEnv, startAgent, type Env, type TestAgent } from '../helpers/relay-env.js';
 import {
   SEED,
+  answersMarker,
   anyHostileFrame,
   deepFrame,
   figure,
@@ -134,8 +135,9 @@ function expectation(data: string | Buffer, binary: boolean): Expectation {
     case 'error':
       return { kind: 'silent', why: 'an error is never answered' };
     default:
-      // hello, result (never sent by a hub) and welcome, reject (only before registration).
-      return { kind: 'bad-frame', id: 'id' in f && RequestId.is(f.id) ? f.id : undefined };
+      // hello, result (never sent by a hub) and welcome, reject (only before registration):
+      // refused, naming no open request, so without an id.
+      return { kind: 'bad-frame', id: undefined };
   }
 }
 
@@ -182,7 +184,7 @@ async function tryFrame(hf: HostileFrame): Promise<void> {
       if (f.type === 'credit' && exp.op === 'export') hub.sendFrame({ type: 'end', id: exp.id, count: 0 });
       if (f.type === 'result' || f.type === 'end' || f.type === 'error') break;
     }
-    const mine = hub.received.slice(from, cursor).filter((r) => !(r.decoded.ok && r.decoded.frame.type === 'error' && r.decoded.frame.id === `mark-${runId}`));
+    const mine = hub.received.slice(from, cursor).filter((r) => !(r.decoded.ok && answersMarker(r.decoded.frame, `mark-${runId}`)));
     record(mine);
     expect(mine.every((r) => r.decoded.ok && 'id' in r.decoded.frame && r.decoded.frame.id === exp.id), what).toBe(true);
     return;
@@ -242,48 +244,52 @@ describe('fuzz: hostile frames from a rogue hub', () => {
   it('credit families against unknown ids and a live stream: negative, zero, fractional, NaN, 1e400, strings, huge', async () => {
     const bad = ['-1', '0', '-0', '1.5', 'NaN', 'Infinity', '1e400', '"1"', 'null', '[]', '{}', 'true'];
     for (const n of bad) await tryFrame({ data: `{"type":"credit","id":"@@ID@@","n":${n}}`, binary: false, family: 'credit' });
-    // A live stream with no credit: hostile credit frames for it are refused with its id and
-    // change nothing; then one huge credit lets the whole stream through with the exact count.
-    const id = 'live-credit';
-    const from = hub.received.length;
-    hub.sendFrame({ type: 'request', id, op: 'search', dataSource: 'mem', params: {}, timeoutMs: 20_000, credit: 0 });
+    // A live stream with no credit: a hostile credit for it that names it (the text is JSON)
+    // ends it — one BAD_FRAME error with its id, the last word on it; a credit whose text is not
+    // JSON names nothing: an error without an id, and the stream runs on.
+    let k = 0;
     for (const n of bad) {
+      const id = `live-credit-${++k}`;
+      const from = hub.received.length;
+      hub.sendFrame({ type: 'request', id, op: 'search', dataSource: 'mem', params: {}, timeoutMs: 20_000, credit: 0 });
       const text = `{"type":"credit","id":"${id}","n":${n}}`;
-      const { replies } = await hub.probe(text, false, `mark-${++runId}`);
-      stats.frames += 1;
-      record(replies);
-      // The id is salvaged when the text is JSON at all (NaN, Infinity, 1e400 are not… 1e400 is).
       const json = !['NaN', 'Infinity'].includes(n);
+      const { replies } = await hub.probe(text, false, `mark-${++runId}`);
+      stats.frames += 2;
+      record(replies);
       expect(replies.map((r) => frameOf(r)), text).toEqual([expect.objectContaining({ type: 'error', code: 'BAD_FRAME', ...(json ? { id } : {}) })]);
+      if (!json) expect(frameOf(replies[0]!)).not.toHaveProperty('id');
+      const start = hub.received.length;
+      hub.sendFrame({ type: 'credit', id, n: 2 ** 31 - 1 });
+      if (json) {
+        // Ended: the valid credit finds no open request and changes nothing.
+        await hub.probe('{"type":"cancel","id":"x"}', false, `mark-${++runId}`);
+        expect(hub.frames(from).filter((f) => 'id' in f && f.id === id).map((f) => f.type)).toEqual(['error']);
+      } else {
+        const { items, end } = await follow(hub, id, start, false);
+        expect(end).toEqual({ type: 'end', id, count: ITEMS });
+        expect(items).toHaveLength(ITEMS);
+      }
     }
-    expect(hub.frames(from).filter((f) => f.type === 'chunk')).toEqual([]);
-    const start = hub.received.length;
-    hub.sendFrame({ type: 'credit', id, n: Number.MAX_SAFE_INTEGER });
-    const { items, end } = await follow(hub, id, start, false);
-    expect(end).toEqual({ type: 'end', id, count: ITEMS });
-    expect(items).toHaveLength(ITEMS);
-    stats.frames += 2;
   });
 
-  it('duplicate request ids: the second is BAD_REQUEST, the first runs on untouched', async () => {
-    const id = 'dup-1';
-    hub.sendFrame({ type: 'request', id, op: 'search', dataSource: 'mem', params: {}, timeoutMs: 20_000, credit: 0 });
+  it('duplicate request ids: the second ends the first — one BAD_FRAME error with the id, its last word', async () => {
     for (const op of ['test', 'search', 'get', 'export']) {
+      const id = `dup-${op}`;
+      const from = hub.received.length;
+      hub.sendFrame({ type: 'request', id, op: 'search', dataSource: 'mem', params: {}, timeoutMs: 20_000, credit: 0 });
       const { replies } = await hub.probe(JSON.stringify({ type: 'request', id, op, dataSource: 'mem', params: {}, timeoutMs: 5000 }), false, `mark-${++runId}`);
-      stats.frames += 1;
+      stats.frames += 2;
       record(replies);
-      expect(replies.map((r) => frameOf(r))).toEqual([expect.objectContaining({ type: 'error', code: 'BAD_REQUEST', id })]);
+      expect(replies.map((r) => frameOf(r))).toEqual([expect.objectContaining({ type: 'error', code: 'BAD_FRAME', id })]);
+      // Ended: a credit for it changes nothing; once ended the id is free again.
+      hub.sendFrame({ type: 'credit', id, n: 2 });
+      await hub.probe('{"type":"cancel","id":"x"}', false, `mark-${++runId}`);
+      expect(hub.frames(from).filter((f) => 'id' in f && f.id === id).map((f) => f.type)).toEqual(['error']);
+      const again = await search(hub, id);
+      expect(again.end).toEqual({ type: 'end', id, count: ITEMS });
+      stats.frames += 3;
     }
-    // Without credit the first request sent nothing yet: its stream starts now.
-    const from = hub.received.length;
-    hub.sendFrame({ type: 'credit', id, n: 2 });
-    const { items, end } = await follow(hub, id, from);
-    expect(end).toEqual({ type: 'end', id, count: ITEMS });
-    expect(items).toHaveLength(ITEMS);
-    // Once it ended the id is free again.
-    const again = await search(hub, id);
-    expect(again.end).toEqual({ type: 'end', id, count: ITEMS });
-    stats.frames += 7;
   });
 
   it('cancel and credit of unknown ids are silent; cancel of a live stream stops it without another frame', async () => {
@@ -307,7 +313,7 @@ describe('fuzz: hostile frames from a rogue hub', () => {
     stats.frames += 5;
   });
 
-  it('export channel abuse: records without credit, too many records, a wrong end count → BAD_REQUEST', async () => {
+  it('export channel abuse: records without credit, too many records, a wrong end count → BAD_REQUEST; a malformed end → BAD_FRAME', async () => {
     const cases: Array<{ id: string; frames: (id: string) => unknown[] }> = [
       { id: 'exp-nocredit', frames: (id) => Array.from({ length: 6 }, (_, seq) => ({ type: 'chunk', id, seq, items: [{ i: seq }] })) },
       { id: 'exp-toomany', frames: (id) => [{ type: 'chunk', id, seq: 0, items: Array.from({ length: 501 }, (_, i) => ({ i })) }] },
@@ -321,11 +327,10 @@ describe('fuzz: hostile frames from a rogue hub', () => {
       for (const f of c.frames(c.id)) hub.sendFrame(f);
       stats.frames += 1 + c.frames(c.id).length;
       if (c.id === 'exp-negcount') {
-        // A malformed end is a BAD_FRAME (with its id); the export then waits for a proper end.
-        await hub.waitFor((f) => f.type === 'error' && f.id === c.id && f.code === 'BAD_FRAME', from);
-        hub.sendFrame({ type: 'end', id: c.id, count: 1 });
-        const done = await hub.waitFor((f) => f.type === 'end' && f.id === c.id, from);
-        expect(done).toEqual({ type: 'end', id: c.id, count: 1 });
+        // A malformed end names the export: it ends with BAD_FRAME, the record written accounted for.
+        const err = await hub.waitFor((f) => f.type === 'error' && f.id === c.id, from);
+        expect(err).toMatchObject({ code: 'BAD_FRAME', details: { count: 1 } });
+        record(hub.received.slice(from));
         continue;
       }
       const err = await hub.waitFor((f) => f.type === 'error' && f.id === c.id, from);

@@ -168,16 +168,17 @@ export class Peer {
   }
 
   /**
-   * Sends `data`, then a marker frame the peer must refuse with a BAD_FRAME error carrying the
-   * marker's id; resolves with the messages received in between (the answer to `data`, for a
-   * peer that answers in order). `closed` when the peer closed the socket instead.
+   * Sends `data`, then a marker frame the peer must refuse with a BAD_FRAME error naming the
+   * marker's id (without the id: it names no open request, docs/protocol.md "Protocol errors");
+   * resolves with the messages received in between (the answer to `data`, for a peer that
+   * answers in order). `closed` when the peer closed the socket instead.
    */
   async probe(data: string | Buffer, binary: boolean, marker: string, timeoutMs = 5000): Promise<{ replies: Received[]; closed: boolean }> {
     const from = this.received.length;
     this.send(data, binary);
     if (!this.open) return { replies: this.received.slice(from), closed: true };
     this.send(markerFrame(marker));
-    const i = await this.waitIndex((f) => f.type === 'error' && f.id === marker, from, timeoutMs, true);
+    const i = await this.waitIndex((f) => answersMarker(f, marker), from, timeoutMs, true);
     if (i < 0) return { replies: this.received.slice(from), closed: true };
     return { replies: this.received.slice(from, i), closed: false };
   }
@@ -187,9 +188,17 @@ export class Peer {
   }
 }
 
-/** A frame of an unknown type with a recognisable id: every peer answers it BAD_FRAME with that id. */
+/**
+ * A frame of an unknown type with a recognisable id that names no open request: every peer
+ * answers it with a BAD_FRAME error without an id whose message names it (`answersMarker`).
+ */
 export function markerFrame(id: string): string {
   return JSON.stringify({ type: 'hostile-marker', id });
+}
+
+/** Is `f` the answer to the marker frame of `marker`? */
+export function answersMarker(f: Frame, marker: string): boolean {
+  return f.type === 'error' && f.id === undefined && f.message.includes(`(about request ${marker}, which is not`);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -489,9 +498,13 @@ export function oversizeFrame(maxFrameBytes: number): fc.Arbitrary<HostileFrame>
   });
 }
 
-/** The `id` a peer should echo in its BAD_FRAME answer to `text` (as the codec salvages it). */
+/**
+ * The `id` a peer should echo in its BAD_FRAME answer to a refused frame that names no open
+ * request: only a refused `request` frame is answered with its own id (it ends that request on
+ * the hub); any other gets an error without an id (docs/protocol.md, "Protocol errors").
+ */
 export function salvagedId(decoded: DecodeResult): string | undefined {
-  return !decoded.ok && RequestId.is(decoded.id) ? decoded.id : undefined;
+  return !decoded.ok && decoded.frameType === 'request' && RequestId.is(decoded.id) ? decoded.id : undefined;
 }
 
 /** Every family, weighted so that the total per run mixes them. */

@@ -16,7 +16,7 @@ import { Subject, lastValueFrom, toArray } from 'rxjs';
 import fc from 'fast-check';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ProtocolError, RequestId, decodeFrame, type Frame } from '../../src/protocol/index.js';
+import { ProtocolError, decodeFrame, type Frame } from '../../src/protocol/index.js';
 import { memoryAdapter } from '../helpers/memory-adapter.js';
 import { API_TOKENS, basicAgentYaml, isState, makeEnv, startAgent, startHub, type Env, type RunningHub, type TestAgent, memoryDataSourceYaml } from '../helpers/relay-env.js';
 import {
@@ -34,7 +34,6 @@ import {
   materialise,
   prototypeIsClean,
   rawTextFrame,
-  salvagedId,
   watchCrashes,
   type CrashWatch,
   type HostileFrame,
@@ -186,11 +185,13 @@ const ANSWERS = new Set(['result', 'error', 'chunk', 'end', 'credit']);
 function expectation(data: string | Buffer, binary: boolean): Expectation {
   if (binary) return { kind: 'bad-frame', id: undefined };
   const decoded = decodeFrame(typeof data === 'string' ? Buffer.from(data) : data, MAX_FRAME_BYTES);
-  if (!decoded.ok) return { kind: 'bad-frame', id: salvagedId(decoded) };
+  // The rogue was sent no request: a refused frame names no request of its, so the error has no id
+  // (docs/protocol.md, "Protocol errors").
+  if (!decoded.ok) return { kind: 'bad-frame', id: undefined };
   const f = decoded.frame;
   const id = 'id' in f ? f.id : undefined;
   if (f.type === 'error' && id === undefined) return { kind: 'silent', why: 'an error without id is never answered' };
-  if (!ANSWERS.has(f.type) || id === undefined) return { kind: 'bad-frame', id: RequestId.is(id) ? id : undefined };
+  if (!ANSWERS.has(f.type) || id === undefined) return { kind: 'bad-frame', id: undefined };
   // "no pending request with id …": an agent cannot answer a request it was not sent.
   return { kind: 'bad-frame', id: undefined };
 }
@@ -457,6 +458,7 @@ describe('hostile answers to requests the rogue was sent', () => {
     stats.followUp = `ok (HTTP search ${ITEMS}/${ITEMS} ×2, test)`;
     // The frame the marker helper relies on is still answered: the rogue session is healthy.
     const { replies } = await rogue.probe(markerFrame('probe-id'), false, `mark-${++runId}`);
-    expect(replies.map(frameOf)).toEqual([expect.objectContaining({ code: 'BAD_FRAME', id: 'probe-id' })]);
+    expect(replies.map(frameOf)).toEqual([expect.objectContaining({ code: 'BAD_FRAME', message: expect.stringContaining('(about request probe-id, which is not pending)') as string })]);
+    expect(replies.map(frameOf)[0]).not.toHaveProperty('id');
   });
 });
