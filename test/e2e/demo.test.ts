@@ -8,8 +8,10 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT, startDaemon, type Daemon } from '../helpers/cli.js';
-import { contractFigures, type ApiContract } from '../helpers/e2e/openapi-contract.js';
+import { Agent } from 'undici';
+import { contractFigures, withContract, type ApiContract } from '../helpers/e2e/openapi-contract.js';
 import { checkCurlOutput, contractAt } from '../helpers/e2e/openapi-curl.js';
+import { runDemoCalls, summarise } from '../helpers/e2e/openapi-demo-calls.js';
 import { freePort } from '../helpers/slapd.js';
 
 const run = promisify(execFile);
@@ -20,9 +22,11 @@ let demo: Daemon;
 let commands: Map<string, string>;
 /** The demo hub's OpenAPI document: every printed command's output is checked against it. */
 let contract: ApiContract;
+let base: string;
 
 beforeAll(async () => {
   const port = await freePort();
+  base = `http://127.0.0.1:${port}`;
   demo = startDaemon(DEMO_BIN, [], { DEMO_HUB_PORT: String(port) });
   await demo.waitForLog((l) => typeof l['msg'] === 'string' && l['msg'].includes('Ctrl-C stops the demo'), 20_000);
   // The banner: "  # what" then "  command" pairs.
@@ -32,7 +36,7 @@ beforeAll(async () => {
     const what = /^ {2}# (.*)$/.exec(lines[i] ?? '')?.[1];
     if (what !== undefined) commands.set(what, (lines[i + 1] ?? '').trim());
   }
-  contract = await contractAt(`http://127.0.0.1:${port}`);
+  contract = await contractAt(base);
 });
 
 afterAll(async () => {
@@ -40,7 +44,8 @@ afterAll(async () => {
   const figures = contractFigures();
   console.log(`OpenAPI contract (demo): ${figures.responses} answers, ${figures.jsonBodies} JSON bodies, ${figures.ndjsonLines} NDJSON lines checked, ${figures.violations} violations`);
   expect(figures.violations).toBe(0);
-  expect(figures.responses).toBe(6);
+  // The six printed commands, and the six typed calls.
+  expect(figures.responses).toBe(12);
 });
 
 async function shell(what: string): Promise<string> {
@@ -91,6 +96,23 @@ describe('npm start (the demo)', () => {
     expect(lines.slice(0, 2)).toEqual([{ index: 0, ok: true }, { index: 1, ok: true }]);
     expect(lines[2]).toMatchObject({ index: 2, ok: false, code: 'NOT_FOUND' });
     expect(lines[3]).toEqual({ end: true, count: 3, ok: 2, failed: 1 });
+  });
+
+  it("makes the demo's calls with the types generated from the document (openapi-demo-calls.ts)", async () => {
+    const agent = new Agent();
+    try {
+      // The export is only the delete of an entry that does not exist: the other tests' state stays.
+      const answers = await runDemoCalls({ base, token: 'demo-token', dataSource: 'directory', dispatcher: withContract(agent) }, [
+        '{"op":"delete","dn":"uid=nobody,ou=people,dc=demo,dc=example"}',
+      ]);
+      const s = summarise(answers);
+      expect(s.agents).toEqual(['demo-agent-1']);
+      expect(s.end).toMatchObject({ end: true, count: s.entries, truncated: false });
+      expect(s.failed).toEqual([{ index: 0, code: 'NOT_FOUND' }]);
+      expect(answers.document.openapi).toBe('3.1.0');
+    } finally {
+      await agent.close();
+    }
   });
 
   it('serves the OpenAPI document', async () => {
