@@ -22,10 +22,14 @@ declare module 'fastify' {
 /** The configured timeout of `op`, shortened (never lengthened) by a `?timeoutMs=` query. */
 export function timeoutFor(ctx: ApiContext, op: Operation, req: FastifyRequest): number {
   const configured = ctx.hub.timeoutFor(op);
-  const raw = (req.query as Record<string, unknown> | undefined)?.['timeoutMs'];
-  if (raw === undefined) return configured;
-  // The route's query schema has made it an integer already; a string is checked here too.
-  const n = typeof raw === 'number' ? raw : typeof raw === 'string' && /^\d{1,10}$/.test(raw) ? Number(raw) : NaN;
+  const q = req.url.indexOf('?');
+  if (q === -1) return configured;
+  // The route's query schema has checked that it is one integer >= 1, but a schema's type
+  // coercion also takes "1e3" or "0x10": the text itself must be decimal digits.
+  const given = new URLSearchParams(req.url.slice(q + 1)).getAll('timeoutMs');
+  if (given.length === 0) return configured;
+  const raw = given.length === 1 ? given[0]! : given.join(',');
+  const n = /^\d{1,10}$/.test(raw) ? Number(raw) : NaN;
   if (!Number.isSafeInteger(n) || n < 1) throw new ProtocolError('BAD_REQUEST', `timeoutMs must be a positive integer, got ${JSON.stringify(raw)}`);
   return Math.min(n, configured);
 }

@@ -545,7 +545,7 @@ export interface operations {
     testDataSource: {
         parameters: {
             query?: {
-                /** @description shortens the operation's configured deadline (never lengthens it), ms */
+                /** @description shortens the operation's configured deadline (never lengthens it): ms, in decimal digits */
                 timeoutMs?: number;
             };
             header?: {
@@ -678,7 +678,7 @@ export interface operations {
     getSchema: {
         parameters: {
             query?: {
-                /** @description shortens the operation's configured deadline (never lengthens it), ms */
+                /** @description shortens the operation's configured deadline (never lengthens it): ms, in decimal digits */
                 timeoutMs?: number;
             };
             header?: {
@@ -811,7 +811,7 @@ export interface operations {
     getAttributes: {
         parameters: {
             query?: {
-                /** @description shortens the operation's configured deadline (never lengthens it), ms */
+                /** @description shortens the operation's configured deadline (never lengthens it): ms, in decimal digits */
                 timeoutMs?: number;
             };
             header?: {
@@ -944,7 +944,7 @@ export interface operations {
     getResourceTypes: {
         parameters: {
             query?: {
-                /** @description shortens the operation's configured deadline (never lengthens it), ms */
+                /** @description shortens the operation's configured deadline (never lengthens it): ms, in decimal digits */
                 timeoutMs?: number;
             };
             header?: {
@@ -1077,7 +1077,7 @@ export interface operations {
     getEntry: {
         parameters: {
             query?: {
-                /** @description shortens the operation's configured deadline (never lengthens it), ms */
+                /** @description shortens the operation's configured deadline (never lengthens it): ms, in decimal digits */
                 timeoutMs?: number;
             };
             header?: {
@@ -1237,7 +1237,7 @@ export interface operations {
     search: {
         parameters: {
             query?: {
-                /** @description shortens the operation's configured deadline (never lengthens it), ms */
+                /** @description shortens the operation's configured deadline (never lengthens it): ms, in decimal digits */
                 timeoutMs?: number;
             };
             header?: {
@@ -1397,7 +1397,7 @@ export interface operations {
     export: {
         parameters: {
             query?: {
-                /** @description shortens the operation's configured deadline (never lengthens it), ms */
+                /** @description shortens the operation's configured deadline (never lengthens it): ms, in decimal digits */
                 timeoutMs?: number;
             };
             header?: {

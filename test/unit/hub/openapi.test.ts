@@ -206,6 +206,9 @@ describe('a hub serving it', () => {
       ['POST', '/v1/data-sources/x/test?timeoutMs=-1', {}, /timeoutMs must be >= 1/],
       ['POST', '/v1/data-sources/x/search?timeoutMs=1.5', { body: '{}' }, /timeoutMs must be integer/],
       ['POST', '/v1/data-sources/x/search?timeoutMs=abc', { body: '{}' }, /timeoutMs must be integer/],
+      // Numbers the schema's coercion would take, which the API never took: decimal digits only.
+      ['POST', '/v1/data-sources/x/search?timeoutMs=1e3', { body: '{}' }, /timeoutMs must be a positive integer, got "1e3"/],
+      ['POST', '/v1/data-sources/x/search?timeoutMs=0x10', { body: '{}' }, /timeoutMs must be a positive integer, got "0x10"/],
       ['POST', '/v1/data-sources/x/search', { body: '[1,2]' }, /body must be object/],
       ['POST', '/v1/data-sources/x/get', { body: '"dn"' }, /body must be object/],
       ['POST', '/v1/data-sources/x/export', { body: '{}\n', type: 'application/x-ndjson', headers: { 'idempotency-key': 'ä'.repeat(3) } }, /idempotency-key must match pattern/],

@@ -43,7 +43,7 @@ const NAME_PARAMS = {
 const QUERY = {
   type: 'object',
   properties: {
-    timeoutMs: { type: 'integer', minimum: 1, maximum: 9_999_999_999, description: "shortens the operation's configured deadline (never lengthens it), ms" },
+    timeoutMs: { type: 'integer', minimum: 1, maximum: 9_999_999_999, description: "shortens the operation's configured deadline (never lengthens it): ms, in decimal digits" },
   },
 } as const;
 
