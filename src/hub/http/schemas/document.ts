@@ -18,7 +18,11 @@ const DESCRIPTION = [
 ].join(' ');
 
 const HEADERS = {
-  'X-Request-Id': { description: "the request's id: the client's X-Request-Id when usable, else a new one; also in error bodies and the agent's log", schema: { type: 'string' } },
+  'X-Request-Id': {
+    required: true,
+    description: "the request's id: the client's X-Request-Id when usable, else a new one; also in error bodies and the agent's log",
+    schema: { type: 'string' },
+  },
   'Retry-After': { description: 'seconds to wait before retrying', schema: { type: 'integer', minimum: 0 } },
   'WWW-Authenticate': { description: 'Bearer realm="datasync-hub"', schema: { type: 'string' } },
 } as const;
