@@ -13,7 +13,9 @@ import {
   RequestId,
   SUBPROTOCOL,
   decodeFrame,
+  streamViolation,
   type Frame,
+  type StreamViolation,
   type Hello,
   type Reject,
   type Welcome,
@@ -56,10 +58,10 @@ const FROM_HUB_REGISTERING: ReadonlySet<Frame['type']> = new Set(['welcome', 're
 const FROM_HUB_REGISTERED: ReadonlySet<Frame['type']> = new Set(['request', 'chunk', 'credit', 'end', 'cancel', 'error']);
 
 /** Why `frame` is not one a hub sends at this point of the session; undefined when it is. */
-function misdirected(frame: Frame, registered: boolean): { readonly message: string; readonly id?: string } | undefined {
+function misdirected(frame: Frame, registered: boolean): { readonly message: string; readonly id?: string; readonly frameType: Frame['type'] } | undefined {
   if ((registered ? FROM_HUB_REGISTERED : FROM_HUB_REGISTERING).has(frame.type)) return undefined;
   const message = `unexpected ${frame.type} frame from a hub ${registered ? 'after' : 'before'} welcome`;
-  return 'id' in frame ? { message, id: frame.id } : { message };
+  return 'id' in frame ? { message, id: frame.id, frameType: frame.type } : { message, frameType: frame.type };
 }
 
 /** What opening the socket takes: the transport part of {@link DialOptions}. */
@@ -113,6 +115,8 @@ export function dial(url: string, options: DialOptions): Observable<DialEvent> {
   const scheduler = options.scheduler ?? asyncScheduler;
   return new Observable<DialEvent>((subscriber) => {
     const inbound = new Subject<Frame>();
+    /** Refused frames naming a request, after welcome: the session's requests answer them. */
+    const violations = new Subject<StreamViolation>();
     const liveness = new Subject<void>();
     const subs: Subscription[] = [];
     let done = false;
@@ -157,7 +161,7 @@ export function dial(url: string, options: DialOptions): Observable<DialEvent> {
               }
               registered = true;
               const maxFrameBytes = Math.min(options.maxFrameBytes, frame.limits.maxFrameBytes);
-              const session = new WsSession(url, frame.sessionId, frame.limits, maxFrameBytes, inbound.asObservable(), ws);
+              const session = new WsSession(url, frame.sessionId, frame.limits, maxFrameBytes, inbound.asObservable(), ws, violations.asObservable());
               subs.push(
                 liveness
                   .pipe(
@@ -202,12 +206,20 @@ export function dial(url: string, options: DialOptions): Observable<DialEvent> {
       }
       const message = bad?.message ?? 'bad frame';
       options.onBadFrame?.(message);
+      // After welcome, a refused frame naming a request is that request's to answer: it ends
+      // with BAD_FRAME, its error the last word on the id (docs/protocol.md, "Protocol errors").
+      const violation = registered && bad !== undefined ? streamViolation(bad) : undefined;
+      if (violation !== undefined) {
+        violations.next(violation);
+        return;
+      }
       const reply: Frame = { type: 'error', code: 'BAD_FRAME', message, retryable: false, ...(RequestId.is(bad?.id) ? { id: bad.id } : {}) };
       sendFrame(ws, reply, options.maxFrameBytes).catch(() => undefined);
     });
     ws.on('pong', () => liveness.next());
     ws.on('close', (code: number, reason: Buffer) => {
       inbound.complete();
+      violations.complete();
       const text = reason.toString('utf8');
       const why = code === CLOSE_CODES.REPLACED ? 'replaced by a newer registration of this agent id' : text || 'no reason given';
       fail(new ConnectionError('CLOSED', `connection to ${url} closed (${code}): ${why}`, url, { closeCode: code }));
@@ -219,6 +231,7 @@ export function dial(url: string, options: DialOptions): Observable<DialEvent> {
       for (const s of subs) s.unsubscribe();
       liveness.complete();
       inbound.complete();
+      violations.complete();
       if (ws.readyState === WebSocket.OPEN) ws.close(CLOSE_CODES.NORMAL, 'agent closing');
       else ws.terminate();
     };

@@ -1,6 +1,6 @@
 import type { Observable } from 'rxjs';
 import type WebSocket from 'ws';
-import { CLOSE_CODES, frameData, type Frame, type OutgoingFrame, type Welcome } from '../protocol/index.js';
+import { CLOSE_CODES, frameData, type Frame, type OutgoingFrame, type StreamViolation, type Welcome } from '../protocol/index.js';
 import { sendWsMessage } from '../support/ws-send.js';
 
 /**
@@ -15,6 +15,12 @@ export interface Session {
   readonly limits: Welcome['limits'];
   /** Decoded frames from the hub after `welcome`; completes when the socket closes. */
   readonly frames$: Observable<Frame>;
+  /**
+   * Frames from the hub after `welcome` that were refused and name a request id: the session's
+   * requests answer them (docs/protocol.md, "Protocol errors"), the socket layer does not.
+   * Completes when the socket closes. Absent: the socket layer answers every refused frame.
+   */
+  readonly violations$?: Observable<StreamViolation>;
   /** Bytes queued but not yet written to the socket (ws `bufferedAmount`). */
   bufferedAmount(): number;
   /** Sends one frame; resolves once written, rejects if the socket is gone or the frame too big. */
@@ -31,6 +37,7 @@ export class WsSession implements Session {
     readonly maxFrameBytes: number,
     readonly frames$: Observable<Frame>,
     private readonly ws: WebSocket,
+    readonly violations$: Observable<StreamViolation>,
   ) {}
 
   bufferedAmount(): number {

@@ -10,7 +10,7 @@ import fc from 'fast-check';
 import pino from 'pino';
 import { firstValueFrom, lastValueFrom, from, toArray, type Observable } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeOrThrow, isProtocolError, type DataSourceAdapter, type ExportResult, type OperationContext, type PageSource } from '../../src/adapter-kit/index.js';
+import { decodeOrThrow, isProtocolError, JsonBatch, type DataSourceAdapter, type ExportResult, type OperationContext, type PageSource } from '../../src/adapter-kit/index.js';
 import { SqlSettings, type SqlConfig } from '../../src/adapters/sql/config.js';
 import { sqlDataSource } from '../../src/adapters/sql/definition.js';
 import type { SqlEntry } from '../../src/adapters/sql/entries.js';
@@ -84,7 +84,9 @@ export async function readAll(source: PageSource<unknown>): Promise<{ items: Sql
     for (;;) {
       pulls += 1;
       const page = await firstValueFrom(source.pull());
-      items.push(...(page.items as SqlEntry[]));
+      // The SQL search's pages are JsonBatches (entries already serialised); anything else, values.
+      const pageItems: unknown = page.items;
+      items.push(...(pageItems instanceof JsonBatch ? pageItems.texts().map((text) => JSON.parse(text) as SqlEntry) : (pageItems as SqlEntry[])));
       if (page.last) return { items, pulls };
     }
   } finally {

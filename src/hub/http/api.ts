@@ -70,7 +70,7 @@ export function createHttpApi(server: Server, hub: Hub, config: HubConfig, logge
     },
   });
   const ctx: ApiContext = { hub, config };
-  const tokens = new ApiTokens(config.tenants);
+  const tokens = new ApiTokens(config.tenants, Date.now, hub.credentialChecks);
   const inFlight = new Map<string, number>();
 
   app.removeContentTypeParser('text/plain');
@@ -112,7 +112,7 @@ export function createHttpApi(server: Server, hub: Hub, config: HubConfig, logge
     };
     const cached = tokens.cached(token);
     if (cached !== undefined) return admit(cached.tenantId);
-    tokens.tenantOf(token).then(admit, (err: unknown) => done(err instanceof Error ? err : new Error(String(err))));
+    tokens.tenantOf(token, req.socket.remoteAddress).then(admit, (err: unknown) => done(err instanceof Error ? err : new Error(String(err))));
   });
 
   app.setErrorHandler((err, req, reply) => sendFailure(err, req, reply));

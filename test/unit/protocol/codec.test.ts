@@ -39,7 +39,7 @@ describe('protocol v1 codec', () => {
     ['an unknown type', '{"type":"hack","id":"r9"}', /unknown frame type "hack"/],
     ['a missing field', '{"type":"request","id":"r2","op":"search","dataSource":"x","timeoutMs":5}', /params: expected/],
     ['an unknown op', '{"type":"request","id":"r3","op":"drop","dataSource":"x","params":{},"timeoutMs":5}', /op: expected Operation/],
-    ['negative credit', '{"type":"credit","id":"r4","n":-1}', /n: expected PositiveInt/],
+    ['negative credit', '{"type":"credit","id":"r4","n":-1}', /n: expected CreditCount/],
     ['fractional seq', '{"type":"chunk","id":"r5","seq":1.5,"items":[]}', /seq: expected/],
     ['an unknown error code', '{"type":"error","code":"NOPE","message":"m","retryable":false}', /code: expected ErrorCode/],
     ['an empty id', '{"type":"cancel","id":""}', /id: expected RequestId/],
