@@ -461,7 +461,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description the tenant's API requests in flight are at the limit (TOO_MANY_REQUESTS) */
+            /** @description the tenant's API requests in flight are at the limit, or this address failed authentication too often (TOO_MANY_REQUESTS) */
             429: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -476,6 +476,17 @@ export interface operations {
             500: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no agent connected, or it is busy, or the hub's credential checks are all taken (AGENT_DISCONNECTED, BUSY) */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -519,7 +530,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description the tenant's API requests in flight are at the limit (TOO_MANY_REQUESTS) */
+            /** @description the tenant's API requests in flight are at the limit, or this address failed authentication too often (TOO_MANY_REQUESTS) */
             429: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -534,6 +545,17 @@ export interface operations {
             500: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no agent connected, or it is busy, or the hub's credential checks are all taken (AGENT_DISCONNECTED, BUSY) */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -611,7 +633,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description the tenant's API requests in flight are at the limit (TOO_MANY_REQUESTS) */
+            /** @description the tenant's API requests in flight are at the limit, or this address failed authentication too often (TOO_MANY_REQUESTS) */
             429: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -652,7 +674,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description no agent connected, or it is busy (AGENT_DISCONNECTED, BUSY) */
+            /** @description no agent connected, or it is busy, or the hub's credential checks are all taken (AGENT_DISCONNECTED, BUSY) */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -744,7 +766,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description the tenant's API requests in flight are at the limit (TOO_MANY_REQUESTS) */
+            /** @description the tenant's API requests in flight are at the limit, or this address failed authentication too often (TOO_MANY_REQUESTS) */
             429: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -785,7 +807,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description no agent connected, or it is busy (AGENT_DISCONNECTED, BUSY) */
+            /** @description no agent connected, or it is busy, or the hub's credential checks are all taken (AGENT_DISCONNECTED, BUSY) */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -877,7 +899,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description the tenant's API requests in flight are at the limit (TOO_MANY_REQUESTS) */
+            /** @description the tenant's API requests in flight are at the limit, or this address failed authentication too often (TOO_MANY_REQUESTS) */
             429: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -918,7 +940,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description no agent connected, or it is busy (AGENT_DISCONNECTED, BUSY) */
+            /** @description no agent connected, or it is busy, or the hub's credential checks are all taken (AGENT_DISCONNECTED, BUSY) */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -1010,7 +1032,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description the tenant's API requests in flight are at the limit (TOO_MANY_REQUESTS) */
+            /** @description the tenant's API requests in flight are at the limit, or this address failed authentication too often (TOO_MANY_REQUESTS) */
             429: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -1051,7 +1073,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description no agent connected, or it is busy (AGENT_DISCONNECTED, BUSY) */
+            /** @description no agent connected, or it is busy, or the hub's credential checks are all taken (AGENT_DISCONNECTED, BUSY) */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -1170,7 +1192,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description the tenant's API requests in flight are at the limit (TOO_MANY_REQUESTS) */
+            /** @description the tenant's API requests in flight are at the limit, or this address failed authentication too often (TOO_MANY_REQUESTS) */
             429: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -1211,7 +1233,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description no agent connected, or it is busy (AGENT_DISCONNECTED, BUSY) */
+            /** @description no agent connected, or it is busy, or the hub's credential checks are all taken (AGENT_DISCONNECTED, BUSY) */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -1330,7 +1352,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description the tenant's API requests in flight are at the limit (TOO_MANY_REQUESTS) */
+            /** @description the tenant's API requests in flight are at the limit, or this address failed authentication too often (TOO_MANY_REQUESTS) */
             429: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -1371,7 +1393,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description no agent connected, or it is busy (AGENT_DISCONNECTED, BUSY) */
+            /** @description no agent connected, or it is busy, or the hub's credential checks are all taken (AGENT_DISCONNECTED, BUSY) */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -1511,7 +1533,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description the tenant's API requests in flight are at the limit (TOO_MANY_REQUESTS) */
+            /** @description the tenant's API requests in flight are at the limit, or this address failed authentication too often (TOO_MANY_REQUESTS) */
             429: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -1552,7 +1574,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description no agent connected, or it is busy (AGENT_DISCONNECTED, BUSY) */
+            /** @description no agent connected, or it is busy, or the hub's credential checks are all taken (AGENT_DISCONNECTED, BUSY) */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];

@@ -18,21 +18,21 @@ export const ERROR_TEXT: Readonly<Record<number, string>> = {
   413: 'body or line over the configured limit (PAYLOAD_TOO_LARGE)',
   415: 'wrong Content-Type (UNSUPPORTED_MEDIA_TYPE)',
   422: 'refused by the data source, or no agent can journal a keyed export (CONSTRAINT_VIOLATION, SIZE_LIMIT_EXCEEDED, IDEMPOTENCY_NOT_SUPPORTED)',
-  429: "the tenant's API requests in flight are at the limit (TOO_MANY_REQUESTS)",
+  429: "the tenant's API requests in flight are at the limit, or this address failed authentication too often (TOO_MANY_REQUESTS)",
   499: 'the request was cancelled by the agent shutting down (CANCELLED)',
   500: 'internal error in the hub (INTERNAL)',
   502: 'the data source or the agent failed (UPSTREAM_UNAVAILABLE, UPSTREAM_AUTH_FAILED, UPSTREAM_ERROR, BAD_FRAME, OUTCOME_UNKNOWN)',
-  503: 'no agent connected, or it is busy (AGENT_DISCONNECTED, BUSY)',
+  503: "no agent connected, or it is busy, or the hub's credential checks are all taken (AGENT_DISCONNECTED, BUSY)",
   504: 'the deadline passed (TIMEOUT)',
 };
 
 const errors = (...statuses: number[]): Record<string, unknown> =>
   Object.fromEntries(statuses.map((s) => [String(s), { description: ERROR_TEXT[s], content: { 'application/json': { schema: ref('Error') } } }]));
 
-/** Statuses every route with a token can answer. */
-const AUTH = [401, 429, 500];
+/** Statuses every route with a token can answer (the token check itself can be refused: 429, 503). */
+const AUTH = [401, 429, 500, 503];
 /** Statuses every data-source operation can answer besides its own. */
-const OPERATION = [...AUTH, 400, 403, 404, 499, 502, 503, 504];
+const OPERATION = [...AUTH, 400, 403, 404, 499, 502, 504];
 
 const NAME_PARAMS = {
   type: 'object',
