@@ -35,6 +35,16 @@ describe('hub configuration', () => {
       registrationTimeout: 10000,
       timeouts: { test: 30000, schema: 60000, get: 30000, search: 600000, export: 3600000 },
       api: { maxBodyBytes: 1048576, maxLineBytes: 1048576, maxExportBytes: 10737418240, maxInFlightPerTenant: 256 },
+      connections: { headersTimeout: 10000, upgradeTimeout: 10000, maxPending: 1024, maxPendingPerAddress: 64, maxSessionsPerTenant: 256 },
+      authentication: {
+        maxConcurrentHashes: 2,
+        maxQueuedHashes: 32,
+        freeFailures: 3,
+        penaltyBase: 1000,
+        penaltyMax: 300000,
+        failureMemory: 900000,
+        negativeCacheTtl: 60000,
+      },
       tenants: { '1': { agents: [], apiTokens: [] } },
     });
     expect(cfg).not.toHaveProperty('tls');
