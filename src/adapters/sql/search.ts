@@ -32,9 +32,11 @@ import type { AttributeIndex } from './mapping.js';
 import { childStatement, getStatement, pageStatement } from './queries.js';
 import type { SqlSource } from './source.js';
 
-const SearchParams = strictObject({ objectType: NonEmptyString }, { filter: t.string }, { name: 'search parameters { objectType, filter? }' });
+/** The search parameters (exported for the OpenAPI agreement test). */
+export const SearchParams = strictObject({ objectType: NonEmptyString }, { filter: t.string }, { name: 'search parameters { objectType, filter? }' });
 const Key = t.union([t.string, t.number], 'string or number');
-const GetParams = strictObject({ objectType: NonEmptyString, key: Key }, {}, { name: 'get parameters { objectType, key }' });
+/** The get parameters (exported for the OpenAPI agreement test). */
+export const GetParams = strictObject({ objectType: NonEmptyString, key: Key }, {}, { name: 'get parameters { objectType, key }' });
 
 export const contextOf = (ctx: OperationContext): ProtocolErrorContext => ({ requestId: ctx.requestId, dataSource: ctx.dataSource });
 

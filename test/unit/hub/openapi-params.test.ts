@@ -1,7 +1,7 @@
 /**
  * The per-type parameter schemas of the OpenAPI document (src/hub/http/schemas/params.ts) against
  * the io-ts codecs the agent decodes the parameters with (ldap and ldif:
- * src/adapters/directory/params.ts, scim: src/adapters/scim/params.ts): what the codec accepts
+ * src/adapters/directory/params.ts, scim: src/adapters/scim/params.ts, sql: src/adapters/sql/search.ts): what the codec accepts
  * the schema accepts (a client following the document is never refused for its shape), and a
  * wrong shape — unknown key, wrong type, out of range, missing key — is refused by both. Syntax
  * only the agent can judge (a DN that does not parse) the schema leaves to the agent.
@@ -12,6 +12,7 @@ import { Ajv2020 } from 'ajv/dist/2020.js';
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as directory from '../../../src/adapters/directory/params.js';
 import * as scim from '../../../src/adapters/scim/params.js';
+import * as sql from '../../../src/adapters/sql/search.js';
 import { buildDocument } from '../../helpers/e2e/openapi-document.js';
 
 let ajv: Ajv2020;
@@ -67,6 +68,18 @@ const CASES: Record<string, Case> = {
     codec: scim.GetParams,
     accepted: [{ resourceType: 'User', id: '2819c223' }, { resourceType: 'User', id: 'x', attributes: ['userName'] }],
     refused: [{ resourceType: 'User' }, { id: 'x' }, { resourceType: 'User', id: '' }, { resourceType: 'User', id: '..' }, { resourceType: 'User', id: 'x', attributes: ['a'], excludedAttributes: ['b'] }, { resourceType: 'User', id: 'x', other: 1 }],
+  },
+  'sql search': {
+    schemas: ['SqlSearchParams'],
+    codec: sql.SearchParams,
+    accepted: [{ objectType: 'users' }, { objectType: 'users', filter: '(&(mail=*)(!(status=off)))' }, { objectType: 'x', filter: '' }],
+    refused: [{}, { objectType: '' }, { objectType: ' ' }, { objectType: 3 }, { objectType: 'users', filter: 3 }, { objectType: 'users', pageSize: 10 }, { filter: '(a=b)' }, [], 'users'],
+  },
+  'sql get': {
+    schemas: ['SqlGetParams'],
+    codec: sql.GetParams,
+    accepted: [{ objectType: 'users', key: '9007199254740993' }, { objectType: 'users', key: 42 }],
+    refused: [{ objectType: 'users' }, { key: 1 }, { objectType: 'users', key: null }, { objectType: 'users', key: [1] }, { objectType: 'users', key: 1, extra: true }, { objectType: '\t', key: 1 }],
   },
 };
 
