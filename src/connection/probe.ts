@@ -83,7 +83,7 @@ export function probeHub(url: string, options: ProbeOptions): Observable<ProbeRe
     });
     ws.on('unexpected-response', (_req, res: IncomingMessage) => {
       // Read the refusal's body (the hub says why: unknown user, untrusted certificate, …),
-      // then cut the socket (LIBRARIES.md: without terminate() it hangs).
+      // then cut the socket (without terminate() it hangs: docs/architecture.md, "Library behaviours").
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => {

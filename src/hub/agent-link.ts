@@ -130,7 +130,7 @@ export class AgentLink {
     this.ws.on('message', (data: WebSocket.RawData, isBinary: boolean) => this.onMessage(data, isBinary));
     this.ws.on('pong', () => this.liveness.next());
     this.ws.on('close', (code: number) => this.onClose(code));
-    // ws crashes the process on an unhandled socket error (LIBRARIES.md): always listen.
+    // ws crashes the process on an unhandled socket error (docs/architecture.md, "Library behaviours"): always listen.
     this.ws.on('error', (err: Error) => this.log.warn({ err }, 'agent socket error'));
 
     this.subs.push(

@@ -1,6 +1,6 @@
 /**
  * LDAP connections of one data source: failover over `urls`, TLS/StartTLS, bind, and two kinds
- * of use (LIBRARIES.md "ldapts 8"):
+ * of use (docs/architecture.md, "Library behaviours"):
  *
  * - short operations (test, get, schema) share a few multiplexed clients;
  * - every long stream (search, export) leases a dedicated client, closed when the stream ends or
