@@ -63,7 +63,16 @@ export interface AgentLinkOptions {
   readonly keepAliveInterval: number;
   readonly keepAliveTimeout: number;
   readonly scheduler?: SchedulerLike;
+  /** Told of every frame the link did not deliver (for the hub's metrics; `stats` counts the same). */
+  readonly onFrameOutcome?: (outcome: FrameOutcome) => void;
 }
+
+/**
+ * What became of a frame the link did not deliver: `dropped` — for a request that ended lately;
+ * `violation` — a refused frame that ended its request; `refused` — answered with an `error`
+ * frame without an id (it named no open request).
+ */
+export type FrameOutcome = 'dropped' | 'violation' | 'refused';
 
 export class AgentLink {
   readonly connectedAt = new Date();
@@ -75,7 +84,7 @@ export class AgentLink {
   /** Ids of requests that ended lately: their in-flight frames are dropped quietly. */
   private readonly recentlyEnded = new Set<string>();
   private readonly subs: Subscription[] = [];
-  private readonly counters = { framesDropped: 0, violations: 0 };
+  private readonly counters = { framesDropped: 0, violations: 0, framesRefused: 0 };
   private readonly closedSubject = new Subject<void>();
   private closed = false;
   private registeredPort: LinkPort | undefined;
@@ -111,9 +120,10 @@ export class AgentLink {
 
   /**
    * Frames dropped because their request had ended (a stream's frames in flight when it ended,
-   * an agent that goes on after its end or error), and requests ended by a protocol violation.
+   * an agent that goes on after its end or error), requests ended by a protocol violation, and
+   * frames refused with an `error` frame without an id.
    */
-  get stats(): { readonly framesDropped: number; readonly violations: number } {
+  get stats(): { readonly framesDropped: number; readonly violations: number; readonly framesRefused: number } {
     return { ...this.counters };
   }
 
@@ -282,8 +292,7 @@ export class AgentLink {
       if (violation && this.helloFrame) return this.onViolation(violation);
       // Before hello no request exists: whatever id the frame names, it names no open request.
       const message = violation ? `${decoded.message} (about request ${violation.id}, which is not pending)` : decoded.message;
-      this.send({ type: 'error', code: 'BAD_FRAME', message, retryable: false });
-      return;
+      return this.refuse(message);
     }
     const frame = decoded.frame;
     if (!this.helloFrame) {
@@ -306,8 +315,7 @@ export class AgentLink {
       const message = `unexpected ${frame.type} frame from an agent`;
       const violation = streamViolation({ message, id, frameType: frame.type });
       if (violation) return this.onViolation(violation);
-      this.send({ type: 'error', code: 'BAD_FRAME', message, retryable: false });
-      return;
+      return this.refuse(message);
     }
     const sink = this.pending.get(id);
     if (sink) return sink.onFrame(frame);
@@ -321,18 +329,31 @@ export class AgentLink {
    */
   private notPending(id: string, frameType: FrameType | undefined, message = `no pending request with id ${id}`): void {
     if (this.recentlyEnded.has(id)) {
-      this.counters.framesDropped += 1;
+      this.counted('dropped');
       this.log.debug({ agentId: this.agentId, requestId: id, frameType, framesDropped: this.counters.framesDropped }, 'frame for an ended request dropped');
       return;
     }
+    this.refuse(message);
+  }
+
+  /** Answers a frame that names no open request: an `error` frame without an id; the socket stays up. */
+  private refuse(message: string): void {
+    this.counted('refused');
     this.send({ type: 'error', code: 'BAD_FRAME', message, retryable: false });
+  }
+
+  private counted(outcome: FrameOutcome): void {
+    if (outcome === 'dropped') this.counters.framesDropped += 1;
+    else if (outcome === 'violation') this.counters.violations += 1;
+    else this.counters.framesRefused += 1;
+    this.options.onFrameOutcome?.(outcome);
   }
 
   /** A refused frame naming request `violation.id`: the request in flight ends (BAD_FRAME to its caller, `cancel` to the agent). */
   private onViolation(violation: StreamViolation): void {
     const sink = this.pending.get(violation.id);
     if (!sink) return this.notPending(violation.id, violation.frameType, `${violation.message} (about request ${violation.id}, which is not pending)`);
-    this.counters.violations += 1;
+    this.counted('violation');
     this.log.info({ agentId: this.agentId, requestId: violation.id, frameType: violation.frameType, reason: violation.message }, 'protocol violation by the agent: request ended');
     sink.onViolation(violationError(violation, 'agent'));
   }

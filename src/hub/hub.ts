@@ -330,6 +330,7 @@ export class Hub {
         registrationTimeoutMs: this.config.registrationTimeout,
         keepAliveInterval: this.config.keepAliveInterval,
         keepAliveTimeout: this.config.keepAliveTimeout,
+        onFrameOutcome: (outcome) => this.metrics.agentFrameUndelivered(outcome),
         ...(this.options.scheduler ? { scheduler: this.options.scheduler } : {}),
       },
       log,

@@ -60,6 +60,7 @@ export class HubMetrics {
   readonly pendingConnections: Gauge;
   private pendingNow: () => number = () => 0;
   private readonly authChecks: Counter<'via' | 'outcome'>;
+  private readonly agentFrames: Counter<'outcome'>;
   /** Password/token hashes (scrypt) computed. */
   readonly credentialHashes: Counter;
   private readonly counts = new Map<string, number>();
@@ -124,6 +125,15 @@ export class HubMetrics {
       labelNames: ['via', 'outcome'],
       registers,
     });
+    this.agentFrames = new Counter({
+      name: `${PREFIX}agent_frames_undelivered_total`,
+      help:
+        "Frames from agents the hub did not deliver, by outcome: 'dropped' (for a request that had ended lately, e.g. in flight at a cancel), " +
+        "'violation' (a refused frame that ended its request with BAD_FRAME), 'refused' (answered with an error frame naming no request)",
+      labelNames: ['outcome'],
+      registers,
+    });
+    for (const outcome of ['dropped', 'violation', 'refused']) this.agentFrames.inc({ outcome }, 0);
     this.credentialHashes = new Counter({ name: `${PREFIX}credential_hashes_total`, help: 'Password and API token hashes (scrypt) computed', registers });
     this.apiInFlight = new Gauge({ name: `${PREFIX}api_requests_in_flight`, help: 'HTTP API requests being served now', registers });
     this.subscription = agents.events$.subscribe((event) => {
@@ -158,6 +168,11 @@ export class HubMetrics {
   /** One password or API token check ended (`via`: 'agent' or 'api'; outcomes: see the metric's help). */
   authChecked(via: string, outcome: string): void {
     this.authChecks.inc({ via, outcome });
+  }
+
+  /** A frame from an agent that was not delivered (outcomes: see the metric's help). */
+  agentFrameUndelivered(outcome: string): void {
+    this.agentFrames.inc({ outcome });
   }
 
   /** The configured tenants: their agent gauges start at 0 rather than missing (alerts on 0 work). */

@@ -272,4 +272,22 @@ describe('hub: a protocol violation by an agent ends the request (real hub, rogu
     await rogue.waitFor((f) => f.type === 'cancel' && f.id === id, from);
     await stillServed();
   });
+
+  it('the metrics count what the link counted: dropped, violation and refused frames', async () => {
+    await flush();
+    const text = await hub.hub.metrics.registry.metrics();
+    const counted = (outcome: string): number => {
+      const m = new RegExp(`^datasync_hub_agent_frames_undelivered_total\\{outcome="${outcome}"\\} (\\d+)$`, 'm').exec(text);
+      if (!m) throw new Error(`no ${outcome} series in\n${text}`);
+      return Number(m[1]);
+    };
+    const stats = link().stats;
+    // The tests above dropped, ended and refused frames on this link: none of the counts is 0.
+    expect(stats.framesDropped * stats.violations * stats.framesRefused).toBeGreaterThan(0);
+    expect({ dropped: counted('dropped'), violation: counted('violation'), refused: counted('refused') }).toEqual({
+      dropped: stats.framesDropped,
+      violation: stats.violations,
+      refused: stats.framesRefused,
+    });
+  });
 });
