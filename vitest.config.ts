@@ -90,6 +90,19 @@ export default defineConfig({
           fileParallelism: false,
         },
       },
+      {
+        test: {
+          // The real proxies that sit in front of agents and hubs (tinyproxy, nginx, HAProxy from
+          // apt), each a private instance under a temp dir. One file at a time: they count pages.
+          name: 'proxies',
+          setupFiles,
+          globalSetup,
+          include: ['test/proxies/**/*.test.ts'],
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
+          fileParallelism: false,
+        },
+      },
     ],
   },
 });
