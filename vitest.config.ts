@@ -3,7 +3,8 @@ import { defineConfig } from 'vitest/config';
 
 // Split by cost (docs/architecture.md, "Testing"): marbles run in virtual time, integration starts real servers.
 // The built-in data sources, registered as the agent registers them at start (each project).
-const setupFiles = ['test/helpers/register-builtins.ts'];
+// Every log line a test sees is checked for a key written twice (test/helpers/log-audit.ts).
+const setupFiles = ['test/helpers/register-builtins.ts', 'test/helpers/log-audit.ts'];
 // Projects whose tests run built code (worker threads, CLIs and child processes load dist/):
 // dist/ is rebuilt first when any source is newer than its build (test/helpers/fresh-dist.ts).
 const globalSetup = ['test/helpers/fresh-dist.ts'];

@@ -1,9 +1,11 @@
 /**
- * Root pino logger with secrets redacted by path. Children are made with
- * `logger.child({component})` and never get their own `redact` (it would replace these paths).
+ * Root pino logger with secrets redacted by path and each key once per line (unique-keys.ts).
+ * Children are made with `logger.child({component})` and never get their own `redact` (it would
+ * replace these paths).
  */
 import { SECRET_KEYS as CONFIG_SECRET_KEYS } from '../support/secret-keys.js';
 import { pino, type DestinationStream, type Logger, type LevelWithSilent } from 'pino';
+import { logMethodWithUniqueKeys, withUniqueKeys } from './unique-keys.js';
 
 /** A key as a pino redact path segment: bracketed unless it is an identifier. */
 const segment = (key: string, first: boolean): string =>
@@ -34,15 +36,18 @@ export function createLogger(options: LoggerOptions, destination?: DestinationSt
   // stdout is written synchronously (pino's own default): an asynchronous destination costs a
   // thread-pool hop and an extra event-loop wake-up per line (~40-70 µs per small request).
   const dest = destination ?? (options.file ? rollingFile(options.file) : pino.destination({ dest: 1, sync: true }));
-  return serialisePrimitivesDirectly(
-    pino(
-      {
-        name: options.name ?? 'datasync',
-        level: options.level,
-        redact: { paths: redactPaths(), censor: '[REDACTED]' },
-        serializers: { err: pino.stdSerializers.err },
-      },
-      dest,
+  return withUniqueKeys(
+    serialisePrimitivesDirectly(
+      pino(
+        {
+          name: options.name ?? 'datasync',
+          level: options.level,
+          redact: { paths: redactPaths(), censor: '[REDACTED]' },
+          serializers: { err: pino.stdSerializers.err },
+          hooks: { logMethod: logMethodWithUniqueKeys },
+        },
+        dest,
+      ),
     ),
   );
 }

@@ -2,6 +2,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { onTestFailed, vi } from 'vitest';
+import { auditLogLine } from './log-audit.js';
 
 export const ROOT = join(import.meta.dirname, '..', '..');
 export const AGENT_BIN = join(ROOT, 'dist', 'src', 'cli', 'agent.js');
@@ -22,7 +23,10 @@ export function runCli(bin: string, args: string[], input?: string, env: NodeJS.
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    child.on('close', (code) => {
+      for (const line of stdout.split('\n')) auditLogLine(line);
+      resolve({ code, stdout, stderr });
+    });
     if (input !== undefined) child.stdin.end(input);
     else child.stdin.end();
   });
@@ -51,6 +55,7 @@ export function startDaemon(bin: string, args: string[], env: NodeJS.ProcessEnv 
     const lines = buffered.split('\n');
     buffered = lines.pop() ?? '';
     for (const line of lines) {
+      auditLogLine(line);
       try {
         logs.push(JSON.parse(line) as Record<string, unknown>);
       } catch {

@@ -1,6 +1,7 @@
 import { Writable } from 'node:stream';
 import type { Logger } from 'pino';
 import { createLogger } from '../../src/log/logger.js';
+import { auditLogLine } from './log-audit.js';
 
 /** A real pino logger (with the product's redaction) writing into memory, for assertions. */
 export interface LogCapture {
@@ -15,7 +16,11 @@ export function captureLogs(level: 'trace' | 'debug' | 'info' = 'trace'): LogCap
   const lines: string[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _enc, cb) {
-      for (const line of chunk.toString('utf8').split('\n')) if (line.trim()) lines.push(line);
+      for (const line of chunk.toString('utf8').split('\n')) {
+        if (!line.trim()) continue;
+        lines.push(line);
+        auditLogLine(line);
+      }
       cb();
     },
   });
