@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, type LoggingConfig } from '../config/index.js';
-import { createLogger, type Logger } from '../log/logger.js';
+import { createLogger, resolveLogFormat, type Logger } from '../log/logger.js';
 
 export interface CliArgs {
   readonly command: string;
@@ -99,7 +99,7 @@ export function answerMeta(args: CliArgs, usage: string, version: string, comman
 
 /** The process logger from a config's `logging` section (stdout, or a rolling file). */
 export function loggerFor(logging: LoggingConfig, name: string): Logger {
-  return createLogger({ level: logging.level, ...(logging.file ? { file: logging.file } : {}), name });
+  return createLogger({ level: logging.level, format: resolveLogFormat(logging.format), ...(logging.file ? { file: logging.file } : {}), name });
 }
 
 /**

@@ -11,7 +11,7 @@ import { Agent } from '../agent/agent.js';
 import { loadHubConfig } from '../config/index.js';
 import { loadAgentConfig } from '../agent/load-config.js';
 import { Hub } from '../hub/hub.js';
-import { createLogger } from '../log/logger.js';
+import { createLogger, resolveLogFormat } from '../log/logger.js';
 import { onShutdownSignal, runMain } from './args.js';
 
 /** The API token whose hash is in config/demo/hub.yaml. */
@@ -57,7 +57,7 @@ async function main(): Promise<void> {
   const root = packageRoot();
   const hubConfig = loadHubConfig(join(root, 'config', 'demo', 'hub.yaml'));
   const agentConfig = loadAgentConfig(join(root, 'config', 'demo', 'application.yaml'));
-  const logger = createLogger({ level: agentConfig.logging.level, name: 'datasync-demo' });
+  const logger = createLogger({ level: agentConfig.logging.level, format: resolveLogFormat(agentConfig.logging.format), name: 'datasync-demo' });
   const hub = new Hub(hubConfig, logger);
   const address = await hub.listen();
   const agent = new Agent(agentConfig, logger);

@@ -266,10 +266,14 @@ export function editDistance(a: string, b: string): number {
 // ---------------------------------------------------------------------------------------------
 // Sections shared by the agent and the hub
 
+/** `auto`: human lines when stdout is a terminal, JSON otherwise (see src/log/pretty-stream.ts). */
+export const LogFormat = t.keyof({ auto: null, json: null, pretty: null }, "'auto', 'json' or 'pretty'");
+export type LogFormat = t.TypeOf<typeof LogFormat>;
+
 export const LoggingConfig = strictObject(
-  { level: withDefault(LogLevel, 'info') },
+  { level: withDefault(LogLevel, 'info'), format: withDefault(LogFormat, 'auto') },
   { file: NonEmptyString },
-  { name: 'logging mapping (level, file)' },
+  { name: 'logging mapping (level, format, file)' },
 );
 export type LoggingConfig = t.TypeOf<typeof LoggingConfig>;
 

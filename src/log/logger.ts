@@ -5,6 +5,7 @@
  */
 import { SECRET_KEYS as CONFIG_SECRET_KEYS } from '../support/secret-keys.js';
 import { pino, type DestinationStream, type Logger, type LevelWithSilent } from 'pino';
+import { prettyStream } from './pretty-stream.js';
 import { logMethodWithUniqueKeys, withUniqueKeys } from './unique-keys.js';
 
 /** A key as a pino redact path segment: bracketed unless it is an identifier. */
@@ -30,12 +31,21 @@ export interface LoggerOptions {
   /** Log file path; stdout when absent. */
   readonly file?: string;
   readonly name?: string;
+  /** stdout only: `pretty` writes human lines (src/log/pretty-stream.ts). Default `json`; a file is always JSON. */
+  readonly format?: 'json' | 'pretty';
+}
+
+/** `logging.format: auto` resolved: human lines on a terminal, JSON for journald, files and pipes. */
+export function resolveLogFormat(format: 'auto' | 'json' | 'pretty', stdoutIsTerminal = process.stdout.isTTY === true): 'json' | 'pretty' {
+  return format === 'auto' ? (stdoutIsTerminal ? 'pretty' : 'json') : format;
 }
 
 export function createLogger(options: LoggerOptions, destination?: DestinationStream): Logger {
   // stdout is written synchronously (pino's own default): an asynchronous destination costs a
   // thread-pool hop and an extra event-loop wake-up per line (~40-70 µs per small request).
-  const dest = destination ?? (options.file ? rollingFile(options.file) : pino.destination({ dest: 1, sync: true }));
+  const stdout = (): DestinationStream =>
+    options.format === 'pretty' ? prettyStream(1, { colour: process.stdout.isTTY === true && !process.env['NO_COLOR'] }) : pino.destination({ dest: 1, sync: true });
+  const dest = destination ?? (options.file ? rollingFile(options.file) : stdout());
   return withUniqueKeys(
     serialisePrimitivesDirectly(
       pino(
