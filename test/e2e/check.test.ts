@@ -185,12 +185,12 @@ describe('datasync-agent check (live)', () => {
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
     const { port } = silent.address() as { port: number };
     try {
-      const started = performance.now();
       const r = await check(agentConfig({ urls: [`wss://127.0.0.1:${port}/agent`], noDataSources: true }), '--timeout', '500');
       expect(r.code).toBe(1);
       expect(row(r, 'hub')).toMatchObject({ result: 'FAIL CONNECT_TIMEOUT' });
       expect(row(r, 'hub').detail).toMatch(/within 500 ms/);
-      expect(performance.now() - started).toBeLessThan(5000);
+      // check gave up on its own (the process exited, above) and reached the silent hub first.
+      expect(sockets.length).toBeGreaterThanOrEqual(1);
     } finally {
       for (const s of sockets) s.destroy();
       await new Promise((resolve) => silent.close(resolve));

@@ -218,8 +218,8 @@ describe('load', () => {
 
     for (const round of [burst, wave]) {
       expect([...round.tally.keys()].filter((k) => !ALLOWED.has(k))).toEqual([]);
+      // A search still running at TIMEOUT_MS is aborted and tallied as a hang, which ALLOWED refuses.
       expect(round.tally.get('complete') ?? 0).toBeGreaterThanOrEqual(4 + 8);
-      expect(round.slowest).toBeLessThan(TIMEOUT_MS);
     }
     expect(burst.tally.get('429 TOO_MANY_REQUESTS') ?? 0).toBeGreaterThan(0);
     expect(burst.tally.get('503 BUSY') ?? 0).toBeGreaterThan(0);
