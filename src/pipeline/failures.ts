@@ -27,9 +27,17 @@ export function toProtocolError(err: unknown, requestId: string, dataSource: str
   return new ProtocolError('INTERNAL', `internal error while serving request ${requestId}`, { requestId, dataSource }, { cause: err });
 }
 
+/**
+ * Failures an operator must act on — the data source cannot be reached, refuses the configured
+ * credentials, or fails on its own — are logged at warn (what `journalctl -p warning` shows);
+ * the caller's own mistakes (a bad filter, a missing entry, a cancel) stay at info.
+ */
+const OPERATOR_CODES: ReadonlySet<string> = new Set(['UPSTREAM_UNAVAILABLE', 'UPSTREAM_AUTH_FAILED', 'UPSTREAM_ERROR']);
+
 export function errorFrame(err: unknown, requestId: string, dataSource: string, log: Logger): ErrorFrame {
   const pe = toProtocolError(err, requestId, dataSource);
   if (pe.code === 'INTERNAL') log.error({ err, requestId, dataSource }, 'request failed unexpectedly');
+  else if (OPERATOR_CODES.has(pe.code)) log.warn({ requestId, dataSource, code: pe.code, reason: pe.message }, `data source ${dataSource} failed: ${pe.message}`);
   else log.info({ requestId, dataSource, code: pe.code, reason: pe.message }, 'request failed');
   return pe.toFrame();
 }
