@@ -20,6 +20,7 @@ import {
   withDefault,
 } from './codecs.js';
 import type { Finding } from './codecs.js';
+import { isIP } from 'node:net';
 import { decodeYaml, pathResolverFor, readConfigFile } from './load.js';
 import type { PathResolver } from './load.js';
 import { isPasswordHash } from './password-hash.js';
@@ -88,11 +89,51 @@ export const HubListenConfig = strictObject(
   { name: 'listen mapping (host, port, path)' },
 );
 
+/**
+ * `cert` + `key`: a TLS listener. Neither: a plain-HTTP listener (behind a TLS-terminating
+ * proxy) whose `clientCa` verifies client certificates the proxy forwards.
+ */
 export const HubTlsConfig = strictObject(
-  { cert: NonEmptyString, key: NonEmptyString },
-  { clientCa: NonEmptyString },
-  { name: 'TLS mapping (cert, key, clientCa)' },
+  {},
+  { cert: NonEmptyString, key: NonEmptyString, clientCa: NonEmptyString },
+  { name: 'TLS mapping (cert, key, clientCa)', check: checkTlsPair },
 );
+
+function checkTlsPair(value: { cert?: string; key?: string }, input: Record<string, unknown>): Finding[] {
+  const given = (key: 'cert' | 'key'): boolean => value[key] !== undefined || input[key] !== undefined;
+  if (given('cert') === given('key')) return [];
+  const [missing, present] = given('cert') ? ['key', 'cert'] : ['cert', 'key'];
+  return [{ path: [missing], message: `expected tls.${missing} with tls.${present} (a TLS listener needs both; neither is a plain-HTTP listener), got no tls.${missing}` }];
+}
+
+/** An address or a CIDR range, as written in `trustedProxies`, or why it is not one. */
+export function parseAddressOrCidr(text: string): { address: string; prefix: number; family: 'ipv4' | 'ipv6' } | { problem: string } {
+  const slash = text.indexOf('/');
+  const address = slash < 0 ? text : text.slice(0, slash);
+  const version = isIP(address);
+  if (version === 0 || address.includes('%')) return { problem: `${JSON.stringify(address)} is not an IPv4 or IPv6 address` };
+  const family = version === 4 ? 'ipv4' : 'ipv6';
+  const max = version === 4 ? 32 : 128;
+  if (slash < 0) return { address, prefix: max, family };
+  const bits = text.slice(slash + 1);
+  const prefix = /^\d{1,3}$/.test(bits) ? Number(bits) : NaN;
+  if (!(prefix >= 0 && prefix <= max)) return { problem: `prefix length ${JSON.stringify(bits)} is not 0-${max}` };
+  return { address, prefix, family };
+}
+
+const AddressOrCidr = decoder<string>('IP address or CIDR (10.0.0.0/8, ::1/128)', (u, c) => {
+  if (typeof u !== 'string') return t.failure(u, c);
+  const parsed = parseAddressOrCidr(u.trim());
+  return 'problem' in parsed ? t.failure(u, c, `expected IP address or CIDR (10.0.0.0/8, ::1/128), got ${JSON.stringify(u)}: ${parsed.problem}`) : t.success(u.trim());
+});
+
+/** An HTTP header name (a token); kept lower-case, as Node presents request headers. */
+const HeaderName = decoder<string>('HTTP header name', (u, c) =>
+  typeof u === 'string' && /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(u) ? t.success(u.toLowerCase()) : t.failure(u, c),
+);
+
+/** A TLS-terminating trusted proxy forwards the agent's client certificate in this header. */
+export const ForwardedClientCertificateConfig = strictObject({ header: HeaderName }, {}, { name: 'forwardedClientCertificate mapping (header)' });
 
 export const HubTimeouts = strictObject(
   {
@@ -184,35 +225,64 @@ export const HubConfigCodec = strictObject(
     connections: orEmpty(HubConnectionsConfig),
     authentication: orEmpty(HubAuthenticationConfig),
     tenants: recordOf(TenantConfig, 'mapping of tenant ids to tenants (at least one)', 1),
+    /** Reverse proxies whose Forwarded / X-Forwarded-For headers give the client address. */
+    trustedProxies: withDefault(listOf(AddressOrCidr, 'list of IP addresses or CIDRs'), []),
   },
   {
     tls: HubTlsConfig,
+    forwardedClientCertificate: ForwardedClientCertificateConfig,
     /** Local listener for /healthz, /readyz and /metrics; off unless set. */
     status: StatusConfig,
   },
-  { name: 'hub configuration mapping', check: checkClientCa },
+  { name: 'hub configuration mapping', check: checkCertificateSettings },
 );
 export type HubConfig = t.TypeOf<typeof HubConfigCodec>;
 
-/** A certificate credential can only match if the hub asks for client certificates. */
-function checkClientCa(value: {
-  tls?: { clientCa?: string };
+/**
+ * A certificate credential can only match if the hub verifies client certificates (`clientCa`);
+ * `clientCa` without a TLS listener verifies only certificates a proxy forwards, so it needs
+ * `forwardedClientCertificate`, and that needs `clientCa`.
+ */
+function checkCertificateSettings(value: {
+  tls?: { cert?: string; clientCa?: string };
+  forwardedClientCertificate?: { header: string };
+  trustedProxies?: string[];
   tenants?: Record<string, { agents: AgentCredential[] }>;
 }): Finding[] {
-  if (value.tls?.clientCa !== undefined || value.tenants === undefined) return [];
-  return Object.entries(value.tenants).flatMap(([id, tenant]) =>
-    tenant.agents.flatMap((cred, i) =>
-      'userName' in cred
-        ? []
-        : [{ path: ['tenants', id, 'agents', String(i)], message: 'expected tls.clientCa to be set for certificate credentials, got no tls.clientCa' }],
+  const findings: Finding[] = [];
+  const clientCa = value.tls?.clientCa !== undefined;
+  if (clientCa && value.tls?.cert === undefined && value.forwardedClientCertificate === undefined) {
+    findings.push({
+      path: ['tls', 'clientCa'],
+      message:
+        'expected tls.cert and tls.key with tls.clientCa, or forwardedClientCertificate: without a TLS listener no client presents a certificate to the hub, only a trusted proxy can forward one',
+    });
+  }
+  if (value.forwardedClientCertificate !== undefined && !clientCa) {
+    findings.push({ path: ['forwardedClientCertificate'], message: 'expected tls.clientCa to verify forwarded client certificates against, got no tls.clientCa' });
+  }
+  if (value.forwardedClientCertificate !== undefined && value.trustedProxies?.length === 0) {
+    findings.push({ path: ['forwardedClientCertificate'], message: 'expected trustedProxies: a forwarded client certificate is accepted only from a trusted proxy, and none is listed' });
+  }
+  if (clientCa || value.tenants === undefined) return findings;
+  return [
+    ...findings,
+    ...Object.entries(value.tenants).flatMap(([id, tenant]) =>
+      tenant.agents.flatMap((cred, i) =>
+        'userName' in cred
+          ? []
+          : [{ path: ['tenants', id, 'agents', String(i)], message: 'expected tls.clientCa to be set for certificate credentials, got no tls.clientCa' }],
+      ),
     ),
-  );
+  ];
 }
 
 function resolvePaths(cfg: HubConfig, resolve: PathResolver): HubConfig {
   const logging = cfg.logging.file === undefined ? cfg.logging : { ...cfg.logging, file: resolve(cfg.logging.file) as NonEmptyString };
   if (cfg.tls === undefined) return { ...cfg, logging };
-  const tls = { ...cfg.tls, cert: resolve(cfg.tls.cert) as NonEmptyString, key: resolve(cfg.tls.key) as NonEmptyString };
+  const tls = { ...cfg.tls };
+  if (cfg.tls.cert !== undefined) tls.cert = resolve(cfg.tls.cert) as NonEmptyString;
+  if (cfg.tls.key !== undefined) tls.key = resolve(cfg.tls.key) as NonEmptyString;
   if (cfg.tls.clientCa !== undefined) tls.clientCa = resolve(cfg.tls.clientCa) as NonEmptyString;
   return { ...cfg, logging, tls };
 }

@@ -4,7 +4,10 @@
  * to send a request to one of a tenant's agents. Before any of that, admission
  * (src/hub/admission/) bounds what an unauthenticated client can hold: pending connections and
  * their time to send a request head or finish an upgrade, and the scrypt work of checking
- * credentials (docs/configuration.md, `connections` and `authentication`).
+ * credentials (docs/configuration.md, `connections` and `authentication`). Behind reverse
+ * proxies listed in `trustedProxies`, the client address (logs, `/v1/agents`, throttling) is
+ * the one their forwarding headers name, and a TLS-terminating one may forward client
+ * certificates (src/hub/forwarded/).
  */
 import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingMessage, type Server } from 'node:http';
@@ -21,13 +24,17 @@ import { AgentLink } from './agent-link.js';
 import { createHttpApi } from './http/api.js';
 import type { ExportEvent, ExportOptions, RecordSource } from './export-request.js';
 import type { RequestSpec, StreamEvent, StreamOptions } from './request-sinks.js';
-import { authenticateAgent, type AgentPrincipal } from './auth.js';
+import { authenticateAgent, type AgentPrincipal, type ForwardedCertificates } from './auth.js';
 import { AgentRegistry } from './registry.js';
 import { ExportPins } from './export-pins.js';
 import { HubMetrics } from '../metrics/hub-metrics.js';
 import { StatusServer } from '../status/status-server.js';
 import { ConnectionGuard } from './admission/connection-guard.js';
+import { refuse } from './admission/refuse-upgrade.js';
 import { CredentialChecks } from './admission/credential-checks.js';
+import { ClientAddresses, describeClient } from './forwarded/client-address.js';
+import { ForwardedCertificateVerifier, readCaBundle } from './forwarded/forwarded-certificate.js';
+import { TrustedProxies } from './forwarded/trusted-proxies.js';
 
 export interface HubRequest {
   readonly tenantId: string;
@@ -69,6 +76,9 @@ export class Hub {
   /** Password and API token checks: penalties per address, cache of wrong ones, hash semaphore. */
   readonly credentialChecks: CredentialChecks;
   private readonly guard: ConnectionGuard;
+  /** The client address of each request (the socket's peer, or whom a trusted proxy names). */
+  readonly clientAddresses: ClientAddresses;
+  private readonly forwardedCertificates: ForwardedCertificates | undefined;
   private stopping = false;
 
   constructor(
@@ -78,26 +88,37 @@ export class Hub {
   ) {
     this.log = logger.child({ component: 'hub' });
     const limits = serverLimits(config);
-    this.server = config.tls
-      ? createHttpsServer({
-          ...limits,
-          handshakeTimeout: config.connections.headersTimeout,
-          cert: readFileSync(config.tls.cert),
-          key: readFileSync(config.tls.key),
-          // Client certificates must be optional on this listener: Basic-auth agents and the
-          // HTTP API's cloud applications (Bearer tokens) present none, and Node cannot make a
-          // certificate optional *and* enforced in the handshake. So the handshake still verifies
-          // any certificate against clientCa, and `authenticateAgent` refuses the upgrade (401)
-          // unless `socket.authorized` — an untrusted certificate never gets a session. This is
-          // not verification switched off; the start-up log says so (listen()).
-          ...(config.tls.clientCa ? { ca: readFileSync(config.tls.clientCa), requestCert: true, rejectUnauthorized: false } : {}),
-        })
+    const tls = config.tls;
+    this.server =
+      tls?.cert !== undefined && tls.key !== undefined
+        ? createHttpsServer({
+            ...limits,
+            handshakeTimeout: config.connections.headersTimeout,
+            cert: readFileSync(tls.cert),
+            key: readFileSync(tls.key),
+            // Client certificates must be optional on this listener: Basic-auth agents and the
+            // HTTP API's cloud applications (Bearer tokens) present none, and Node cannot make a
+            // certificate optional *and* enforced in the handshake. So the handshake still verifies
+            // any certificate against clientCa, and `authenticateAgent` refuses the upgrade (401)
+            // unless `socket.authorized` — an untrusted certificate never gets a session. This is
+            // not verification switched off; the start-up log says so (listen()).
+            ...(tls.clientCa ? { ca: readFileSync(tls.clientCa), requestCert: true, rejectUnauthorized: false } : {}),
+          })
       : createHttpServer(limits);
     this.credentialChecks = new CredentialChecks(config.authentication, (via, outcome) => this.metrics.authChecked(via, outcome));
     this.credentialChecks.gate.events$.subscribe((e) => {
       if (e.type === 'finished') this.metrics.credentialHashes.inc();
     });
-    this.guard = new ConnectionGuard(config.connections, (reason, source) => {
+    this.clientAddresses = new ClientAddresses(new TrustedProxies(config.trustedProxies), this.log);
+    const forwarded = config.forwardedClientCertificate;
+    this.forwardedCertificates =
+      forwarded !== undefined && tls?.clientCa !== undefined
+        ? { header: forwarded.header, verifier: new ForwardedCertificateVerifier(readCaBundle(readFileSync(tls.clientCa, 'utf8'))) }
+        : undefined;
+    // A trusted proxy carries many clients: the per-address pending cap (it runs before any
+    // header could name them) would make them share one allowance, so proxies are exempt from it.
+    const guardOptions = { ...config.connections, exemptFromPerAddressCap: (address: string | undefined) => this.clientAddresses.isTrustedProxy(address) };
+    this.guard = new ConnectionGuard(guardOptions, (reason, source) => {
       this.metrics.connectionRefused(reason);
       this.log.debug({ source, reason }, 'connection dropped before authentication');
     });
@@ -131,11 +152,18 @@ export class Hub {
       });
     });
     const address = this.address();
-    this.log.info({ host: address.address, port: address.port, tls: Boolean(this.config.tls), path: this.config.listen.path }, 'hub listening');
-    if (this.config.tls?.clientCa) {
+    const tls = this.config.tls?.cert !== undefined;
+    this.log.info({ host: address.address, port: address.port, tls, path: this.config.listen.path }, 'hub listening');
+    if (tls && this.config.tls?.clientCa) {
       this.log.info(
         { clientCa: this.config.tls.clientCa },
         'client certificates: requested, verified against clientCa; an agent upgrade with an unverified certificate is refused (401)',
+      );
+    }
+    if (this.config.trustedProxies.length > 0) {
+      this.log.info(
+        { trustedProxies: this.config.trustedProxies, forwardedClientCertificate: this.forwardedCertificates?.header },
+        'reverse proxies trusted: their Forwarded / X-Forwarded-For name the client',
       );
     }
     this.metrics.declareTenants(Object.keys(this.config.tenants));
@@ -288,39 +316,41 @@ export class Hub {
     const path = new URL(req.url ?? '/', 'http://hub').pathname;
     if (this.stopping) return refuse(socket, 503, 'hub shutting down');
     if (path !== this.config.listen.path) return refuse(socket, 404, `no agent endpoint at ${path}`);
+    const client = this.clientAddresses.of(req);
+    const remote = describeClient(client);
+    const via = client.forwarded ? { remote, proxy: client.peer } : { remote };
     let outcome;
     try {
-      outcome = await authenticateAgent(req, this.config.tenants, this.credentialChecks);
+      outcome = await authenticateAgent(req, this.config.tenants, this.credentialChecks, { client, forwardedCertificates: this.forwardedCertificates });
     } catch (err) {
-      this.log.error({ err }, 'agent authentication failed unexpectedly');
+      this.log.error({ err, ...via }, 'agent authentication failed unexpectedly');
       return refuse(socket, 500, 'internal error');
     }
-    const remote = `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? '?'}`;
     if (socket.destroyed) return; // cut while it waited (upgradeTimeout, or the client went away)
     if (!outcome.ok) {
       if ('retryAfterSeconds' in outcome) {
         this.metrics.connectionRefused(outcome.status === 429 ? 'auth_penalty' : 'auth_busy');
-        this.log.debug({ remote, status: outcome.status, reason: outcome.reason }, 'agent upgrade refused');
+        this.log.debug({ ...via, status: outcome.status, reason: outcome.reason }, 'agent upgrade refused');
         return refuse(socket, outcome.status, outcome.reason, outcome.retryAfterSeconds);
       }
-      this.log.warn({ remote, status: outcome.status, reason: outcome.reason }, 'agent upgrade refused');
+      this.log.warn({ ...via, status: outcome.status, reason: outcome.reason }, 'agent upgrade refused');
       return refuse(socket, outcome.status, outcome.reason);
     }
     const principal = outcome.principal;
     const max = this.config.connections.maxSessionsPerTenant;
     if (principal.tenants.every((t) => this.registry.agents(t).length >= max)) {
       this.metrics.connectionRefused('tenant_sessions');
-      this.log.warn({ remote, tenants: principal.tenants, max }, 'agent upgrade refused: the tenant has connections.maxSessionsPerTenant sessions');
+      this.log.warn({ ...via, tenants: principal.tenants, max }, 'agent upgrade refused: the tenant has connections.maxSessionsPerTenant sessions');
       return refuse(socket, 503, `the tenant has ${max} agent sessions already (connections.maxSessionsPerTenant)`, 5);
     }
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       this.guard.upgradeAccepted(req.socket);
-      this.onAgentSocket(ws, principal, remote);
+      this.onAgentSocket(ws, principal, remote, via);
     });
   }
 
-  private onAgentSocket(ws: WebSocket, principal: AgentPrincipal, remote: string): void {
-    const log = this.log.child({ remote });
+  private onAgentSocket(ws: WebSocket, principal: AgentPrincipal, remote: string, via: { remote: string; proxy?: string }): void {
+    const log = this.log.child(via);
     const link = new AgentLink(
       ws,
       principal,
@@ -374,18 +404,4 @@ function serverLimits(config: HubConfig): { headersTimeout: number; requestTimeo
     requestTimeout: Math.max(...Object.values(config.timeouts)) + headersTimeout,
     connectionsCheckingInterval: Math.min(1000, Math.max(100, Math.floor(headersTimeout / 2))),
   };
-}
-
-/** Answers an upgrade with a plain HTTP error; the socket is then ended (the guard destroys a client that lingers). */
-function refuse(socket: Duplex, status: number, reason: string, retryAfterSeconds?: number): void {
-  const text =
-    { 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 429: 'Too Many Requests', 500: 'Internal Server Error', 503: 'Service Unavailable' }[status] ??
-    'Error';
-  const body = JSON.stringify({ code: status === 401 || status === 403 ? 'AUTH_FAILED' : 'REFUSED', message: reason });
-  socket.end(
-    `HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
-      (status === 401 ? 'WWW-Authenticate: Basic realm="datasync-hub"\r\n' : '') +
-      (retryAfterSeconds === undefined ? '' : `Retry-After: ${retryAfterSeconds}\r\n`) +
-      `\r\n${body}`,
-  );
 }

@@ -6,6 +6,10 @@
  * gets `headersTimeout` for its first request head (TLS handshake included) and then, if it is
  * an upgrade, `upgradeTimeout` to be authenticated and answered; then it is destroyed. Later
  * request heads on a kept-alive connection are timed by the server's own `headersTimeout`.
+ *
+ * The guard runs before any request head, so it sees only the socket's peer: a trusted reverse
+ * proxy (`exemptFromPerAddressCap`) carries many clients on its one address and is exempt from
+ * the per-address cap (the total cap and the timeouts still hold for it).
  */
 import type { Socket } from 'node:net';
 import { sourceOf } from './source-address.js';
@@ -15,6 +19,8 @@ export interface ConnectionGuardOptions {
   readonly upgradeTimeout: number;
   readonly maxPending: number;
   readonly maxPendingPerAddress: number;
+  /** Peers the per-address cap does not apply to (trusted reverse proxies). */
+  readonly exemptFromPerAddressCap?: (address: string | undefined) => boolean;
 }
 
 /** Why the guard dropped a connection (the `reason` label of the refusals metric). */
@@ -49,7 +55,9 @@ export class ConnectionGuard {
     const source = sourceOf(socket.remoteAddress);
     const key = keyOf(socket);
     if (this.pending.size >= this.options.maxPending) return this.drop(socket, 'pending_total', source);
-    if ((this.perSource.get(source) ?? 0) >= this.options.maxPendingPerAddress) return this.drop(socket, 'pending_per_address', source);
+    if ((this.perSource.get(source) ?? 0) >= this.options.maxPendingPerAddress && !this.options.exemptFromPerAddressCap?.(socket.remoteAddress)) {
+      return this.drop(socket, 'pending_per_address', source);
+    }
     const entry: Pending = { source, timer: this.timer(socket, this.options.headersTimeout, 'headers_timeout', source) };
     this.pending.set(key, entry);
     this.perSource.set(source, (this.perSource.get(source) ?? 0) + 1);

@@ -4,6 +4,9 @@
  * hub keeps `upgrade`. Every /v1 route except the OpenAPI document needs an API token of one
  * tenant and only ever reaches that tenant's agents. Every request has an id (the client's
  * `X-Request-Id` when it is usable, else a new one) that is also the request id the agent logs.
+ * Every log line of a request carries its client address (`client`; with `proxy`, the trusted
+ * proxy's socket, when a forwarding header named the client), and the token check counts
+ * failures under that address.
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
@@ -49,6 +52,10 @@ export function createHttpApi(server: Server, hub: Hub, config: HubConfig, logge
   const app = Fastify({
     loggerInstance: apiLogger,
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'requestId' }),
+    childLoggerFactory: (parent, bindings, options, raw) => {
+      const client = hub.clientAddresses.of(raw);
+      return parent.child({ ...bindings, client: client.address, ...(client.forwarded ? { proxy: client.peer } : {}) }, options);
+    },
     bodyLimit: config.api.maxBodyBytes,
     genReqId: (req: IncomingMessage) => {
       const given = req.headers['x-request-id'];
@@ -112,7 +119,7 @@ export function createHttpApi(server: Server, hub: Hub, config: HubConfig, logge
     };
     const cached = tokens.cached(token);
     if (cached !== undefined) return admit(cached.tenantId);
-    tokens.tenantOf(token, req.socket.remoteAddress).then(admit, (err: unknown) => done(err instanceof Error ? err : new Error(String(err))));
+    tokens.tenantOf(token, hub.clientAddresses.of(req.raw).address).then(admit, (err: unknown) => done(err instanceof Error ? err : new Error(String(err))));
   });
 
   app.setErrorHandler((err, req, reply) => sendFailure(err, req, reply));

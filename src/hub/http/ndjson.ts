@@ -6,6 +6,11 @@
  * record before it. `NdjsonWriter` writes lines to a response and says when the client has
  * read enough for more to be asked of the agent. A search chunk that came as bytes is written
  * as its items' NDJSON Buffer (`writeBytes`): no per-item string on that path.
+ *
+ * Every NDJSON answer says `X-Accel-Buffering: no` and `Cache-Control: no-cache, no-transform`
+ * (`NDJSON_RESPONSE_HEADERS`): a reverse proxy must pass the lines on as they come (nginx would
+ * otherwise read the whole stream ahead of a slow client, and the agent's backpressure would
+ * stop at the proxy) and must not compress or transform them.
  */
 import type { ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
@@ -20,6 +25,12 @@ export interface NdjsonLimits {
 }
 
 const NEWLINE = 0x0a;
+
+/** The headers of every NDJSON answer besides its type and request id (the route schemas declare them). */
+export const NDJSON_RESPONSE_HEADERS = {
+  'x-accel-buffering': 'no',
+  'cache-control': 'no-cache, no-transform',
+} as const;
 
 export class NdjsonReader implements AsyncIterable<unknown> {
   /** Why reading stopped early (a bad line, a body over the limit), if it did. */
@@ -125,7 +136,7 @@ export class NdjsonWriter {
   start(requestId: string): void {
     this.res.writeHead(200, {
       'content-type': 'application/x-ndjson; charset=utf-8',
-      'cache-control': 'no-store',
+      ...NDJSON_RESPONSE_HEADERS,
       'x-request-id': requestId,
       'x-content-type-options': 'nosniff',
     });

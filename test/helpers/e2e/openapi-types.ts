@@ -1284,6 +1284,10 @@ export interface operations {
             /** @description entries as the agent wrote them, then exactly one SearchEnd or StreamError line (a stream with neither was cut) */
             200: {
                 headers: {
+                    /** @description tells nginx (and proxies that honour it) not to buffer the stream: lines reach the client as they come, and a slow reader slows the agent */
+                    "X-Accel-Buffering"?: "no";
+                    /** @description no proxy may serve the stream from a cache, compress or otherwise transform it */
+                    "Cache-Control"?: "no-cache, no-transform";
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
@@ -1445,6 +1449,10 @@ export interface operations {
             /** @description a result per record written, in order, then exactly one ExportEnd or StreamError line (a stream with neither was cut) */
             200: {
                 headers: {
+                    /** @description tells nginx (and proxies that honour it) not to buffer the stream: lines reach the client as they come, and a slow reader slows the agent */
+                    "X-Accel-Buffering"?: "no";
+                    /** @description no proxy may serve the stream from a cache, compress or otherwise transform it */
+                    "Cache-Control"?: "no-cache, no-transform";
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };

@@ -68,6 +68,20 @@ const EXPORT_HEADERS = {
 
 const json = (schema: unknown): unknown => ({ 'application/json': { schema } });
 
+/** The headers of every NDJSON answer (ndjson.ts `NDJSON_RESPONSE_HEADERS`), for reverse proxies. */
+export const NDJSON_HEADERS = {
+  'X-Accel-Buffering': {
+    type: 'string',
+    const: 'no',
+    description: 'tells nginx (and proxies that honour it) not to buffer the stream: lines reach the client as they come, and a slow reader slows the agent',
+  },
+  'Cache-Control': {
+    type: 'string',
+    const: 'no-cache, no-transform',
+    description: 'no proxy may serve the stream from a cache, compress or otherwise transform it',
+  },
+} as const;
+
 /** An NDJSON response: a text body whose every line is one of `lines` (exactly one: they exclude each other). */
 const ndjson = (description: string, lines: readonly string[]): unknown => ({
   'application/x-ndjson': {
@@ -145,6 +159,7 @@ export const ROUTE_SCHEMAS = {
     response: {
       200: {
         description: 'entries as the agent wrote them, then exactly one SearchEnd or StreamError line (a stream with neither was cut)',
+        headers: NDJSON_HEADERS,
         content: ndjson('Entry lines, then the closing line.', ['SearchEntry', 'SearchEnd', 'StreamError']),
       },
       ...errors(...OPERATION, 413, 415),
@@ -160,6 +175,7 @@ export const ROUTE_SCHEMAS = {
     response: {
       200: {
         description: 'a result per record written, in order, then exactly one ExportEnd or StreamError line (a stream with neither was cut)',
+        headers: NDJSON_HEADERS,
         content: ndjson('Result lines, then the closing line.', ['ExportResult', 'ExportEnd', 'StreamError']),
       },
       ...errors(...OPERATION, 409, 413, 415, 422),
