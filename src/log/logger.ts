@@ -5,6 +5,7 @@
  */
 import { SECRET_KEYS as CONFIG_SECRET_KEYS } from '../support/secret-keys.js';
 import { pino, type DestinationStream, type Logger, type LevelWithSilent } from 'pino';
+import { journalStream, writesToJournal } from './journal-stream.js';
 import { prettyStream } from './pretty-stream.js';
 import { logMethodWithUniqueKeys, withUniqueKeys } from './unique-keys.js';
 
@@ -43,8 +44,12 @@ export function resolveLogFormat(format: 'auto' | 'json' | 'pretty', stdoutIsTer
 export function createLogger(options: LoggerOptions, destination?: DestinationStream): Logger {
   // stdout is written synchronously (pino's own default): an asynchronous destination costs a
   // thread-pool hop and an extra event-loop wake-up per line (~40-70 µs per small request).
-  const stdout = (): DestinationStream =>
-    options.format === 'pretty' ? prettyStream(1, { colour: process.stdout.isTTY === true && !process.env['NO_COLOR'] }) : pino.destination({ dest: 1, sync: true });
+  const stdout = (): DestinationStream => {
+    if (options.format === 'pretty') return prettyStream(1, { colour: process.stdout.isTTY === true && !process.env['NO_COLOR'] });
+    // Under systemd each line carries its severity for journald (journal-stream.ts).
+    if (writesToJournal(1)) return journalStream(1);
+    return pino.destination({ dest: 1, sync: true });
+  };
   const dest = destination ?? (options.file ? rollingFile(options.file) : stdout());
   return withUniqueKeys(
     serialisePrimitivesDirectly(
