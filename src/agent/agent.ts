@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import type { AgentConfig } from '../config/index.js';
 import { connection, type ReconnectOptions } from '../connection/connection.js';
 import type { DialOptions } from '../connection/dial.js';
-import { proxyAgent } from '../connection/proxy.js';
+import { proxyAgent, shownProxyOf } from '../connection/proxy.js';
 import { redactUrl } from '../support/proxy-url.js';
 import { describeStatus, type ConnectionStatus } from '../connection/status.js';
 import { agentAuthHeaders, agentTls } from '../connection/agent-credentials.js';
@@ -47,6 +47,8 @@ export class Agent {
   private readonly connections$: Observable<ConnectionStatus>;
   private readonly statusSubject = new Subject<ConnectionStatus>();
   private readonly latest = new Map<string, ConnectionStatus>();
+  /** The proxy (userinfo masked) each hub URL is reached through; absent: direct. */
+  private readonly proxies = new Map<string, string>();
   /** Every status transition of every URL, as it happens (hot: subscribe before `start()`). */
   readonly status$: Observable<ConnectionStatus> = this.statusSubject.asObservable();
   private readonly dataSources = new Map<string, ServedDataSource>();
@@ -109,10 +111,12 @@ export class Agent {
     const headers = agentAuthHeaders(config.agent);
     const streams = config.agent.urls.map((url) => {
       const agent = proxyAgent(url, {
-        ...(config.agent.proxy ? { proxy: config.agent.proxy } : {}),
+        ...(config.agent.proxy ? { proxy: config.agent.proxy, proxySource: 'agent.proxy' } : {}),
         ...(config.agent.noProxy ? { noProxy: config.agent.noProxy } : {}),
         tls,
       });
+      const proxy = shownProxyOf(agent);
+      if (proxy !== undefined) this.proxies.set(url, proxy);
       const dialOptions: DialOptions & ReconnectOptions = {
         hello,
         maxFrameBytes: config.maxFrameBytes,
@@ -221,6 +225,7 @@ export class Agent {
       streams: this.streams,
       limits: pipelineLimits(this.config, session.maxFrameBytes),
       log: this.log,
+      progressEveryMs: this.config.logging.progressInterval,
       metrics: this.metrics,
       ...(this.journals ? { journals: this.journals } : {}),
     }).pipe(
@@ -262,7 +267,12 @@ export class Agent {
   private logStatus(status: ConnectionStatus): void {
     const fields = { ...describeStatus(status), url: redactUrl(status.url) };
     if (status.state === 'registered') this.log.info(fields, 'registered with hub');
-    else if (status.state === 'connecting') this.log.debug(fields, 'connecting to hub');
+    else if (status.state === 'connecting') {
+      // Every attempt through a proxy says so: a reconnect loop is then read at the right hop.
+      const proxy = this.proxies.get(status.url);
+      if (proxy === undefined) this.log.debug(fields, 'connecting to hub');
+      else this.log.info({ ...fields, proxy }, `connecting to hub via proxy ${proxy}`);
+    }
     else if (status.state === 'rejected') this.log.error(fields, 'hub rejected the agent');
     else this.log.warn(fields, 'disconnected from hub');
   }

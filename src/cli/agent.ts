@@ -3,6 +3,7 @@
 import { summarizeAgentConfig } from '../config/index.js';
 import { loadAgentConfigWithPlugins } from '../agent/load-config.js';
 import { TlsStoreError } from '../support/tls-stores.js';
+import { ProxyConfigError } from '../support/proxy-url.js';
 import { Agent } from '../agent/agent.js';
 import { VERSION } from '../version.js';
 import { answerMeta, loadOrReport, loggerFor, onShutdownSignal, parseCliArgs, runMain } from './args.js';
@@ -57,11 +58,14 @@ async function main(argv: readonly string[]): Promise<number | undefined> {
   try {
     agent = new Agent(config, logger);
   } catch (err) {
-    // A key store or a data source that cannot be set up: say what, not a stack trace.
+    // A key store, a proxy URL (HTTPS_PROXY, …) or a data source that cannot be set up: say
+    // what, not a stack trace. The first two are configuration: exit 2, so a service manager
+    // does not restart into the same failure (ProxyConfigError carries no unmasked URL).
     const message = err instanceof Error ? err.message : String(err);
+    const config = err instanceof TlsStoreError || err instanceof ProxyConfigError;
     logger.fatal({ err }, `agent cannot start: ${message}`);
-    process.stderr.write(`datasync-agent: cannot start: ${message}\n`);
-    return err instanceof TlsStoreError ? 2 : 1;
+    process.stderr.write(`datasync-agent: ${config ? 'invalid configuration' : 'cannot start'}: ${message}\n`);
+    return config ? 2 : 1;
   }
   // A stray promise rejection of a data source is logged and recorded, and the agent goes on;
   // an uncaught exception is fatal (exit 1): see src/agent/process-guard.ts.

@@ -22,7 +22,7 @@ import { isRecord } from '../config/codecs.js';
 import { ConnectionError, RegistrationRejectedError } from '../connection/errors.js';
 import { connectHint, probeHub, type ProbeResult } from '../connection/probe.js';
 import { proxyAgent } from '../connection/proxy.js';
-import { redactUrl, resolveProxy } from '../support/proxy-url.js';
+import { ProxyConfigError, redactUrl, redactUrlsIn, resolveProxy, urlPasswords } from '../support/proxy-url.js';
 import { agentAuthHeaders, agentTls, usesBasicAuth } from '../connection/agent-credentials.js';
 import { TlsStoreError, type ClientTlsOptions } from '../support/tls-stores.js';
 import { createAdapter } from '../adapter-kit/registry.js';
@@ -55,7 +55,7 @@ export interface CheckOptions {
 /** Runs every check concurrently; rows come back in config order, hubs first. */
 export async function runChecks(config: AgentConfig, options: CheckOptions): Promise<CheckRow[]> {
   const logger = options.logger ?? pino({ level: 'silent' });
-  const scrub = secretScrubber(config);
+  const scrub = secretScrubber(config, options.env ?? process.env);
   const hubRows = checkHubs(config, options);
   const sourceRows = Object.entries(config.dataSources).map(([name, ds]) => checkDataSource(name, ds, options.timeoutMs, logger));
   const rows = await Promise.all([...hubRows, ...sourceRows]);
@@ -105,7 +105,7 @@ function checkHubs(config: AgentConfig, options: CheckOptions): Array<Promise<Ch
   const headers = agentAuthHeaders(agent);
   const auth = agent.keyStore ? 'client certificate' : usesBasicAuth(agent) ? `Basic auth as ${agent.userName}` : 'no credentials';
   const proxyOptions = {
-    ...(agent.proxy ? { proxy: agent.proxy } : {}),
+    ...(agent.proxy ? { proxy: agent.proxy, proxySource: 'agent.proxy' } : {}),
     ...(agent.noProxy ? { noProxy: agent.noProxy } : {}),
     ...(options.env ? { env: options.env } : {}),
   };
@@ -118,7 +118,9 @@ function checkHubs(config: AgentConfig, options: CheckOptions): Array<Promise<Ch
       via = proxy === undefined ? 'direct' : `via proxy ${redactUrl(proxy)}`;
       httpAgent = proxyAgent(url, { ...proxyOptions, tls });
     } catch (err) {
-      return failRow('hub', target, 'PROXY_CONFIG', messageOf(err), true);
+      // A proxy URL that cannot be used (agent.proxy, HTTPS_PROXY, …): a configuration error,
+      // named by its source, the URL shown masked.
+      return failRow('hub', target, err instanceof ProxyConfigError ? err.code : 'CONFIG_INVALID', messageOf(err), true);
     }
     try {
       const probe = await firstValueFrom(
@@ -226,13 +228,17 @@ function oneLine(s: string): string {
   return s.replace(/\s*\n\s*/g, ' ');
 }
 
+/** Environment variables a proxy URL can come from. */
+const PROXY_VARIABLES = ['https_proxy', 'http_proxy', 'all_proxy'].flatMap((v) => [v, v.toUpperCase()]);
+
 /**
  * Masks every secret value of the configuration (passwords, tokens, client secrets, at any
- * depth, by the same key list the config reporter uses) and the userinfo of URLs. Adapters
+ * depth, by the same key list the config reporter uses), the passwords of the proxy URLs (from
+ * the config and the environment, raw and percent-decoded) and the userinfo of URLs. Adapters
  * already keep secrets out of their messages; this is the last line of defence for a table an
  * operator will paste into a ticket.
  */
-function secretScrubber(config: AgentConfig): (s: string) => string {
+function secretScrubber(config: AgentConfig, env: NodeJS.ProcessEnv): (s: string) => string {
   const secrets = new Set<string>();
   const walk = (value: unknown): void => {
     if (Array.isArray(value)) {
@@ -246,11 +252,8 @@ function secretScrubber(config: AgentConfig): (s: string) => string {
     }
   };
   walk(config);
+  const proxies = [config.agent.proxy, ...PROXY_VARIABLES.map((v) => env[v])].filter((p): p is string => p !== undefined && p !== '');
+  for (const p of proxies) for (const pw of urlPasswords(p)) if (pw.length >= 4) secrets.add(pw);
   const sorted = [...secrets].sort((a, b) => b.length - a.length);
   return (s) => sorted.reduce((out, secret) => out.split(secret).join('***'), redactUrlsIn(s));
-}
-
-/** `scheme://user:pass@host` anywhere in a text → `scheme://***:***@host`. */
-function redactUrlsIn(s: string): string {
-  return s.replace(/\b[a-z][a-z0-9+.-]*:\/\/[^\s/?#@]*@/gi, (m) => redactUrl(m));
 }

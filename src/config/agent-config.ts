@@ -4,6 +4,7 @@
  */
 import { hostname } from 'node:os';
 import * as t from 'io-ts';
+import { proxyUrlProblem } from '../support/proxy-url.js';
 import {
   Bool,
   decoder,
@@ -29,6 +30,18 @@ import type { PathResolver } from './load.js';
 import { checkAgentStores } from './store-checks.js';
 
 /** Classic configuration files give the tenant as a number; it is a string from here on. */
+
+/**
+ * `agent.proxy`: `http(s)://[user:password@]host[:port]` and nothing after the port — what
+ * `support/proxy-url.ts` accepts at connection time, refused here with the line and column. A
+ * password with an unencoded `/ ? #` lands in a path, query or fragment, so it is refused
+ * instead of silently sending the wrong credentials (the value is shown with the password masked).
+ */
+const ProxyUrl = decoder<HttpUrl>(
+  'http:// or https:// proxy URL, http://[user:password@]host:port (special characters in user and password percent-encoded)',
+  (u, c) => (typeof u === 'string' && proxyUrlProblem(u) === undefined ? t.success(u as HttpUrl) : t.failure(u, c)),
+);
+
 export const TenantId = decoder<string>('tenant id (string or integer)', (u, c) => {
   if (typeof u === 'number' && Number.isSafeInteger(u) && u >= 0) return t.success(String(u));
   if (typeof u === 'string' && u.trim() !== '') return t.success(u);
@@ -56,7 +69,7 @@ export const AgentSection = strictObject(
     privateKey: NonEmptyString,
     trustStore: NonEmptyString,
     trustStorePassword: t.string,
-    proxy: HttpUrl,
+    proxy: ProxyUrl,
     noProxy: t.string,
   },
   {

@@ -5,7 +5,7 @@ export type ConnectionErrorCode =
   | 'CONNECT_FAILED' // TCP/TLS/proxy could not be established
   | 'CONNECT_TIMEOUT' // TCP + TLS (+ proxy) + upgrade did not finish in time
   | 'TLS_FAILED' // certificate not trusted, hostname mismatch, expired …
-  | 'PROXY_FAILED' // the proxy refused the CONNECT (e.g. 407)
+  | 'PROXY_FAILED' // the proxy answered CONNECT with anything but 200, or could not be reached
   | 'HTTP_ERROR' // the upgrade got an unexpected HTTP status
   | 'REGISTRATION_TIMEOUT' // no welcome/reject in time
   | 'PROTOCOL_ERROR' // the hub spoke something we do not understand
@@ -24,6 +24,45 @@ export class ConnectionError extends Error {
     this.closeCode = options.closeCode;
   }
   readonly closeCode: number | undefined;
+}
+
+/**
+ * The tunnel through the proxy could not be opened: the proxy answered CONNECT with a status
+ * other than 200 (`answer`), or never answered (unreachable, closed, reset: the socket error is
+ * the `cause`). `proxy` is the proxy URL with its userinfo masked; `target` the CONNECT target.
+ */
+export class ProxyTunnelError extends Error {
+  override readonly name = 'ProxyTunnelError';
+  readonly status: number | undefined;
+  readonly reason: string | undefined;
+  constructor(
+    readonly proxy: string,
+    readonly target: string,
+    answer: { readonly status: number; readonly reason: string } | undefined,
+    options: { cause?: unknown } = {},
+  ) {
+    const cause = options.cause instanceof Error ? options.cause : undefined;
+    const errno = (cause as NodeJS.ErrnoException | undefined)?.code;
+    super(
+      answer !== undefined
+        ? `proxy ${proxy} refused CONNECT ${target}: HTTP ${`${answer.status} ${answer.reason}`.trim()}`
+        : `proxy ${proxy} did not open a tunnel to ${target}: ${errno !== undefined && !(cause?.message.includes(errno) ?? false) ? `${errno} ` : ''}${cause?.message ?? String(options.cause)}`,
+      options.cause === undefined ? undefined : { cause: options.cause },
+    );
+    this.status = answer?.status;
+    this.reason = answer?.reason;
+  }
+}
+
+/** What an operator does about a proxy's refusal, by the CONNECT status. */
+function proxyHint(e: ProxyTunnelError): string {
+  const s = e.status;
+  if (s === undefined) return 'the proxy is not reachable: check the host and port of agent.proxy / HTTPS_PROXY, and that the proxy runs';
+  // RFC 9110 says 407; some proxies (tinyproxy) answer wrong credentials with 401.
+  if (s === 407 || s === 401) return 'the proxy did not accept the credentials in the proxy URL (user:password, percent-encoded)';
+  if (s === 403) return `the proxy's rules forbid a tunnel to ${e.target} (host or port not allowed): ask its administrators, or list the hub in noProxy / NO_PROXY if it is reachable directly`;
+  if (s >= 500) return `the proxy could not reach the hub at ${e.target}: the hub is down, or the proxy cannot resolve or route to it`;
+  return 'the proxy refused the tunnel';
 }
 
 /** The hub refused the registration: HTTP 401/403 on upgrade, or a `reject` frame. */
@@ -62,6 +101,9 @@ function altNameHint(e: Error): string {
 
 /** Turns a socket-level error into a ConnectionError with a message an operator can act on. */
 export function classifySocketError(err: unknown, url: string): ConnectionError {
+  if (err instanceof ProxyTunnelError) {
+    return new ConnectionError('PROXY_FAILED', `${err.message} (hub ${url}): ${proxyHint(err)}`, url, { cause: err });
+  }
   const e = err instanceof Error ? err : new Error(String(err));
   const code = (e as NodeJS.ErrnoException).code ?? '';
   if (TLS_CODES.has(code) || code.startsWith('ERR_SSL') || code.startsWith('ERR_TLS')) {

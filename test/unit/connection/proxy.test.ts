@@ -10,7 +10,8 @@ import { getProxyForUrl } from 'proxy-from-env';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
 import { proxyAgent } from '../../../src/connection/proxy.js';
-import { redactUrl, resolveProxy } from '../../../src/support/proxy-url.js';
+import { ProxyConfigError, redactUrl, resolveProxy } from '../../../src/support/proxy-url.js';
+import { ProxyTunnelError, classifySocketError } from '../../../src/connection/errors.js';
 import { loadClientTls, type ClientTlsOptions } from '../../../src/support/tls-stores.js';
 import { makeTestPki, type TestPki } from '../../helpers/certs.js';
 import { startConnectProxy, type ConnectProxy } from '../../helpers/connect-proxy.js';
@@ -77,6 +78,30 @@ describe('resolveProxy', () => {
       ['hub.example.com:8443', 'wss://hub.example.com:8443/', true],
       ['hub.example.com:80', 'ws://hub.example.com/', true],
       ['[::1]', 'wss://[::1]:9000/', true],
+      // Beyond proxy-from-env: CIDR ranges and IPv6 literals, as curl and Go read NO_PROXY.
+      ['127.0.0.0/8', 'wss://127.0.0.1:8443/', true],
+      ['127.0.0.0/8', 'wss://127.255.1.2/', true],
+      ['127.0.0.0/8', 'wss://128.0.0.1/', false],
+      ['127.0.0.0/8', 'wss://localhost/', false],
+      ['10.0.0.0/8,192.168.0.0/16', 'wss://192.168.4.20/', true],
+      ['10.1.2.3/32', 'wss://10.1.2.3/', true],
+      ['10.1.2.3/32', 'wss://10.1.2.4/', false],
+      ['0.0.0.0/0', 'wss://203.0.113.9/', true],
+      ['fd00::/8', 'wss://[fd12:3456::1]/', true],
+      ['fd00::/8', 'wss://[fe80::1]/', false],
+      ['::1', 'wss://[::1]:9000/', true],
+      ['::1', 'wss://[0:0:0:0:0:0:0:1]/', true],
+      ['[::1]:9000', 'wss://[::1]:9000/', true],
+      ['[::1]:9000', 'wss://[::1]:9001/', false],
+      ['::1', 'wss://127.0.0.1/', false],
+      // IPv4-mapped IPv6 is its IPv4 address, both ways.
+      ['127.0.0.0/8', 'wss://[::ffff:127.0.0.1]/', true],
+      ['127.0.0.1', 'wss://[::ffff:127.0.0.1]/', true],
+      ['::ffff:10.0.0.5', 'wss://10.0.0.5/', true],
+      ['::ffff:10.0.0.0/104', 'wss://10.9.9.9/', true],
+      // Malformed ranges match nothing (and break nothing).
+      ['10.0.0.0/33,hub.lan', 'wss://10.0.0.1/', false],
+      ['10.0.0.0/33,hub.lan', 'wss://hub.lan/', true],
     ];
     it.each(cases)('NO_PROXY=%j, %s → direct %s', (noProxy, url, direct) => {
       const viaEnv = resolveProxy(url, { env: { HTTPS_PROXY: P, HTTP_PROXY: P, NO_PROXY: noProxy } });
@@ -111,11 +136,48 @@ describe('resolveProxy', () => {
       expect(resolveProxy('wss://hub/', { proxy: '', env: { HTTPS_PROXY: 'http://env:1' } })).toBe('http://env:1');
     });
 
-    it('rejects a proxy that is not an http(s) URL, quoting it without credentials', () => {
-      expect(() => resolveProxy('wss://hub/', { proxy: 'proxy.corp:3128', env: {} })).toThrow(TypeError);
-      expect(() => resolveProxy('wss://hub/', { proxy: 'socks5://u:secret@p:1080', env: {} })).toThrow(
-        'proxy must be an http:// or https:// URL, got "socks5://***:***@p:1080"',
+    it('rejects a proxy that is not an http(s) URL, naming its source and quoting it without credentials', () => {
+      expect(() => resolveProxy('wss://hub/', { proxy: 'proxy.corp:3128', env: {} })).toThrow(ProxyConfigError);
+      expect(() => resolveProxy('wss://hub/', { proxy: 'socks5://u:secret@p:1080', proxySource: 'agent.proxy', env: {} })).toThrow(
+        'agent.proxy: a proxy URL starts with http:// or https://, not socks5://, got "socks5://***:***@p:1080"',
       );
+    });
+
+    it('refuses a proxy URL with a path, query or fragment: an unencoded / ? # in the password', () => {
+      for (const proxy of ['http://u:1/cret@proxy:3128', 'http://u:a?b@proxy:3128', 'http://u:a#b@proxy:3128', 'http://proxy:3128/path']) {
+        expect(() => resolveProxy('wss://hub/', { proxy, env: {} }), proxy).toThrow(/percent-encode/);
+      }
+      // An unencoded @ is fine: the URL parser splits at the last @ of the authority.
+      expect(resolveProxy('wss://hub/', { proxy: 'http://u:p@ss@proxy:3128', env: {} })).toBe('http://u:p@ss@proxy:3128');
+    });
+  });
+
+  describe('a proxy URL from the environment that cannot be used', () => {
+    it.each([
+      ['HTTPS_PROXY', 'http://u:se/cret@127.0.0.1:18888', 'wss://hub/'],
+      ['https_proxy', 'http://u:se/cret@127.0.0.1:18888', 'wss://hub/'],
+      ['HTTP_PROXY', 'u:se/cret@127.0.0.1:18888', 'ws://hub/'],
+      ['ALL_PROXY', 'socks5://u:se/cret@127.0.0.1:1080', 'wss://hub/'],
+    ])('%s=%s is a ProxyConfigError naming the variable, never the password', (name, value, target) => {
+      let thrown: unknown;
+      try {
+        resolveProxy(target, { env: { [name]: value } });
+      } catch (err) {
+        thrown = err;
+      }
+      expect(thrown).toBeInstanceOf(ProxyConfigError);
+      const err = thrown as ProxyConfigError;
+      expect(err).toMatchObject({ source: name, code: 'CONFIG_INVALID' });
+      expect(err.message.startsWith(`${name}: `)).toBe(true);
+      // Everything an error serialiser would write: no part of the password anywhere.
+      const serialised = JSON.stringify({ ...err, message: err.message, stack: err.stack });
+      expect(serialised).not.toMatch(/se\/cret|cret/);
+      expect(err.cause).toBeUndefined();
+      expect(serialised).toContain('127.0.0.1');
+    });
+
+    it('a variable NO_PROXY exempts is not looked at', () => {
+      expect(resolveProxy('wss://127.0.0.1:1/', { env: { HTTPS_PROXY: 'http://u:se/cret@p:1', NO_PROXY: '127.0.0.0/8' } })).toBeUndefined();
     });
   });
 
@@ -160,7 +222,14 @@ describe('redactUrl', () => {
     ['http://user:p@ss@proxy:3128', 'http://***:***@proxy:3128'],
     ['user:pass@proxy:3128', '***:***@proxy:3128'],
     ['http://proxy:3128', 'http://proxy:3128'],
-    ['http://proxy:3128/a@b', 'http://proxy:3128/a@b'],
+    // An @ in a path followed by a host-like word reads as userinfo: better a hidden path than
+    // a shown password (`http://u:1/cret@proxy:3128` looks the same).
+    ['http://proxy:3128/a@b', 'http://***:***@b'],
+    ['http://u:1/cret@proxy:3128', 'http://***:***@proxy:3128'],
+    ['http://u:se/cret@127.0.0.1:18888', 'http://***:***@127.0.0.1:18888'],
+    ['http://user:p@ss:w/rd@host', 'http://***:***@host'],
+    ['http://u:a b@[::1]:3128', 'http://***:***@[::1]:3128'],
+    ['http://u:pass@', 'http://***:***@'],
     ['wss://hub.example.com/agent?x=@', 'wss://hub.example.com/agent?x=@'],
   ])('%s → %s', (input, output) => {
     expect(redactUrl(input)).toBe(output);
@@ -287,11 +356,17 @@ describe('TLS through a CONNECT proxy (real sockets)', () => {
     await expect(get(agentFor(tls))).rejects.toMatchObject({ code: 'SELF_SIGNED_CERT_IN_CHAIN' });
   });
 
-  it('a wrong proxy password gives the 407 as the response', async () => {
+  it('a wrong proxy password fails the request with ProxyTunnelError 407 (not a response the hub seems to give)', async () => {
     const before = proxy.connects.length;
     const bad = proxy.url.replace('http://', 'http://agent:nope@');
-    const res = await get(agentFor(loadClientTls({ trustStore: pki.ca.file }), bad));
-    expect(res.status).toBe(407);
+    const err = await get(agentFor(loadClientTls({ trustStore: pki.ca.file }), bad)).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(ProxyTunnelError);
+    expect(err).toMatchObject({ status: 407, reason: 'Proxy Authentication Required', target: origin, proxy: proxy.url.replace('http://', 'http://***:***@') });
+    expect(classifySocketError(err, `wss://${origin}/agent`)).toMatchObject({ code: 'PROXY_FAILED' });
+    expect(String((err as Error).message)).not.toContain('nope');
     expect(proxy.connects.slice(before)).toEqual([
       { target: origin, auth: `Basic ${Buffer.from('agent:nope').toString('base64')}`, status: 407 },
     ]);
@@ -312,16 +387,30 @@ describe('TLS through a CONNECT proxy (real sockets)', () => {
     expect(JSON.parse(msg)).toEqual({ authorized: true, cn: 'site-a-1', error: null });
   });
 
-  it('ws: a 407 arrives as unexpected-response', async () => {
+  it('ws: a 407 arrives as an error event carrying the ProxyTunnelError, never as unexpected-response', async () => {
     const ws = new WebSocket(`wss://${origin}/agent`, { agent: agentFor(loadClientTls({ trustStore: pki.ca.file }), proxy.url) });
-    const status = await new Promise<number | undefined>((resolve, reject) => {
-      ws.once('unexpected-response', (_req, res) => {
-        resolve(res.statusCode);
-        ws.on('error', () => undefined); // terminate() during the handshake reports an 'error'
-        ws.terminate();
-      });
+    const err = await new Promise<unknown>((resolve, reject) => {
+      ws.once('error', resolve);
+      ws.once('unexpected-response', (_req, res) => reject(new Error(`proxy answer read as the hub's HTTP ${res.statusCode}`)));
       ws.once('open', () => reject(new Error('opened without proxy credentials')));
     });
-    expect(status).toBe(407);
+    expect(err).toBeInstanceOf(ProxyTunnelError);
+    expect(err).toMatchObject({ status: 407 });
+  });
+
+  it('a proxy that is down: ProxyTunnelError without a status, the errno as cause, classified PROXY_FAILED', async () => {
+    const down = await startConnectProxy();
+    const url = down.url;
+    await down.close();
+    const err = await get(agentFor(loadClientTls({ trustStore: pki.ca.file }), url)).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(ProxyTunnelError);
+    expect(err).toMatchObject({ status: undefined, proxy: url });
+    expect((err as Error).cause).toMatchObject({ code: 'ECONNREFUSED' });
+    const classified = classifySocketError(err, `wss://${origin}/agent`);
+    expect(classified.code).toBe('PROXY_FAILED');
+    expect(classified.message).toMatch(/did not open a tunnel.*ECONNREFUSED.*not reachable/);
   });
 });
