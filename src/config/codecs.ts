@@ -271,9 +271,14 @@ export const LogFormat = t.keyof({ auto: null, json: null, pretty: null }, "'aut
 export type LogFormat = t.TypeOf<typeof LogFormat>;
 
 export const LoggingConfig = strictObject(
-  { level: withDefault(LogLevel, 'info'), format: withDefault(LogFormat, 'auto') },
+  {
+    level: withDefault(LogLevel, 'info'),
+    format: withDefault(LogFormat, 'auto'),
+    /** A search or export still running logs a progress line this often; 0: never. */
+    progressInterval: withDefault(DurationMs, 10_000 as DurationMs),
+  },
   { file: NonEmptyString },
-  { name: 'logging mapping (level, format, file)' },
+  { name: 'logging mapping (level, format, progressInterval, file)' },
 );
 export type LoggingConfig = t.TypeOf<typeof LoggingConfig>;
 

@@ -25,6 +25,7 @@ import { shuttingDown, type Drain } from './drain.js';
 import type { StreamSlots } from './stream-slots.js';
 import type { PipelineLimits } from './limits.js';
 import { NO_METER, type PipelineMetrics, type RequestMeter } from './meter.js';
+import { withProgress } from './progress.js';
 import { searchFrames } from './search-stream.js';
 
 /** A configured data source as the pipeline sees it. */
@@ -52,6 +53,8 @@ export interface RequestDeps {
    * search and export streams produce only then. Absent: credit alone paces them.
    */
   readonly writeReady?: (requestId: string) => Observable<boolean>;
+  /** A search or export still running logs its progress this often (progress.ts); 0 or absent: never. */
+  readonly progressEveryMs?: number;
 }
 
 type SingleOp = 'test' | 'schema' | 'attributes' | 'resourceTypes' | 'get';
@@ -174,7 +177,11 @@ export function runRequest(request: Request, own$: Observable<RequestInbound>, d
 
   log.debug({ timeoutMs }, 'request started');
   return defer(() => {
-    const meter = deps.metrics?.requestStarted(op, dataSource) ?? NO_METER;
+    const base = deps.metrics?.requestStarted(op, dataSource) ?? NO_METER;
+    const streams = op === 'search' || op === 'export';
+    const meter = streams
+      ? withProgress(base, { everyMs: deps.progressEveryMs ?? 0, log, op, ...(deps.scheduler ? { scheduler: deps.scheduler } : {}) })
+      : base;
     /** 'OK', the code of the error frame sent, or 'CANCELLED'; unset while running. */
     let outcome: string | undefined;
     return body$(meter).pipe(
@@ -199,8 +206,9 @@ export function runRequest(request: Request, own$: Observable<RequestInbound>, d
       tap({ complete: () => (outcome ??= 'OK') }),
       finalize(() => {
         // Unsubscribed before completing: the session closed under the request.
+        // A stream's meter logs its own end (with its totals: progress.ts).
         meter.finished(outcome ?? 'CANCELLED');
-        log.debug({ ms: Date.now() - started }, 'request finished');
+        if (!streams) log.debug({ ms: Date.now() - started }, 'request finished');
       }),
     );
   });
