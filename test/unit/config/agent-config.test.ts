@@ -138,7 +138,7 @@ describe('agent configuration', () => {
   it('fills every default for a minimal file and omits absent optional keys', () => {
     const cfg: AgentConfig = loadAgentConfig(join(FIXTURES, 'agent-minimal.yaml'), {});
     expect(cfg).toEqual({
-      logging: { level: 'info', format: 'auto' },
+      logging: { level: 'info', format: 'auto', progressInterval: 10000 },
       agent: { id: hostname(), urls: ['wss://idm.example.com/agent'], tenantId: 'acme' },
       reconnectDelay: 15000,
       maxReconnectDelay: 300000,
@@ -182,7 +182,7 @@ describe('agent configuration', () => {
 
   it('treats an empty section like an absent one', () => {
     const cfg = decodeAgentConfig(`logging:\n${MINIMAL}dataSources:\n`, 'a.yaml', {});
-    expect(cfg.logging).toEqual({ level: 'info', format: 'auto' });
+    expect(cfg.logging).toEqual({ level: 'info', format: 'auto', progressInterval: 10000 });
     expect(cfg.dataSources).toEqual({});
   });
 

@@ -27,7 +27,7 @@ describe('hub configuration', () => {
   it('fills every default for a minimal file', () => {
     const cfg: HubConfig = loadHubConfig(join(FIXTURES, 'hub-minimal.yaml'), {});
     expect(cfg).toEqual({
-      logging: { level: 'info', format: 'auto' },
+      logging: { level: 'info', format: 'auto', progressInterval: 10000 },
       listen: { host: '127.0.0.1', port: 8443, path: '/agent' },
       keepAliveInterval: 10000,
       keepAliveTimeout: 10000,
