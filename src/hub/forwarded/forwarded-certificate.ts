@@ -110,8 +110,8 @@ export class ForwardedCertificateVerifier {
 
   /** Why `issuer` is not a valid issuer of `cert` now, or undefined. */
   private issuerProblem(cert: X509Certificate, issuer: X509Certificate): string | undefined {
-    if (!cert.checkIssued(issuer)) return `certificate ${nameOf(cert)} is not issued by ${nameOf(issuer)}, the next one in the header`;
     if (!issuer.ca) return `the issuer ${nameOf(issuer)} of ${nameOf(cert)} is not a CA certificate`;
+    if (!cert.checkIssued(issuer)) return `certificate ${nameOf(cert)} is not issued by ${nameOf(issuer)}, the next one in the header`;
     if (!cert.verify(issuer.publicKey)) return `the signature of ${nameOf(cert)} does not verify with the key of ${nameOf(issuer)}`;
     return this.datesProblem(issuer);
   }
