@@ -67,6 +67,12 @@ export function startSlowRead(options: SlowReadOptions): Promise<SlowRead> {
     req.once('error', reject);
     req.once('response', (res) => {
       res.once('error', reject);
+      // Registered now: with the whole answer in the first chunk, 'end' can come before finish().
+      const ended = new Promise<void>((done, fail) => {
+        res.once('end', done);
+        res.once('error', fail);
+      });
+      ended.catch(() => undefined); // reported by finish(), or by the 'error' above
       res.once('data', (first: Buffer) => {
         res.pause();
         const finish: SlowRead['finish'] = () =>
@@ -86,7 +92,7 @@ export function startSlowRead(options: SlowReadOptions): Promise<SlowRead> {
             };
             take(first);
             res.on('data', take);
-            res.once('end', () => {
+            const end = (): void => {
               try {
                 // A JSON answer (not NDJSON) is one line without a newline.
                 const unterminated = rest !== '';
@@ -95,8 +101,8 @@ export function startSlowRead(options: SlowReadOptions): Promise<SlowRead> {
               } catch (err) {
                 fail(err instanceof Error ? err : new Error(String(err)));
               }
-            });
-            res.once('error', fail);
+            };
+            ended.then(end, fail);
             res.resume();
           });
         resolve({ status: res.statusCode ?? 0, headers: res.headers, bytesRead: first.length, finish });
