@@ -79,13 +79,13 @@ async function packPackage(work, out) {
 }
 
 /** The distribution's folder: the tarball installed with its production dependencies, and the classic files. */
-async function stageDistribution(work, tarball, name) {
+async function stageDistribution(work, tarball, name, npmFlags) {
   const stage = join(work, 'archive', name);
   mkdirSync(stage, { recursive: true });
   writeFileSync(join(stage, 'package.json'), `${JSON.stringify({ name: 'datasync-agent-distribution', private: true }, null, 2)}\n`);
   // --ignore-scripts as in deploy/Dockerfile: the one native dependency (bufferutil, optional)
   // ships prebuilt binaries for every platform, and ws works without it.
-  await mustRun('npm', ['install', '--omit=dev', '--ignore-scripts', '--no-audit', '--no-fund', '--prefix', stage, tarball], stage);
+  await mustRun('npm', ['install', '--omit=dev', '--ignore-scripts', '--no-audit', '--no-fund', ...npmFlags, '--prefix', stage, tarball], stage);
   // The manifest names the tarball by a path on this machine; node needs neither file. The
   // .bin links are for npm scripts (and a ZIP cannot carry links).
   for (const file of ['package.json', 'package-lock.json', join('node_modules', '.bin')]) rmSync(join(stage, file), { recursive: true, force: true });
@@ -117,9 +117,15 @@ async function tarGz(stage, file) {
 }
 
 async function main() {
-  const { values } = parseArgs({ options: { out: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
+  const { values } = parseArgs({
+    options: { out: { type: 'string' }, 'prefer-offline': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+  });
   if (values.help) {
-    process.stdout.write('Usage: node scripts/dist/build.mjs [--out DIR]   (default DIR: release/)\n');
+    process.stdout.write(
+      'Usage: node scripts/dist/build.mjs [--out DIR] [--prefer-offline]\n' +
+        '  --out DIR          where the artifacts go (default: release/)\n' +
+        "  --prefer-offline   npm install takes the dependencies' metadata from npm's cache when it has them\n",
+    );
     return;
   }
   const out = resolve(values.out ?? join(ROOT, 'release'));
@@ -135,7 +141,7 @@ async function main() {
     if (tarball !== artifacts.tgz) throw new Error(`npm pack wrote ${tarball}, expected ${artifacts.tgz}`);
     log(`npm package: ${basename(tarball)}`);
 
-    const stage = await stageDistribution(work, tarball, name);
+    const stage = await stageDistribution(work, tarball, name, values['prefer-offline'] ? ['--prefer-offline'] : []);
     log(`staged ${name}/ with its production dependencies`);
     await tarGz(stage, artifacts.tarGz);
     const entries = zipDirectory(stage, join(stage, '..'), artifacts.zip);
