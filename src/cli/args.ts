@@ -52,15 +52,24 @@ export function parseCliArgs(argv: readonly string[], defaultCommand: string, ex
   };
 }
 
-/** Waits for SIGINT/SIGTERM once, then runs `stop` and exits with its code. */
-export function onShutdownSignal(stop: (signal: string) => Promise<number>): void {
+/**
+ * Waits for SIGINT/SIGTERM once, then runs `stop` and exits with its code. With a logger, the
+ * last line logged is `stopped`, with the signal and the exit code (or the error that made the
+ * stop fail, exit 1): an operator reading the log sees the process ended on purpose.
+ */
+export function onShutdownSignal(stop: (signal: string) => Promise<number>, log?: Logger): void {
   let stopping = false;
   const handler = (signal: NodeJS.Signals): void => {
     if (stopping) return;
     stopping = true;
+    const exit = (code: number, err?: unknown): never => {
+      log?.info({ signal, exitCode: code, ...(err === undefined ? {} : { err }) }, 'stopped');
+      log?.flush();
+      process.exit(code);
+    };
     stop(signal).then(
-      (code) => process.exit(code),
-      () => process.exit(1),
+      (code) => exit(code),
+      (err: unknown) => exit(1, err),
     );
   };
   process.once('SIGINT', handler);

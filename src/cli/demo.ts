@@ -79,9 +79,25 @@ async function main(): Promise<void> {
   onShutdownSignal(async () => {
     await agent.shutdown(agentConfig.shutdownGracePeriod);
     await hub.close();
-    logger.flush();
     return 0;
-  });
+  }, logger);
+  stopWithParent();
+}
+
+/**
+ * `npm start` runs the demo under `sh -c`: a SIGTERM to npm ends that shell, not this process,
+ * which would go on holding its port, re-parented. When the parent changes, the demo stops as if
+ * it had been sent SIGTERM itself.
+ */
+function stopWithParent(): void {
+  const parent = process.ppid;
+  const watch = setInterval(() => {
+    if (process.ppid !== parent) {
+      clearInterval(watch);
+      process.kill(process.pid, 'SIGTERM');
+    }
+  }, 250);
+  watch.unref();
 }
 
 runMain(async () => {

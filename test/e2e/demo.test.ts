@@ -3,10 +3,11 @@
  * run exactly as printed by a shell, works against the hub's HTTP API, the agent and the
  * embedded ldif directory. Then SIGTERM stops the demo with exit 0.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ROOT, startDaemon, type Daemon } from '../helpers/cli.js';
 import { Agent } from 'undici';
 import { contractFigures, withContract, type ApiContract } from '../helpers/e2e/openapi-contract.js';
@@ -117,5 +118,30 @@ describe('npm start (the demo)', () => {
 
   it('serves the OpenAPI document', async () => {
     expect((JSON.parse(await shell('the API description')) as { openapi: string }).openapi).toBe('3.1.0');
+  });
+});
+
+describe('npm start under npm: SIGTERM to npm stops the demo', () => {
+  it('the demo process (run by npm through sh) ends, logging `stopped`, and its port is free again', async () => {
+    const port = await freePort();
+    const npm = spawn('npm', ['start', '--silent'], { cwd: ROOT, env: { ...process.env, DEMO_HUB_PORT: String(port) }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    npm.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const npmExited = new Promise<void>((resolve) => npm.on('exit', () => resolve()));
+    try {
+      await vi.waitFor(() => expect(out).toContain('Ctrl-C stops the demo'), { timeout: 30_000, interval: 50 });
+      const demoPid = Number(/"pid":(\d+)/.exec(out)?.[1]);
+      expect(demoPid).not.toBe(npm.pid);
+      npm.kill('SIGTERM');
+      await npmExited;
+      // The demo saw its parent go and stopped like on SIGTERM: its last line, then the process is gone.
+      await vi.waitFor(() => expect(out).toMatch(/"msg":"stopped"/), { timeout: 30_000, interval: 50 });
+      await vi.waitFor(() => expect(() => process.kill(demoPid, 0)).toThrow(), { timeout: 30_000, interval: 50 });
+      const server = createServer();
+      await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, '127.0.0.1', () => resolve()));
+      await new Promise((resolve) => server.close(resolve));
+    } finally {
+      if (npm.exitCode === null) npm.kill('SIGKILL');
+    }
   });
 });
