@@ -40,4 +40,4 @@ describe('docs/deployment.md', () => {
   });
 });
 
-reverseProxyScenarios(fx, 'haproxy', startHaproxyProxy);
+reverseProxyScenarios(fx, 'haproxy', startHaproxyProxy, 'TLS_FAILED');

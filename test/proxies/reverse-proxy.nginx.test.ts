@@ -61,7 +61,7 @@ describe('docs/deployment.md', () => {
   });
 });
 
-reverseProxyScenarios(fx, 'nginx', startNginxProxy);
+reverseProxyScenarios(fx, 'nginx', startNginxProxy, 'HTTP_ERROR');
 
 describe('nginx: what the directives are for', () => {
   it('proxy_buffering on with X-Accel-Buffering ignored: nginx reads the whole search, the agent pulls every page while the client has read one chunk', async () => {

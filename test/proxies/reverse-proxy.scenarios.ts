@@ -135,8 +135,12 @@ function upgradeStatus(url: string, ca: Buffer, headers: Record<string, string>)
   });
 }
 
-/** The scenarios of the documented configuration of one proxy. */
-export function reverseProxyScenarios(fx: RelayFixture, name: string, start: StartProxy): void {
+/**
+ * The scenarios of the documented configuration of one proxy. `expiredCertificateCode`: how the
+ * agent reports the proxy refusing a certificate it cannot verify (nginx answers HTTP 400,
+ * HAProxy ends the TLS handshake).
+ */
+export function reverseProxyScenarios(fx: RelayFixture, name: string, start: StartProxy, expiredCertificateCode: string): void {
   describe(`${name}: the documented configuration`, () => {
     it('registers an agent through the proxy; after a proxy restart it registers again and requests flow', async () => {
       const adapter = memoryAdapter({ items: 10 });
@@ -213,7 +217,7 @@ export function reverseProxyScenarios(fx: RelayFixture, name: string, start: Sta
       expect(line['client']).toBe('127.0.0.5');
     });
 
-    it('a client-certificate agent registers through the TLS-terminating proxy; a client without one, forging the header, is refused', async () => {
+    it('a client-certificate agent registers through the TLS-terminating proxy; forging the header without a certificate, or an expired one, is refused', async () => {
       const ca = readFileSync(fx.env.pki.ca.file);
       const hub = await startProxiedHub(fx.env, { forwardedCertificates: true });
       fx.later(() => hub.close());
@@ -243,6 +247,22 @@ export function reverseProxyScenarios(fx: RelayFixture, name: string, start: Sta
       const status = await upgradeStatus(proxy.agentUrl, ca, forged);
       expect([401, 403]).toContain(status);
       expect(hub.hub.registry.agents('1')).toHaveLength(1);
+
+      // A certificate the proxy cannot verify (expired) is refused by the proxy itself.
+      const expired = startAgent(
+        fx.env,
+        `  id: site-a-2
+  urls: [${proxy.agentUrl}]
+  tenantId: 1
+  keyStore: ${fx.env.pki.expiredClient.certFile}
+  privateKey: ${fx.env.pki.expiredClient.keyFile}
+  trustStore: ${fx.env.pki.ca.file}
+`,
+      );
+      fx.later(() => expired.stop());
+      const refused = await expired.statuses.next((s) => s.state === 'rejected' || s.state === 'disconnected');
+      expect(refused.status).toMatchObject({ code: expiredCertificateCode });
+      expect(hub.hub.registry.agents('1').map((l) => l.principal)).toEqual([expect.objectContaining({ subject: 'site-a-1' })]);
     });
   });
 }
