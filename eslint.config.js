@@ -21,6 +21,16 @@ export default tseslint.config(
     },
   },
   {
+    // Plain Node ESM scripts (scripts/dist/: the release build, `npm run dist`): no TypeScript
+    // project holds them, so they are linted without type information.
+    files: ['scripts/**/*.mjs'],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: {
+      parserOptions: { projectService: false },
+      globals: { process: 'readonly', Buffer: 'readonly', console: 'readonly', performance: 'readonly', URL: 'readonly' },
+    },
+  },
+  {
     files: ['test/**/*.ts', 'marbles/**/*.ts', 'bench/**/*.ts'],
     rules: {
       '@typescript-eslint/no-non-null-assertion': 'off',
