@@ -196,6 +196,7 @@ export interface components {
             sessionId: string;
             /** Format: date-time */
             connectedSince: string;
+            /** @description the agent's address:port as the hub's socket sees it, or the client address a trusted proxy forwarded (trustedProxies in hub.yaml; the port only when the proxy gave one) */
             remoteAddress: string;
             /** @description the agent's requests in flight */
             inFlight: number;

@@ -45,7 +45,7 @@ export const AGENT_SCHEMA = {
     hostname: { type: 'string' },
     sessionId: { type: 'string' },
     connectedSince: { type: 'string', format: 'date-time' },
-    remoteAddress: { type: 'string' },
+    remoteAddress: { type: 'string', description: "the agent's address:port as the hub's socket sees it, or the client address a trusted proxy forwarded (trustedProxies in hub.yaml; the port only when the proxy gave one)" },
     inFlight: { ...COUNT, description: "the agent's requests in flight" },
     dataSources: {
       type: 'array',
