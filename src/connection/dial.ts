@@ -106,7 +106,9 @@ export function upgradeRefusedError(status: number, statusMessage: string | unde
     return new RegistrationRejectedError(status === 401 ? 'HTTP_401' : 'HTTP_403', `HTTP ${reason}: ${why}`, url);
   }
   if (status === 407) {
-    return new ConnectionError('PROXY_FAILED', `proxy demands authentication (HTTP 407): check the proxy URL's credentials`, url);
+    // A forward proxy's refusal of the CONNECT never gets here (connection/proxy.ts fails the
+    // request with it); this is a 407 in front of the hub itself, e.g. an authenticating gateway.
+    return new ConnectionError('PROXY_FAILED', `HTTP ${reason} on WebSocket upgrade to ${url}: a proxy in front of the hub demands authentication`, url);
   }
   return new ConnectionError('HTTP_ERROR', `unexpected HTTP ${reason} on WebSocket upgrade to ${url}`, url);
 }
