@@ -99,7 +99,7 @@ export async function slowReader(fx: RelayFixture, start: StartProxy, label: str
     pagesPulled = await pullsWhenStalled(hub, adapter);
     await roundTrips(hub.hub, '1', QUIET_ROUNDS);
     expect(adapter.pulls.length).toBe(pagesPulled);
-    expect(pagesPulled).toBeLessThan(SLOW_PAGES);
+    expect(pagesPulled).toBeLessThan(SLOW_PAGES / 2);
     expect(apiLogLines(hub).filter((l) => l['requestId'] === 'slow-reader')).toEqual([]);
   } else {
     await vi.waitFor(() => expect(adapter.pulls.length).toBe(SLOW_PAGES), { timeout: 120_000, interval: 20 });
@@ -194,7 +194,7 @@ export function reverseProxyScenarios(fx: RelayFixture, name: string, start: Sta
       expect((adapter.written as Array<{ i: number }>).map((r) => r.i)).toEqual(Array.from({ length: N }, (_, i) => i));
     });
 
-    it('a trusted proxy: /v1/agents and the upgrade log show the agent\'s address, the API log line the client\'s (127.0.0.5), not the proxy\'s', async () => {
+    it('a trusted proxy: /v1/agents and the upgrade log show the agent\'s address, the API log line the client\'s (127.0.0.5, whatever X-Forwarded-For it sent), not the proxy\'s', async () => {
       const relays: Array<{ close(): Promise<void> }> = [];
       const { hub, proxy, ca, client } = await relayBehind(fx, start, memoryAdapter({ items: 3 }), {
         hub: { trustProxy: true },
@@ -210,11 +210,12 @@ export function reverseProxyScenarios(fx: RelayFixture, name: string, start: Sta
       expect(listed.map((a) => a.remoteAddress)).toEqual([expect.stringMatching(/^127\.0\.0\.3(:\d+)?$/)]);
       expect(hub.logs.records().filter((r) => r['msg'] === 'agent registered').map((r) => r['remote'])).toEqual([expect.stringMatching(/^127\.0\.0\.3(:\d+)?$/)]);
 
-      const answer = await startSlowRead({ base: proxy.base, path: '/v1/data-sources/mem/test', token: API_TOKENS.tenant1, ca, body: '{}', localAddress: '127.0.0.5', headers: { 'x-request-id': 'from-127-0-0-5' } });
+      const answer = await startSlowRead({ base: proxy.base, path: '/v1/data-sources/mem/test', token: API_TOKENS.tenant1, ca, body: '{}', localAddress: '127.0.0.5', headers: { 'x-request-id': 'from-127-0-0-5', 'x-forwarded-for': '203.0.113.9' } });
       expect(answer.status).toBe(200);
       await answer.finish();
       await vi.waitFor(() => expect(apiLogLines(hub).find((l) => l['requestId'] === 'from-127-0-0-5')).toBeDefined());
       const line = apiLogLines(hub).find((l) => l['requestId'] === 'from-127-0-0-5')!;
+      // The proxy appends the address it saw to the client's own (spoofed) X-Forwarded-For.
       expect(line['client']).toBe('127.0.0.5');
     });
 
