@@ -79,7 +79,6 @@ describe('the running agent through tinyproxy', () => {
     const a = agentWith([hubUrl()], `  proxy: ${proxyUrl()}\n`);
     const first = await a.statuses.next(isState('disconnected'));
     const second = await a.statuses.next(isState('disconnected'));
-    console.log(`MATRIX status | ${_case} | ${JSON.stringify(first.status)}`);
     for (const d of [first, second]) {
       expect(d.status).toMatchObject({ code: 'PROXY_FAILED' });
       const why = d.status.state === 'disconnected' ? d.status.reason : '';
@@ -184,7 +183,6 @@ describe('datasync-agent check through tinyproxy', () => {
   it.each(cases)('%s → %s', async (_case, setup, result, detail) => {
     const r = await check(agentFile(setup()));
     const row = hubRow(r);
-    console.log(`MATRIX check | ${_case} | ${row.result} | ${row.detail}`);
     expect(row.result).toBe(result);
     expect(row.detail).toMatch(detail);
     expect(r.code).toBe(result === 'OK' ? 0 : 1);
