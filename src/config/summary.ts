@@ -70,15 +70,20 @@ export function summarizeAgentConfig(cfg: AgentConfig): string {
 
 export function summarizeHubConfig(cfg: HubConfig): string {
   const { listen, tls } = cfg;
-  const scheme = tls === undefined ? 'ws' : 'wss';
+  const tlsOn = tls?.cert !== undefined && tls.key !== undefined;
+  const scheme = tlsOn ? 'wss' : 'ws';
   const lines = [`hub listening on ${scheme}://${listen.host}:${listen.port}${listen.path}`];
-  if (tls === undefined) {
+  if (!tlsOn) {
     lines.push('TLS: off — WARNING: plain ws://, agent credentials travel unencrypted unless a TLS proxy terminates in front');
   } else {
     lines.push(`TLS: on (cert ${tls.cert}, key ${tls.key})`);
   }
+  const forwarded = cfg.forwardedClientCertificate;
   lines.push(
-    tls?.clientCa === undefined ? 'client-certificate auth: off' : `client-certificate auth: on (CAs ${tls.clientCa})`,
+    tls?.clientCa === undefined ? 'client-certificate auth: off' : `client-certificate auth: on (CAs ${tls.clientCa}${tlsOn ? '' : '; forwarded only'})`,
+    cfg.trustedProxies.length === 0
+      ? 'trusted proxies: none (Forwarded / X-Forwarded-For ignored)'
+      : `trusted proxies: ${cfg.trustedProxies.join(', ')}${forwarded ? `; client certificates forwarded in ${forwarded.header}` : ''}`,
     `keep-alive: ping every ${cfg.keepAliveInterval} ms, drop after ${cfg.keepAliveTimeout} ms without pong`,
     `registration timeout: ${cfg.registrationTimeout} ms, max frame: ${cfg.maxFrameBytes} bytes`,
     `timeouts: ${Object.entries(cfg.timeouts).map(([op, ms]) => `${op} ${ms} ms`).join(', ')}`,

@@ -36,6 +36,7 @@ describe('hub configuration', () => {
       timeouts: { test: 30000, schema: 60000, get: 30000, search: 600000, export: 3600000 },
       api: { maxBodyBytes: 1048576, maxLineBytes: 1048576, maxExportBytes: 10737418240, maxInFlightPerTenant: 256 },
       connections: { headersTimeout: 10000, upgradeTimeout: 10000, maxPending: 1024, maxPendingPerAddress: 64, maxSessionsPerTenant: 256 },
+      trustedProxies: [],
       authentication: {
         maxConcurrentHashes: 2,
         maxQueuedHashes: 32,
