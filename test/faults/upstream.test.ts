@@ -7,6 +7,7 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { Client } from 'ldapts';
+import { Agent as UndiciAgent } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { HubApiError, HubClient, type ExportResultLine } from '../../src/hub/client.js';
 import { PEOPLE_DN, personDn, uidOf } from '../fixtures/ldap/generate.js';
@@ -50,9 +51,20 @@ async function proxiedAgent(settings: AgentSettings = {}): Promise<{ agent: Faul
   const agent = startFaultAgent(env, { urls: [hub.url], dataSources: ldapSourceYaml('corp', slapd, `ldap://${proxy.address}`, 100), settings });
   cleanups.push(() => agent.close());
   await agent.statuses.next(isState('registered'));
-  const client = new HubClient({ url: `https://127.0.0.1:${hub.port}`, token: API_TOKENS.tenant1, ca });
+  const client = patientClient();
   cleanups.push(() => client.close());
   return { agent, proxy, client };
+}
+
+/**
+ * An API client whose connections may take a minute to open: the load test opens 500 TLS
+ * connections at once, and on a loaded 2-core machine their handshakes outlast undici's 10 s
+ * connect timeout (a client-side limit, not what the test is about).
+ */
+function patientClient(): HubClient {
+  const dispatcher = new UndiciAgent({ headersTimeout: 60_000, bodyTimeout: 0, connect: { ca, timeout: 60_000 } });
+  cleanups.push(() => dispatcher.close());
+  return new HubClient({ url: `https://127.0.0.1:${hub.port}`, token: API_TOKENS.tenant1, dispatcher });
 }
 
 /** Runs an export over the HTTP API; resolves with the result lines and how it ended. */
@@ -212,7 +224,7 @@ describe('load', () => {
     await Promise.all(Array.from({ length: N }, () => client.agents()));
     const burst = await storm(client);
     // Round 2, a wave: a fresh client, so the searches arrive as handshakes complete and many run.
-    const cold = new HubClient({ url: `https://127.0.0.1:${hub.port}`, token: API_TOKENS.tenant1, ca });
+    const cold = patientClient();
     cleanups.push(() => cold.close());
     const wave = await storm(cold);
 

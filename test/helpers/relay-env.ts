@@ -87,8 +87,8 @@ export async function startHub(env: Env, setup: HubSetup = {}): Promise<RunningH
 logging: { level: trace }
 listen: { host: 127.0.0.1, port: ${setup.port ?? 0}, path: /agent }
 ${tls ? `tls: { cert: ${env.pki.server.certFile}, key: ${env.pki.server.keyFile}, clientCa: ${env.pki.ca.file} }` : ''}
-keepAliveInterval: ${setup.keepAliveInterval ?? 1000}
-keepAliveTimeout: ${setup.keepAliveTimeout ?? 1000}
+keepAliveInterval: ${setup.keepAliveInterval ?? 2000}
+keepAliveTimeout: ${setup.keepAliveTimeout ?? 10000}
 registrationTimeout: 3000
 ${setup.extra ?? ''}
 tenants:
@@ -128,6 +128,10 @@ export interface TestAgent {
 
 /** Writes an agent config (`agentYaml` is the `agent:` section body, indented 2) and starts it. */
 export function startAgent(env: Env, agentYaml: string, extra = '', options: AgentOptions = {}): TestAgent {
+  // Keep-alive: a ping every 2 s, 10 s to answer — a loaded 2-core machine can stall an event
+  // loop for seconds, and a shorter timeout cuts healthy links there. A test about keep-alive
+  // sets its own in `extra`.
+  const keepAlive = /^keepAlive(Interval|Timeout):/m.test(extra) ? '' : 'keepAliveInterval: 2000\nkeepAliveTimeout: 10000';
   const yaml = `
 logging: { level: trace }
 agent:
@@ -135,8 +139,7 @@ ${agentYaml}
 reconnectDelay: 300
 maxReconnectDelay: 2000
 reconnectResetAfter: 5000
-keepAliveInterval: 300
-keepAliveTimeout: 300
+${keepAlive}
 ${extra}
 `;
   const file = join(env.dir, `agent-${Math.random().toString(36).slice(2)}.yaml`);

@@ -11,7 +11,9 @@ import { basicAgentYaml, isState, relayFixture, startAgent, startHub } from '../
 
 const fx = relayFixture();
 
-// startAgent uses keepAliveInterval 300 ms, keepAliveTimeout 300 ms, reconnectDelay 300 ms, cap 2000 ms.
+// The black-hole agent runs with keepAliveInterval 300 ms, keepAliveTimeout 300 ms; startAgent's
+// reconnectDelay is 300 ms, its cap 2000 ms.
+const FAST_KEEPALIVE = 'keepAliveInterval: 300\nkeepAliveTimeout: 300';
 const KEEPALIVE_BOUND_MS = 300 + 300;
 const RECONNECT_CAP_MS = 2000;
 /** Failed reconnect attempts awaited while the hub is down. */
@@ -55,7 +57,7 @@ describe('reconnect', () => {
     const relay = await startTcpRelay({ host: '127.0.0.1', port: hub.port });
     fx.later(() => relay.close());
     const url = `wss://127.0.0.1:${relay.port}/agent`;
-    const a = startAgent(fx.env, basicAgentYaml(fx.env, [url]), '', { registrationTimeoutMs: 1000 });
+    const a = startAgent(fx.env, basicAgentYaml(fx.env, [url]), FAST_KEEPALIVE, { registrationTimeoutMs: 1000 });
     fx.later(() => a.stop());
     await a.statuses.next(isState('registered'));
 
