@@ -123,7 +123,7 @@ describe('authentication flood', () => {
 
       const by = (s: number): number => answers.filter((a) => a.status === s).length;
       const refused = answers.filter((a) => a.status === 429 || a.status === 503);
-      expect(answers.filter((a) => ![401, 429, 503].includes(a.status))).toEqual([]);
+      expect(answers.filter((a) => ![401, 429, 503, -1].includes(a.status))).toEqual([]);
       expect(by(429)).toBeGreaterThan(0);
       expect(refused.every((a) => a.retryAfter !== undefined && Number(a.retryAfter) >= 1)).toBe(true);
       // Far fewer hashes than attempts: refused attempts cost none.
@@ -132,11 +132,18 @@ describe('authentication flood', () => {
 
       const metrics = await hub.hub.metrics.registry.metrics();
       expect(sampleOr0(metrics, 'datasync_hub_connections_refused_total', { reason: 'auth_penalty' })).toBe(by(429));
+      // On a loaded machine the flood can outrun the hub: connections beyond the pending caps, or
+      // not answered within the upgrade timeout, are cut without an answer (-1 here). Each such cut
+      // is one the hub counted as refused before authentication.
+      const cut = ['pending_total', 'pending_per_address', 'headers_timeout', 'upgrade_timeout']
+        .map((reason) => sampleOr0(metrics, 'datasync_hub_connections_refused_total', { reason }))
+        .reduce((a, b) => a + b, 0);
+      expect(by(-1)).toBeLessThanOrEqual(cut);
       expect(sampleOr0(metrics, 'datasync_hub_auth_checks_total', { via: 'agent', outcome: 'ok' })).toBe(1);
       const seconds = (performance.now() - started) / 1000;
       console.log(
         `FIGURE auth-flood: ${answers.length} bad attempts in ${seconds.toFixed(1)} s (${(answers.length / seconds).toFixed(0)}/s) from ${ATTACKERS} addresses; ` +
-          `401 ×${by(401)}, 429 ×${by(429)}, 503 ×${by(503)}; scrypt runs ${hashes} (${hashesBefore} before the agent started); ` +
+          `401 ×${by(401)}, 429 ×${by(429)}, 503 ×${by(503)}, cut ×${by(-1)}; scrypt runs ${hashes} (${hashesBefore} before the agent started); ` +
           `legitimate agent registered after ${registrationMs.toFixed(0)} ms (its check started at ${(legitStartedAt - t0).toFixed(0)} ms), its check waited behind ${waitedFor.type === 'started' ? waitedFor.waitedBehind : '?'} scrypt runs`,
       );
     } finally {
