@@ -55,7 +55,7 @@ export function prettyLine(json: string, options: PrettyOptions = {}): string | 
   let out = `${time} ${shown}${component}${msg}${rest}`;
   const err = rec['err'] as { type?: unknown; message?: unknown; code?: unknown; stack?: unknown } | undefined;
   if (err !== undefined && err !== null && typeof err === 'object') {
-    const head = `${typeof err.type === 'string' ? err.type : 'Error'}${typeof err.code === 'string' ? ` ${err.code}` : ''}: ${String(err.message ?? '')}`;
+    const head = `${typeof err.type === 'string' ? err.type : 'Error'}${typeof err.code === 'string' ? ` ${err.code}` : ''}: ${typeof err.message === 'string' ? err.message : JSON.stringify(err.message ?? '')}`;
     const stack = typeof err.stack === 'string' ? err.stack.split('\n').slice(1) : [];
     out += `\n    ${head}${stack.map((l) => `\n    ${l.trim()}`).join('')}`;
   }

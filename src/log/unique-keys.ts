@@ -32,6 +32,8 @@ function unique(text: string): string {
 
 /** Makes `root` and every logger derived from it write each key once per line. */
 export function withUniqueKeys(root: Logger): Logger {
+  // pino's own `child`, called below with the logger it is creating a child of as `this`.
+  // eslint-disable-next-line @typescript-eslint/unbound-method
   const plainChild: ChildFn = root.child;
   const child = function (this: Logger, bindings: Bindings, options?: Parameters<ChildFn>[1]): Logger {
     const made = plainChild.call(this, bindings, options) as unknown as Logger;
@@ -50,7 +52,7 @@ export function withUniqueKeys(root: Logger): Logger {
  * bound is logged through a child bound to those fields, so the call's value replaces the bound one.
  */
 export function logMethodWithUniqueKeys(this: Logger, args: Parameters<Logger['info']>, method: (...a: unknown[]) => void): void {
-  const fields = args[0] as unknown;
+  const fields: unknown = args[0];
   if (fields !== null && typeof fields === 'object' && !(fields instanceof Error) && !Array.isArray(fields)) {
     const text = bindingsText(this);
     const keys = Object.keys(fields);

@@ -9,7 +9,7 @@ describe('pretty log lines', () => {
     const { logger, lines } = captureLogs();
     logger.child({ component: 'agent' }).warn({ url: 'wss://hub.example/agent', code: 'CLOSED', attempt: 3, password: 'hunter2', detail: { a: 1 } }, 'hub connection lost');
     const line = prettyLine(lines[0]!)!;
-    expect(line).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} WARN  \[agent\] hub connection lost /);
+    expect(line).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} WARN {2}\[agent\] hub connection lost /);
     expect(line).toContain(' url=wss://hub.example/agent code=CLOSED attempt=3 ');
     expect(line).toContain('password=[REDACTED]');
     expect(line).toContain('detail={"a":1}');
