@@ -8,6 +8,7 @@ import { Agent } from '../agent/agent.js';
 import { VERSION } from '../version.js';
 import { answerMeta, loadOrReport, loggerFor, onShutdownSignal, parseCliArgs, runMain } from './args.js';
 import { DEFAULT_CHECK_TIMEOUT_MS, checkExitCode, formatCheckTable, runChecks } from './check.js';
+import { isListenFailure, listenFailureLine } from './listen-failure.js';
 
 const USAGE = `Usage: datasync-agent [run|check] --config FILE [--offline] [--timeout MS]
 
@@ -76,9 +77,29 @@ async function main(argv: readonly string[]): Promise<number | undefined> {
     await agent.shutdown(config.shutdownGracePeriod);
     // Give the close frames a moment to leave before the process ends.
     await new Promise((r) => setTimeout(r, 200));
-    logger.flush();
     return 0;
-  });
+  }, logger);
+  try {
+    await agent.statusAddress();
+  } catch (err) {
+    // The status listener (status.listen) cannot bind: one line naming the key, exit 1 — an
+    // agent whose health endpoint is missing would look dead to its orchestrator anyway.
+    const status = config.status?.listen;
+    // Anything else was logged by the agent, which goes on without its status listener.
+    if (!isListenFailure(err) || status === undefined) return undefined;
+    const line = listenFailureLine('datasync-agent', err, {
+      portKey: 'status.listen.port',
+      hostKey: 'status.listen.host',
+      file,
+      host: status.host,
+      port: status.port,
+    });
+    logger.fatal({ code: err.code }, line);
+    logger.flush();
+    process.stderr.write(`${line}\n`);
+    await agent.close();
+    return 1;
+  }
   return undefined;
 }
 

@@ -13,6 +13,7 @@ import { loadAgentConfig } from '../agent/load-config.js';
 import { Hub } from '../hub/hub.js';
 import { createLogger, resolveLogFormat } from '../log/logger.js';
 import { onShutdownSignal, runMain } from './args.js';
+import { isListenFailure, listenFailureLine } from './listen-failure.js';
 
 /** The API token whose hash is in config/demo/hub.yaml. */
 const DEMO_TOKEN = 'demo-token';
@@ -59,7 +60,19 @@ async function main(): Promise<void> {
   const agentConfig = loadAgentConfig(join(root, 'config', 'demo', 'application.yaml'));
   const logger = createLogger({ level: agentConfig.logging.level, format: resolveLogFormat(agentConfig.logging.format), name: 'datasync-demo' });
   const hub = new Hub(hubConfig, logger);
-  const address = await hub.listen();
+  let address;
+  try {
+    address = await hub.listen();
+  } catch (err) {
+    if (!isListenFailure(err)) throw err;
+    // A second demo, or anything else on the demo's port: one line, no stack, exit 1.
+    const { host, port } = hubConfig.listen;
+    const file = 'config/demo/hub.yaml';
+    process.stderr.write(`${listenFailureLine('datasync-demo', err, { portKey: 'listen.port', hostKey: 'listen.host', file, host, port })}\n`);
+    await hub.close().catch(() => undefined);
+    process.exitCode = 1;
+    return;
+  }
   const agent = new Agent(agentConfig, logger);
   const base = `http://127.0.0.1:${address.port}`;
   const dataSource = Object.keys(agentConfig.dataSources)[0] ?? 'directory';
