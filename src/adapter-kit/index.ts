@@ -44,6 +44,7 @@ export {
   orEmpty,
   Port,
   PositiveInt,
+  ProxyUrl,
   recordOf,
   strictObject,
   withDefault,

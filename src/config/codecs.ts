@@ -7,6 +7,10 @@
  */
 import * as t from 'io-ts';
 import { isLeft, isRight } from 'fp-ts/lib/Either.js';
+import { contextPath } from '../support/io-ts-report.js';
+import { isSecretPath } from '../support/secret-keys.js';
+import { showValue } from '../support/show-value.js';
+import { proxyUrlProblem } from '../support/proxy-url.js';
 
 // ---------------------------------------------------------------------------------------------
 // Decode-only building block
@@ -32,8 +36,25 @@ function integer<A extends number>(name: string, ok: (n: number) => boolean): t.
 }
 
 function text<A extends string>(name: string, ok: (s: string) => boolean): t.Type<A, A, unknown> {
-  return decoder<A>(name, (u, c) => (typeof u === 'string' && ok(u) ? t.success(u as A) : t.failure(u, c)));
+  return decoder<A>(name, (u, c) => (typeof u === 'string' && ok(u) ? t.success(u as A) : t.failure(u, c, quoteItHint(name, u, c))));
 }
+
+/**
+ * A number or boolean where text is expected (`password: 1`, `userName: 123`) is what YAML makes
+ * of an unquoted value: the message says to quote it. A secret is never shown, not even here.
+ */
+function quoteItHint(name: string, u: unknown, c: t.Context): string | undefined {
+  if (typeof u !== 'number' && typeof u !== 'boolean') return undefined;
+  const path = contextPath(c);
+  const key = path[path.length - 1] ?? 'key';
+  const kind = typeof u === 'number' ? 'a number' : 'a boolean';
+  return isSecretPath(path)
+    ? `expected ${name}, got ${showValue(u, true)}: quote it, e.g. ${key}: "<the value as written>"`
+    : `expected ${name}, got ${String(u)} (${kind}): quote it, e.g. ${key}: "${String(u)}"`;
+}
+
+/** Any string, `''` included (passwords); a number or boolean gets the quote-it hint. */
+export const AnyString = text<string>('string', () => true);
 
 // ---------------------------------------------------------------------------------------------
 // Scalars
@@ -83,6 +104,17 @@ export const WsUrl = text<WsUrl>('ws:// or wss:// URL', urlWith(['ws:', 'wss:'])
 export interface HttpUrlBrand { readonly HttpUrl: unique symbol }
 export type HttpUrl = t.Branded<string, HttpUrlBrand>;
 export const HttpUrl = text<HttpUrl>('http:// or https:// URL', urlWith(['http:', 'https:']));
+
+/**
+ * A proxy URL: `http(s)://[user:password@]host[:port]` and nothing after the port — what
+ * `support/proxy-url.ts` accepts at connection time, refused at load with the line and column. A
+ * password with an unencoded `/ ? #` lands in a path, query or fragment, so it is refused
+ * instead of silently sending the wrong credentials (the value is shown with the password masked).
+ */
+export const ProxyUrl = decoder<HttpUrl>(
+  'http:// or https:// proxy URL, http://[user:password@]host:port (special characters in user and password percent-encoded)',
+  (u, c) => (typeof u === 'string' && proxyUrlProblem(u) === undefined ? t.success(u as HttpUrl) : t.failure(u, c)),
+);
 
 export interface LdapUrlBrand { readonly LdapUrl: unique symbol }
 export type LdapUrl = t.Branded<string, LdapUrlBrand>;
@@ -277,7 +309,11 @@ export const LoggingConfig = strictObject(
     /** A search or export still running logs a progress line this often; 0: never. */
     progressInterval: withDefault(DurationMs, 10_000 as DurationMs),
   },
-  { file: NonEmptyString },
+  {
+    file: NonEmptyString,
+    /** The classic agent's log4j2 file: accepted, never read (the agent warns at start and in `check`). */
+    config: AnyString,
+  },
   { name: 'logging mapping (level, format, progressInterval, file)' },
 );
 export type LoggingConfig = t.TypeOf<typeof LoggingConfig>;

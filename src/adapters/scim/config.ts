@@ -20,6 +20,7 @@ import {
   NonEmptyString,
   OperationName,
   PositiveInt,
+  ProxyUrl,
   strictObject,
   withDefault,
 } from '../../config/codecs.js';
@@ -50,7 +51,7 @@ export const ScimDataSourceConfig = strictObject(
     clientSecret: t.string,
     scope: t.string,
     tls: ScimTlsConfig,
-    proxy: HttpUrl,
+    proxy: ProxyUrl,
   },
   { name: 'SCIM data source mapping', check: checkScim },
 );
