@@ -62,8 +62,28 @@ export class ApiError extends Error {
   }
 }
 
-/** The status and body for any failure; unknown errors are INTERNAL with a neutral message. */
-export function describeFailure(err: unknown, requestId: string): { status: number; body: ApiErrorBody; internal: boolean } {
+/** What an endpoint takes: JSON bodies everywhere, NDJSON for export (its synonyms accepted too). */
+export function expectedContentType(route: string | undefined): string {
+  return route?.endsWith('/export') === true ? 'application/x-ndjson' : 'application/json';
+}
+
+/** The request's media types, for a 415's message. */
+export interface MediaTypes {
+  /** What the endpoint takes. */
+  readonly expected: string;
+  /** The Content-Type header as sent, if any. */
+  readonly sent?: string | undefined;
+}
+
+/**
+ * The status and body for any failure; unknown errors are INTERNAL with a neutral message.
+ * A 415 names the Content-Type sent and the one the endpoint takes.
+ */
+export function describeFailure(
+  err: unknown,
+  requestId: string,
+  media: MediaTypes = { expected: 'application/json' },
+): { status: number; body: ApiErrorBody; internal: boolean } {
   if (err instanceof ProtocolError) {
     return { status: STATUS_OF[err.code], body: { code: err.code, message: err.message, retryable: err.retryable, requestId }, internal: err.code === 'INTERNAL' };
   }
@@ -73,11 +93,18 @@ export function describeFailure(err: unknown, requestId: string): { status: numb
   const fe = err as Partial<FastifyError> | undefined;
   const status = typeof fe?.statusCode === 'number' ? fe.statusCode : 500;
   if (status === 413) return fromStatus('PAYLOAD_TOO_LARGE', fe?.message ?? 'body too large', requestId);
-  if (status === 415) return fromStatus('UNSUPPORTED_MEDIA_TYPE', fe?.message ?? 'unsupported media type', requestId);
+  if (status === 415) return fromStatus('UNSUPPORTED_MEDIA_TYPE', unsupportedType(media), requestId);
   if (status >= 400 && status < 500) {
     return { status: 400, body: { code: 'BAD_REQUEST', message: fe?.message ?? 'bad request', retryable: false, requestId }, internal: false };
   }
   return { status: 500, body: { code: 'INTERNAL', message: 'internal error in the hub (see its log)', retryable: ERROR_CODES.INTERNAL.retryable, requestId }, internal: true };
+}
+
+/** `Content-Type text/plain is not accepted here: send Content-Type: application/json`. */
+export function unsupportedType(media: MediaTypes): string {
+  const sent = media.sent?.trim();
+  const what = sent === undefined || sent === '' ? 'a body without a Content-Type' : `Content-Type ${JSON.stringify(sent.slice(0, 100))}`;
+  return `${what} is not accepted here: send Content-Type: ${media.expected}`;
 }
 
 function fromStatus(code: ApiErrorCode, message: string, requestId: string): { status: number; body: ApiErrorBody; internal: boolean } {
@@ -86,7 +113,7 @@ function fromStatus(code: ApiErrorCode, message: string, requestId: string): { s
 
 /** Fastify error handler: every failure answered as `{code, message, retryable, requestId}`. */
 export function sendFailure(err: unknown, req: FastifyRequest, reply: FastifyReply): void {
-  const { status, body, internal } = describeFailure(err, req.id);
+  const { status, body, internal } = describeFailure(err, req.id, { expected: expectedContentType(req.routeOptions.url), sent: req.headers['content-type'] });
   if (internal) req.log.error({ err }, 'API request failed unexpectedly');
   if (status === 401) void reply.header('www-authenticate', 'Bearer realm="datasync-hub"');
   if (body.retryable && (status === 503 || status === 429)) void reply.header('retry-after', '1');

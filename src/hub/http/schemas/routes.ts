@@ -16,7 +16,7 @@ export const ERROR_TEXT: Readonly<Record<number, string>> = {
   404: 'unknown data source, or no such entry (UNKNOWN_DATA_SOURCE, NOT_FOUND)',
   409: 'already exists, or a different record at the same position of a keyed export (ALREADY_EXISTS, IDEMPOTENCY_MISMATCH)',
   413: 'body or line over the configured limit (PAYLOAD_TOO_LARGE)',
-  415: 'wrong Content-Type (UNSUPPORTED_MEDIA_TYPE)',
+  415: 'wrong Content-Type (UNSUPPORTED_MEDIA_TYPE); the message names the one expected: application/json, or application/x-ndjson for export',
   422: 'refused by the data source, or no agent can journal a keyed export (CONSTRAINT_VIOLATION, SIZE_LIMIT_EXCEEDED, IDEMPOTENCY_NOT_SUPPORTED)',
   429: "the tenant's API requests in flight are at the limit, or this address failed authentication too often (TOO_MANY_REQUESTS)",
   499: 'the request was cancelled by the agent shutting down (CANCELLED)',
