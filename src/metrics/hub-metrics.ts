@@ -63,6 +63,9 @@ export class HubMetrics {
   private readonly agentFrames: Counter<'outcome'>;
   /** Password/token hashes (scrypt) computed. */
   readonly credentialHashes: Counter;
+  private readonly streamItemsTotal: Counter<'op' | 'outcome'>;
+  private readonly streamBytesTotal: Counter<'op'>;
+  private readonly streamsTotal: Counter<'op' | 'outcome'>;
   private readonly counts = new Map<string, number>();
   private readonly subscription: Subscription;
 
@@ -135,6 +138,24 @@ export class HubMetrics {
     });
     for (const outcome of ['dropped', 'violation', 'refused']) this.agentFrames.inc({ outcome }, 0);
     this.credentialHashes = new Counter({ name: `${PREFIX}credential_hashes_total`, help: 'Password and API token hashes (scrypt) computed', registers });
+    this.streamItemsTotal = new Counter({
+      name: `${PREFIX}stream_items_total`,
+      help: "NDJSON lines written to API clients as they are written: search entries (outcome 'ok'), export results by outcome 'ok' or 'failed'",
+      labelNames: ['op', 'outcome'],
+      registers,
+    });
+    this.streamBytesTotal = new Counter({
+      name: `${PREFIX}stream_bytes_total`,
+      help: 'Bytes of search entries and export results written to API clients (summary and error lines not included)',
+      labelNames: ['op'],
+      registers,
+    });
+    this.streamsTotal = new Counter({
+      name: `${PREFIX}streams_total`,
+      help: "API searches and exports that ended, by outcome: 'ok', 'partial' (export records failed), 'failed', 'cancelled' (the client went away)",
+      labelNames: ['op', 'outcome'],
+      registers,
+    });
     this.apiInFlight = new Gauge({ name: `${PREFIX}api_requests_in_flight`, help: 'HTTP API requests being served now', registers });
     this.subscription = agents.events$.subscribe((event) => {
       const tenant = event.tenantId;
@@ -153,6 +174,21 @@ export class HubMetrics {
   observeApiRequest({ route, op, status, seconds }: ApiRequestObservation): void {
     this.apiRequests.inc({ route, op, status: String(status) });
     this.apiDuration.observe({ route, op }, seconds);
+  }
+
+  /** `n` NDJSON lines written to an API client (src/hub/http/request-progress.ts). */
+  streamItems(op: string, outcome: string, n: number): void {
+    this.streamItemsTotal.inc({ op, outcome }, n);
+  }
+
+  /** Bytes of lines written to an API client. */
+  streamBytes(op: string, n: number): void {
+    this.streamBytesTotal.inc({ op }, n);
+  }
+
+  /** An API search or export ended with its summary outcome. */
+  streamEnded(op: string, outcome: string): void {
+    this.streamsTotal.inc({ op, outcome });
   }
 
   /** A connection or upgrade refused before it had a session (reasons: see the metric's help). */

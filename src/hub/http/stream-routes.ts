@@ -9,18 +9,22 @@
  * its error frame carried arrive as a `results` event before the failure (export-request.ts),
  * so they are result lines before the error line, and the error line's `count` includes them.
  * A search chunk whose items came as bytes (request-sinks.ts) is written as those bytes, one
- * Buffer per chunk; items that came parsed are serialised here.
+ * Buffer per chunk; items that came parsed are serialised here. Each stream counts what it
+ * writes (request-progress.ts): progress lines while it runs, its metrics, and the counts and
+ * outcome of its completion line.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
 import { Subject, Subscription, type Observable } from 'rxjs';
 import type { ExportEvent } from '../export-request.js';
 import type { StreamEvent } from '../request-sinks.js';
 import { errorLine, hubRequest, noBodyAsEmptyParams, paramsOf, writeFailure, type ApiContext } from './context.js';
-import { ApiError } from './errors.js';
+import { ApiError, describeFailure } from './errors.js';
 import { IdempotencyKey, ProtocolError } from '../../protocol/index.js';
 import { NdjsonReader, NdjsonWriter } from './ndjson.js';
+import { StreamProgress, trackStream, type StreamOp } from './request-progress.js';
 import { ROUTE_SCHEMAS } from './schemas/routes.js';
 
 /** Bytes of search output buffered for a slow reader before credit stops. */
@@ -35,10 +39,14 @@ const WINDOW = 4;
 
 export const NDJSON_TYPES = ['application/x-ndjson', 'application/jsonl', 'application/json-seq'] as const;
 
-interface Progress {
+/** What the stream has written. */
+interface Written {
   started: boolean;
   count: number;
 }
+
+/** Lines of one `items`/`results` event: [succeeded, failed]. */
+type Tally<E> = (e: Extract<E, { type: 'items' | 'results' }>, lines: number) => readonly [number, number];
 
 /** Subscribes `events$`, writing lines; returns when the response is over. */
 function pipeEvents<E extends StreamEvent | ExportEvent>(
@@ -46,23 +54,26 @@ function pipeEvents<E extends StreamEvent | ExportEvent>(
   req: FastifyRequest,
   reply: FastifyReply,
   highWater: number,
-  onItems: (e: Extract<E, { type: 'items' | 'results' }>) => void,
-  finalLine: (end: Extract<E, { type: 'end' }>, progress: Progress) => { line: unknown } | { failure: unknown },
+  progress: StreamProgress,
+  tally: Tally<E>,
+  finalLine: (end: Extract<E, { type: 'end' }>, written: Written) => { line: unknown } | { failure: unknown },
 ): Promise<void> {
   const res = reply.raw;
   const writer = new NdjsonWriter(res, highWater);
   const demand = new Subject<number>();
-  const progress: Progress = { started: false, count: 0 };
+  const written: Written = { started: false, count: 0 };
+  const failedWith = (err: unknown): void => progress.ended({ outcome: 'failed', errorCode: describeFailure(err, req.id).body.code });
   reply.hijack();
   return new Promise<void>((resolve) => {
     const start = (): void => {
-      if (progress.started) return;
-      progress.started = true;
+      if (written.started) return;
+      written.started = true;
       writer.start(req.id);
     };
     const fail = (err: unknown): void => {
-      if (!progress.started) writeFailure(res, err, req.id);
-      else writer.end(errorLine(err, req.id, progress.count));
+      failedWith(err);
+      if (!written.started) writeFailure(res, err, req.id);
+      else writer.end(errorLine(err, req.id, written.count));
     };
     // A container, so that `next` may unsubscribe even before `subscribe` has returned.
     const sub = new Subscription();
@@ -70,10 +81,13 @@ function pipeEvents<E extends StreamEvent | ExportEvent>(
       events$(demand).subscribe({
         next: (e) => {
           if (e.type === 'end') {
-            const last = finalLine(e as Extract<E, { type: 'end' }>, progress);
-            if ('failure' in last && !progress.started) return writeFailure(res, last.failure, req.id, { connection: 'close' });
+            const end = e as Extract<E, { type: 'end' }>;
+            const last = finalLine(end, written);
+            if ('failure' in last) failedWith(last.failure);
+            else progress.ended({ outcome: 'ok', ...('truncated' in end ? { truncated: end.truncated } : {}) });
+            if ('failure' in last && !written.started) return writeFailure(res, last.failure, req.id, { connection: 'close' });
             start();
-            writer.end('line' in last ? last.line : errorLine(last.failure, req.id, progress.count));
+            writer.end('line' in last ? last.line : errorLine(last.failure, req.id, written.count));
             return;
           }
           const items = e as Extract<E, { type: 'items' | 'results' }>;
@@ -87,8 +101,10 @@ function pipeEvents<E extends StreamEvent | ExportEvent>(
             return fail(err);
           }
           start();
-          progress.count += 'count' in items ? items.count : items.items.length;
-          onItems(items);
+          const n = 'count' in items ? items.count : items.items.length;
+          written.count += n;
+          const [ok, failed] = tally(items, n);
+          progress.written(ok, failed, typeof lines === 'string' ? Buffer.byteLength(lines) : lines.length);
           if (typeof lines === 'string') writer.write(lines);
           else writer.writeBytes(lines);
           writer.whenKeepingUp(() => demand.next(1));
@@ -100,9 +116,41 @@ function pipeEvents<E extends StreamEvent | ExportEvent>(
       // Before the end: the client went away, so the request is cancelled on the agent.
       sub.unsubscribe();
       demand.complete();
+      progress.close();
       resolve();
     });
   });
+}
+
+/** Progress lines, counts and metrics of the stream `req` serves (request-progress.ts). */
+function streamProgress(ctx: ApiContext, req: FastifyRequest, op: StreamOp, dataSource: string): StreamProgress {
+  const progress = new StreamProgress({
+    op,
+    everyMs: ctx.config.logging.progressInterval,
+    log: req.log as Logger,
+    tenantId: req.tenantId,
+    dataSource,
+    counters: ctx.hub.metrics,
+  });
+  const agentId = servingAgent(ctx, req.tenantId, dataSource, op);
+  if (agentId !== undefined) progress.servedBy(agentId);
+  return trackStream(req, progress);
+}
+
+/**
+ * The agent id that serves `op` on `dataSource` for the tenant when every connected agent
+ * offering it has that id (one agent, possibly over several sessions); else unknown here, as
+ * the hub picks among them per request.
+ */
+function servingAgent(ctx: ApiContext, tenantId: string, dataSource: string, op: StreamOp): string | undefined {
+  const ids = new Set(
+    ctx.hub.registry
+      .agents(tenantId)
+      .filter((l) => l.offers(dataSource, op))
+      .map((l) => l.agentId),
+  );
+  const [only] = ids;
+  return ids.size === 1 ? only : undefined;
 }
 
 export function registerStreamRoutes(app: FastifyInstance, ctx: ApiContext): void {
@@ -113,7 +161,8 @@ export function registerStreamRoutes(app: FastifyInstance, ctx: ApiContext): voi
       req,
       reply,
       SEARCH_HIGH_WATER,
-      () => undefined,
+      streamProgress(ctx, req, 'search', request.dataSource),
+      (_e, lines) => [lines, 0],
       (end) => ({ line: { end: true, count: end.count, truncated: end.truncated, ...(end.total === undefined ? {} : { total: end.total }) } }),
     );
   });
@@ -134,20 +183,19 @@ export function registerStreamRoutes(app: FastifyInstance, ctx: ApiContext): voi
         throw new ProtocolError('BAD_REQUEST', 'Idempotency-Key must be one header of 1-255 printable ASCII characters');
       }
       const request = { ...hubRequest(ctx, req, 'export'), ...(key === undefined ? {} : { idempotencyKey: key }) };
-      let ok = 0;
-      let failed = 0;
+      const progress = streamProgress(ctx, req, 'export', request.dataSource);
       await pipeEvents<ExportEvent>(
         (demand$) => ctx.hub.exportEvents$(request, reader, { window: WINDOW, demand$ }),
         req,
         reply,
         EXPORT_HIGH_WATER,
+        progress,
         (e) => {
-          for (const r of e.items) {
-            if ((r as { ok?: unknown }).ok === true) ok += 1;
-            else failed += 1;
-          }
+          let ok = 0;
+          for (const r of e.items) if ((r as { ok?: unknown }).ok === true) ok += 1;
+          return [ok, e.items.length - ok];
         },
-        (end) => (reader.problem ? { failure: reader.problem } : { line: { end: true, count: end.count, ok, failed } }),
+        (end) => (reader.problem ? { failure: reader.problem } : { line: { end: true, count: end.count, ok: progress.ok, failed: progress.failed } }),
       );
       stopReading(req.raw, reply.raw);
     });
