@@ -28,6 +28,7 @@ import { servePipeline } from '../pipeline/session-pipeline.js';
 import { AgentMetrics } from '../metrics/agent-metrics.js';
 import { StatusServer, type Readiness } from '../status/status-server.js';
 import { buildHello } from './hello.js';
+import { agentConfigWarnings } from '../config/agent-config.js';
 import { SourceHealth } from './source-health.js';
 import { ProcessGuard } from './process-guard.js';
 import { EXPORT_JOURNAL_DEFAULTS, ExportJournals, exportJournalDir } from '../pipeline/export-journal.js';
@@ -109,7 +110,7 @@ export class Agent {
     const hello = (): Hello => buildHello(config, journals?.recent(MAX_ANNOUNCED_EXPORT_KEYS) ?? []);
     // A client certificate wins over Basic credentials (as in the classic agent).
     const headers = agentAuthHeaders(config.agent);
-    const streams = config.agent.urls.map((url) => {
+    const streams = config.agent.urls.map((url, index) => {
       const agent = proxyAgent(url, {
         ...(config.agent.proxy ? { proxy: config.agent.proxy, proxySource: 'agent.proxy' } : {}),
         ...(config.agent.noProxy ? { noProxy: config.agent.noProxy } : {}),
@@ -118,7 +119,9 @@ export class Agent {
       const proxy = shownProxyOf(agent);
       if (proxy !== undefined) this.proxies.set(url, proxy);
       const dialOptions: DialOptions & ReconnectOptions = {
-        hello,
+        // One session per URL, all registered at once: the hub replaces only the session with
+        // the same key, so two URLs that reach the same hub never replace each other.
+        hello: (): Hello => ({ ...hello(), sessionKey: String(index) }),
         maxFrameBytes: config.maxFrameBytes,
         registrationTimeoutMs: options.registrationTimeoutMs ?? 10_000,
         keepAliveInterval: config.keepAliveInterval,
@@ -154,6 +157,7 @@ export class Agent {
       { agentId: this.config.agent.id, tenantId: this.config.agent.tenantId, urls: this.config.agent.urls.map(redactUrl) },
       'agent starting',
     );
+    for (const warning of agentConfigWarnings(this.config)) this.log.warn(warning);
     this.subscription = this.connections$
       .pipe(
         mergeMap((status) => {

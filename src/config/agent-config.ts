@@ -6,6 +6,7 @@ import { hostname } from 'node:os';
 import * as t from 'io-ts';
 import { proxyUrlProblem } from '../support/proxy-url.js';
 import {
+  AnyString,
   Bool,
   decoder,
   DurationMs,
@@ -21,15 +22,13 @@ import {
   recordOf,
   strictObject,
   withDefault,
-  WsUrl,
 } from './codecs.js';
+import type { WsUrl } from './codecs.js';
 import type { Finding } from './codecs.js';
 import { DataSourceConfigCodec, resolveDataSourcePaths } from './data-source-registry.js';
 import { decodeYaml, pathResolverFor, readConfigFile } from './load.js';
 import type { PathResolver } from './load.js';
 import { checkAgentStores } from './store-checks.js';
-
-/** Classic configuration files give the tenant as a number; it is a string from here on. */
 
 /**
  * `agent.proxy`: `http(s)://[user:password@]host[:port]` and nothing after the port — what
@@ -42,10 +41,37 @@ const ProxyUrl = decoder<HttpUrl>(
   (u, c) => (typeof u === 'string' && proxyUrlProblem(u) === undefined ? t.success(u as HttpUrl) : t.failure(u, c)),
 );
 
+/** Classic configuration files give the tenant as a number; it is a string from here on. */
 export const TenantId = decoder<string>('tenant id (string or integer)', (u, c) => {
   if (typeof u === 'number' && Number.isSafeInteger(u) && u >= 0) return t.success(String(u));
   if (typeof u === 'string' && u.trim() !== '') return t.success(u);
   return t.failure(u, c);
+});
+
+const DIALLED_AS: Readonly<Record<string, string>> = { 'ws:': 'ws:', 'wss:': 'wss:', 'http:': 'ws:', 'https:': 'wss:' };
+
+/**
+ * An `agent.urls` entry as dialled: `ws://` and `wss://` as written, and — so the classic
+ * agent's file runs unchanged — `http://` / `https://` as `ws://` / `wss://` on the same host,
+ * port, path and query (only the scheme changes). Undefined when it is not a hub URL.
+ */
+export function dialledHubUrl(text: string): WsUrl | undefined {
+  const written = text.trim();
+  let url: URL;
+  try {
+    url = new URL(written);
+  } catch {
+    return undefined;
+  }
+  const protocol = DIALLED_AS[url.protocol];
+  if (protocol === undefined || url.hostname === '') return undefined;
+  return `${protocol}${written.slice(written.indexOf(':') + 1)}` as WsUrl;
+}
+
+/** Decodes to the URL as dialled: logs, status, metrics and `check` show the `ws(s)://` form. */
+const HubUrl = decoder<WsUrl>('ws://, wss://, http:// or https:// URL', (u, c) => {
+  const dialled = typeof u === 'string' ? dialledHubUrl(u) : undefined;
+  return dialled === undefined ? t.failure(u, c) : t.success(dialled);
 });
 
 /** Keys that only make sense with another key. */
@@ -58,19 +84,19 @@ function requires(input: Record<string, unknown>, key: string, needs: string, wh
 export const AgentSection = strictObject(
   {
     id: withDefault(NonEmptyString, (hostname() || 'datasync-agent') as NonEmptyString),
-    urls: oneOrMany(WsUrl, 'ws:// or wss:// URL or a list of them'),
+    urls: oneOrMany(HubUrl, 'ws://, wss://, http:// or https:// URL or a list of them'),
     tenantId: TenantId,
   },
   {
     userName: NonEmptyString,
-    password: t.string,
+    password: AnyString,
     keyStore: NonEmptyString,
-    keyStorePassword: t.string,
+    keyStorePassword: AnyString,
     privateKey: NonEmptyString,
     trustStore: NonEmptyString,
-    trustStorePassword: t.string,
+    trustStorePassword: AnyString,
     proxy: ProxyUrl,
-    noProxy: t.string,
+    noProxy: AnyString,
   },
   {
     name: 'agent mapping',
@@ -153,6 +179,12 @@ export const AgentConfigCodec = strictObject(
     exportJournal: ExportJournalConfig,
     /** Data-source plugins, loaded before `dataSources` is decoded (src/plugins/load-plugins.ts). */
     plugins: listOf(NonEmptyString, 'list of plugin modules (package names or paths)'),
+    /**
+     * The classic agent's log4j2 file, as its `application.yaml` names it (a top-level key with
+     * a dot in its name). Accepted so the classic file runs unchanged; never read: see
+     * `agentConfigWarnings`.
+     */
+    'logging.config': AnyString,
   },
   {
     name: 'agent configuration mapping',
@@ -170,6 +202,20 @@ function checkBackoff(value: { reconnectDelay?: number; maxReconnectDelay?: numb
 }
 
 export type AgentConfig = t.TypeOf<typeof AgentConfigCodec>;
+
+/**
+ * What the configuration holds that this agent accepts but does not act on, one line each, for
+ * the start-up log and `check`. Today: a log4j2 file (`logging.config`, top-level as in the
+ * classic file, or `logging: { config: … }`).
+ */
+export function agentConfigWarnings(cfg: AgentConfig): string[] {
+  const log4j = cfg['logging.config'] ?? cfg.logging.config;
+  if (log4j === undefined) return [];
+  const key = cfg['logging.config'] === undefined ? 'logging: { config }' : 'logging.config';
+  return [
+    `${key}: ${JSON.stringify(log4j)} is not read (a log4j2 XML file configures the classic Java agent's logging); this agent logs as logging.level, logging.file and logging.format say, under a 'logging:' mapping`,
+  ];
+}
 
 /** Makes the file names in the configuration absolute (relative = to the config file's directory). */
 function resolvePaths(cfg: AgentConfig, resolve: PathResolver): AgentConfig {

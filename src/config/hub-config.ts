@@ -79,15 +79,32 @@ const UrlPath = decoder<string>('URL path starting with /', (u, c) =>
 
 const ms = (n: number): DurationMs => n as DurationMs;
 
+/**
+ * Where agents connect: `path` (one, default `/agent`) or `paths` (several, e.g. the classic
+ * agent's `/idm` and `/idm-admin`), not both. With `paths`, `path` decodes as the first of them;
+ * `agentPaths` gives the whole list.
+ */
 export const HubListenConfig = strictObject(
   {
     host: withDefault(NonEmptyString, '127.0.0.1' as NonEmptyString),
     port: withDefault(Port, 8443 as Port),
     path: withDefault(UrlPath, '/agent'),
   },
-  {},
-  { name: 'listen mapping (host, port, path)' },
+  { paths: listOf(UrlPath, 'list of URL paths starting with /', 1) },
+  {
+    name: 'listen mapping (host, port, path or paths)',
+    check: (_value, input) =>
+      input['path'] !== undefined && input['paths'] !== undefined
+        ? [{ path: ['paths'], message: 'expected listen.path (one agent endpoint) or listen.paths (several), got both' }]
+        : [],
+  },
 );
+export type HubListenConfig = t.TypeOf<typeof HubListenConfig>;
+
+/** The URL paths agents may upgrade on. */
+export function agentPaths(listen: HubListenConfig): readonly string[] {
+  return listen.paths ?? [listen.path];
+}
 
 /**
  * `cert` + `key`: a TLS listener. Neither: a plain-HTTP listener (behind a TLS-terminating
@@ -279,12 +296,14 @@ function checkCertificateSettings(value: {
 
 function resolvePaths(cfg: HubConfig, resolve: PathResolver): HubConfig {
   const logging = cfg.logging.file === undefined ? cfg.logging : { ...cfg.logging, file: resolve(cfg.logging.file) as NonEmptyString };
-  if (cfg.tls === undefined) return { ...cfg, logging };
+  const [first] = cfg.listen.paths ?? [];
+  const listen = first === undefined ? cfg.listen : { ...cfg.listen, path: first };
+  if (cfg.tls === undefined) return { ...cfg, logging, listen };
   const tls = { ...cfg.tls };
   if (cfg.tls.cert !== undefined) tls.cert = resolve(cfg.tls.cert) as NonEmptyString;
   if (cfg.tls.key !== undefined) tls.key = resolve(cfg.tls.key) as NonEmptyString;
   if (cfg.tls.clientCa !== undefined) tls.clientCa = resolve(cfg.tls.clientCa) as NonEmptyString;
-  return { ...cfg, logging, tls };
+  return { ...cfg, logging, listen, tls };
 }
 
 /** Decodes hub configuration text; `file` names it in problems and anchors relative paths. */

@@ -105,6 +105,10 @@ export class AgentLink {
   get tenantId(): string | undefined {
     return this.helloFrame?.tenantId;
   }
+  /** Which of its agent's sessions this is (`hello.sessionKey`; '' from an agent that sends none). */
+  get sessionKey(): string {
+    return this.helloFrame?.sessionKey ?? '';
+  }
   get agentId(): string | undefined {
     return this.helloFrame?.agent.id;
   }

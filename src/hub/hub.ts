@@ -18,6 +18,7 @@ import type { Logger } from 'pino';
 import { EMPTY, concatMap, defer, firstValueFrom, from, type Observable, type SchedulerLike } from 'rxjs';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { HubConfig } from '../config/index.js';
+import { agentPaths } from '../config/hub-config.js';
 import { CLOSE_CODES, ProtocolError, SUBPROTOCOL, exportKeyDigest, type Operation, type ResultData } from '../protocol/index.js';
 import type { FastifyInstance } from 'fastify';
 import { AgentLink } from './agent-link.js';
@@ -153,7 +154,7 @@ export class Hub {
     });
     const address = this.address();
     const tls = this.config.tls?.cert !== undefined;
-    this.log.info({ host: address.address, port: address.port, tls, path: this.config.listen.path }, 'hub listening');
+    this.log.info({ host: address.address, port: address.port, tls, paths: agentPaths(this.config.listen) }, 'hub listening');
     if (tls && this.config.tls?.clientCa) {
       this.log.info(
         { clientCa: this.config.tls.clientCa },
@@ -217,8 +218,8 @@ export class Hub {
     const digest = exportKeyDigest(req.dataSource, key);
     const pinned = this.exportPins.agentFor(req.tenantId, digest);
     if (pinned !== undefined) {
-      const link = this.registry.get(req.tenantId, pinned);
-      if (link?.offers(req.dataSource, 'export')) return link;
+      const link = this.registry.pick(req.tenantId, req.dataSource, 'export', (l) => l.agentId === pinned);
+      if (link) return link;
       throw new ProtocolError(
         'AGENT_DISCONNECTED',
         `agent ${pinned}, which holds the journal of this idempotency key, is not connected: resend the export when it is back`,
@@ -315,7 +316,8 @@ export class Hub {
     this.guard.upgradeArrived(req.socket);
     const path = new URL(req.url ?? '/', 'http://hub').pathname;
     if (this.stopping) return refuse(socket, 503, 'hub shutting down');
-    if (path !== this.config.listen.path) return refuse(socket, 404, `no agent endpoint at ${path}`);
+    const endpoints = agentPaths(this.config.listen);
+    if (!endpoints.includes(path)) return refuse(socket, 404, `no agent endpoint at ${path} (agent endpoints: ${endpoints.join(', ')})`);
     const client = this.clientAddresses.of(req);
     const remote = describeClient(client);
     const via = client.forwarded ? { remote, proxy: client.peer } : { remote };
@@ -376,11 +378,11 @@ export class Hub {
         const replaced = this.registry.register(tenantId, agentId, link);
         this.exportPins.learn(tenantId, agentId, link.hello?.exportKeys ?? []);
         if (replaced) {
-          log.info({ tenantId, agentId }, 'agent re-registered: closing the stale connection');
+          log.info({ tenantId, agentId, sessionKey: link.sessionKey }, 'agent re-registered: closing the stale connection');
           replaced.close(CLOSE_CODES.REPLACED, 'replaced by a newer registration');
         }
         log.info(
-          { tenantId, agentId, sessionId: link.sessionId, version: link.hello?.agent.version, dataSources: link.hello?.dataSources.map((d) => d.name) },
+          { tenantId, agentId, sessionId: link.sessionId, sessionKey: link.sessionKey, version: link.hello?.agent.version, dataSources: link.hello?.dataSources.map((d) => d.name) },
           'agent registered',
         );
         link.closed$.subscribe(() => {

@@ -69,6 +69,8 @@ export function requestId(s: string): RequestId {
 
 const JsonObject = t.UnknownRecord;
 
+const SessionKey = t.refinement(t.string, (s) => s.length > 0 && s.length <= 64 && /^[\x21-\x7e]+$/.test(s), 'SessionKey');
+
 export const DataSourceInfo = t.intersection(
   [
     t.type({ name: t.string, type: t.string, operations: t.array(Operation) }),
@@ -95,6 +97,12 @@ export const Hello = t.intersection(
       limits: AgentLimits,
       /** Export journals this agent holds (newest first, at most 1,000), so a restarted hub routes their resends here. */
       exportKeys: t.array(KeyDigest),
+      /**
+       * Which of the agent's sessions this is (1-64 printable ASCII; the agent sends the index of
+       * the URL in `agent.urls`). A registration replaces only the session of the same agent id
+       * with the same key; absent is a key of its own (an older agent: one session per id).
+       */
+      sessionKey: SessionKey,
     }),
   ],
   'hello',

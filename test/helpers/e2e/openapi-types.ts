@@ -188,18 +188,34 @@ export interface components {
             /** @description the request's id (X-Request-Id) */
             requestId: string;
         };
-        /** @description A connected agent of the tenant. */
+        /** @description A connected agent of the tenant, listed once however many sessions it holds (one per hub URL it dials); sessionId, connectedSince and remoteAddress are those of its oldest session. */
         Agent: {
             id: string;
             version: string;
             hostname: string;
+            /** @description id of its oldest session */
             sessionId: string;
-            /** Format: date-time */
+            /**
+             * Format: date-time
+             * @description when its oldest session connected
+             */
             connectedSince: string;
-            /** @description the agent's address:port as the hub's socket sees it, or the client address a trusted proxy forwarded (trustedProxies in hub.yaml; the port only when the proxy gave one) */
+            /** @description the agent's address:port as the hub's socket sees it, or the client address a trusted proxy forwarded (trustedProxies in hub.yaml; the port only when the proxy gave one), of its oldest session */
             remoteAddress: string;
-            /** @description the agent's requests in flight */
+            /** @description the agent's requests in flight, over all its sessions */
             inFlight: number;
+            /** @description its registered sessions, oldest first */
+            sessions: {
+                sessionId: string;
+                /** @description the agent's key for the session (the index of the URL in its agent.urls); empty from an agent that sends none */
+                sessionKey: string;
+                /** Format: date-time */
+                connectedSince: string;
+                /** @description the agent's address:port as the hub's socket sees it, or the client address a trusted proxy forwarded (trustedProxies in hub.yaml; the port only when the proxy gave one) */
+                remoteAddress: string;
+                /** @description requests in flight over this session */
+                inFlight: number;
+            }[];
             dataSources: {
                 name: string;
                 type: string;
@@ -1183,7 +1199,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description wrong Content-Type (UNSUPPORTED_MEDIA_TYPE) */
+            /** @description wrong Content-Type (UNSUPPORTED_MEDIA_TYPE); the message names the one expected: application/json, or application/x-ndjson for export */
             415: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -1347,7 +1363,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description wrong Content-Type (UNSUPPORTED_MEDIA_TYPE) */
+            /** @description wrong Content-Type (UNSUPPORTED_MEDIA_TYPE); the message names the one expected: application/json, or application/x-ndjson for export */
             415: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -1522,7 +1538,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description wrong Content-Type (UNSUPPORTED_MEDIA_TYPE) */
+            /** @description wrong Content-Type (UNSUPPORTED_MEDIA_TYPE); the message names the one expected: application/json, or application/x-ndjson for export */
             415: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];

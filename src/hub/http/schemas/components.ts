@@ -33,20 +33,42 @@ export const ERROR_SCHEMA = {
 
 const OPERATIONS = { type: 'array', items: { type: 'string' }, description: 'operations the data source allows (test, schema, attributes, resourceTypes, get, search, export)' } as const;
 
+const REMOTE_ADDRESS = {
+  type: 'string',
+  description: "the agent's address:port as the hub's socket sees it, or the client address a trusted proxy forwarded (trustedProxies in hub.yaml; the port only when the proxy gave one)",
+} as const;
+
 export const AGENT_SCHEMA = {
   $id: 'Agent',
   type: 'object',
-  description: 'A connected agent of the tenant.',
-  required: ['id', 'version', 'hostname', 'sessionId', 'connectedSince', 'remoteAddress', 'inFlight', 'dataSources'],
+  description:
+    'A connected agent of the tenant, listed once however many sessions it holds (one per hub URL it dials); sessionId, connectedSince and remoteAddress are those of its oldest session.',
+  required: ['id', 'version', 'hostname', 'sessionId', 'connectedSince', 'remoteAddress', 'inFlight', 'dataSources', 'sessions'],
   additionalProperties: false,
   properties: {
     id: { type: 'string' },
     version: { type: 'string' },
     hostname: { type: 'string' },
-    sessionId: { type: 'string' },
-    connectedSince: { type: 'string', format: 'date-time' },
-    remoteAddress: { type: 'string', description: "the agent's address:port as the hub's socket sees it, or the client address a trusted proxy forwarded (trustedProxies in hub.yaml; the port only when the proxy gave one)" },
-    inFlight: { ...COUNT, description: "the agent's requests in flight" },
+    sessionId: { type: 'string', description: 'id of its oldest session' },
+    connectedSince: { type: 'string', format: 'date-time', description: 'when its oldest session connected' },
+    remoteAddress: { ...REMOTE_ADDRESS, description: `${REMOTE_ADDRESS.description}, of its oldest session` },
+    inFlight: { ...COUNT, description: "the agent's requests in flight, over all its sessions" },
+    sessions: {
+      type: 'array',
+      description: 'its registered sessions, oldest first',
+      items: {
+        type: 'object',
+        required: ['sessionId', 'sessionKey', 'connectedSince', 'remoteAddress', 'inFlight'],
+        additionalProperties: false,
+        properties: {
+          sessionId: { type: 'string' },
+          sessionKey: { type: 'string', description: "the agent's key for the session (the index of the URL in its agent.urls); empty from an agent that sends none" },
+          connectedSince: { type: 'string', format: 'date-time' },
+          remoteAddress: REMOTE_ADDRESS,
+          inFlight: { ...COUNT, description: 'requests in flight over this session' },
+        },
+      },
+    },
     dataSources: {
       type: 'array',
       items: {
