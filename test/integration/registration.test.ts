@@ -2,12 +2,16 @@
  * Agent ↔ hub registration over real TLS on 127.0.0.1: Basic auth, client certificates,
  * refusals, tenant isolation, proxying, multiple URLs and the hub's request API.
  */
+import { readFileSync } from 'node:fs';
 import WebSocket from 'ws';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { HubClient } from '../../src/hub/client.js';
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ProtocolError, SUBPROTOCOL } from '../../src/protocol/index.js';
+import type { AgentLink } from '../../src/hub/agent-link.js';
 import { startConnectProxy } from '../helpers/connect-proxy.js';
 import { memoryAdapter } from '../helpers/memory-adapter.js';
 import {
+  API_TOKENS,
   basicAgentYaml,
   isState,
   makeEnv,
@@ -209,6 +213,84 @@ describe('registration', () => {
     first.stop();
     await expect.poll(() => hub.hub.registry.agents('1')).toHaveLength(1);
     expect(hub.hub.registry.agents('1')[0]).not.toBe(oldLink);
+  });
+});
+
+/** Resolves with `n` once the agent answered `n` keep-alive pings of the hub on this session. */
+function pongsOf(link: AgentLink, n: number): Promise<number> {
+  // The link's socket is private; the test watches the hub's keep-alive on it from outside.
+  const ws = (link as unknown as { ws: WebSocket }).ws;
+  return new Promise((resolve) => {
+    let seen = 0;
+    const onPong = (): void => {
+      seen += 1;
+      if (seen < n) return;
+      ws.off('pong', onPong);
+      resolve(seen);
+    };
+    ws.on('pong', onPong);
+  });
+}
+
+describe('several sessions of one agent (one per URL)', () => {
+  it('two URLs reaching the same hub hold two sessions at once: none replaced, listed once, requests over both', async () => {
+    const hub = later(await startHub(env));
+    const events: string[] = [];
+    const sub = hub.hub.registry.events$.subscribe((e) => events.push(`${e.type}:${e.link.sessionKey}`));
+    cleanups.push(() => sub.unsubscribe());
+    const second = hub.url.replace('127.0.0.1', 'localhost');
+    const a = later(
+      startAgent(env, basicAgentYaml(env, [hub.url, second]), LDAP_DS, { adapters: new Map([['corp-ldap', memoryAdapter({ items: 3 })]]) }),
+    );
+    await a.statuses.seen(isState('registered', hub.url));
+    await a.statuses.seen(isState('registered', second));
+    const links = hub.hub.registry.agents('1');
+    expect(links.map((l) => [l.agentId, l.sessionKey]).sort()).toEqual([
+      ['site-a-1', '0'],
+      ['site-a-1', '1'],
+    ]);
+    // Three keep-alive rounds (a hub ping every 2 s, answered) on each session, far longer than
+    // the agent's 300 ms redial: two sessions replacing each other would show by now.
+    const pongs = await Promise.all(links.map((l) => pongsOf(l, 3)));
+    expect(pongs).toEqual([3, 3]);
+    expect(events.sort()).toEqual(['registered:0', 'registered:1']);
+    expect(hub.hub.registry.agents('1')).toHaveLength(2);
+    expect(a.logs.text()).not.toMatch(/4002/);
+
+    // Requests spread over the sessions (least in flight, ties round robin).
+    const calls = links.map((l) => vi.spyOn(l, 'result$'));
+    for (let i = 0; i < 4; i++) await expect(hub.hub.request({ tenantId: '1', dataSource: 'corp-ldap', op: 'test' })).resolves.toEqual({ ok: true, items: 3 });
+    expect(calls.map((c) => c.mock.calls.length)).toEqual([2, 2]);
+
+    // The API lists the agent once, with both sessions.
+    const client = new HubClient({ url: `https://127.0.0.1:${hub.port}`, token: API_TOKENS.tenant1, ca: readFileSync(env.pki.ca.file) });
+    cleanups.push(() => client.close());
+    const agents = (await client.agents()) as Array<{ id: string; sessionId: string; inFlight: number; sessions: Array<{ sessionKey: string; sessionId: string }> }>;
+    expect(agents).toHaveLength(1);
+    expect(agents[0]).toMatchObject({ id: 'site-a-1', inFlight: 0 });
+    expect(agents[0]!.sessions.map((s) => s.sessionKey).sort()).toEqual(['0', '1']);
+    expect(agents[0]!.sessionId).toBe(agents[0]!.sessions[0]!.sessionId);
+    expect((await client.dataSources()).map((d) => d.agents)).toEqual([['site-a-1']]);
+  });
+
+  it('a restarted agent replaces each of its stale sessions (same keys), and only those', async () => {
+    const hub = later(await startHub(env));
+    const second = hub.url.replace('127.0.0.1', 'localhost');
+    const first = later(startAgent(env, basicAgentYaml(env, [hub.url, second])));
+    await first.statuses.seen(isState('registered', hub.url));
+    await first.statuses.seen(isState('registered', second));
+    const stale = new Set(hub.hub.registry.agents('1'));
+    const replaced: string[] = [];
+    const sub = hub.hub.registry.events$.subscribe((e) => e.type === 'replaced' && replaced.push(e.link.sessionKey));
+    cleanups.push(() => sub.unsubscribe());
+    const restarted = later(startAgent(env, basicAgentYaml(env, [hub.url, second])));
+    await restarted.statuses.seen(isState('registered', hub.url));
+    await restarted.statuses.seen(isState('registered', second));
+    first.stop();
+    expect(replaced.sort()).toEqual(['0', '1']);
+    const now = hub.hub.registry.agents('1');
+    expect(now).toHaveLength(2);
+    expect(now.some((l) => stale.has(l))).toBe(false);
   });
 });
 
