@@ -12,7 +12,9 @@
  *
  * Exit code: 0 every check passed, 1 a live check failed, 2 something could not even be set
  * up from the configuration (key store, data-source settings). Secrets never reach the table:
- * URLs are redacted and every configured secret value is masked in every cell.
+ * what the check writes from the configuration is masked by key (a URL shows `user:***@` only
+ * when it carries a password), and error messages from the hub or an upstream are scrubbed of
+ * the configured secret values without touching the URLs in them (check-scrub.ts).
  */
 import type { Agent as HttpAgent } from 'node:http';
 import { firstValueFrom, throwError, timeout } from 'rxjs';
@@ -22,12 +24,13 @@ import { isRecord } from '../config/codecs.js';
 import { ConnectionError, RegistrationRejectedError } from '../connection/errors.js';
 import { connectHint, probeHub, type ProbeResult } from '../connection/probe.js';
 import { proxyAgent } from '../connection/proxy.js';
-import { ProxyConfigError, redactUrl, redactUrlsIn, resolveProxy, urlPasswords } from '../support/proxy-url.js';
+import { ProxyConfigError, resolveProxy, urlPasswords } from '../support/proxy-url.js';
 import { agentAuthHeaders, agentTls, usesBasicAuth } from '../connection/agent-credentials.js';
 import { TlsStoreError, type ClientTlsOptions } from '../support/tls-stores.js';
 import { createAdapter } from '../adapter-kit/registry.js';
 import '../adapters/builtin.js';
 import { isProtocolError, ProtocolError } from '../protocol/index.js';
+import { freeTextScrubber, maskUrl } from './check-scrub.js';
 
 /** Deadline of each check when `--timeout` is not given, ms. */
 export const DEFAULT_CHECK_TIMEOUT_MS = 10_000;
@@ -55,12 +58,14 @@ export interface CheckOptions {
 /** Runs every check concurrently; rows come back in config order, hubs first. */
 export async function runChecks(config: AgentConfig, options: CheckOptions): Promise<CheckRow[]> {
   const logger = options.logger ?? pino({ level: 'silent' });
-  const scrub = secretScrubber(config, options.env ?? process.env);
-  const hubRows = checkHubs(config, options);
-  const sourceRows = Object.entries(config.dataSources).map(([name, ds]) => checkDataSource(name, ds, options.timeoutMs, logger));
-  const rows = await Promise.all([...hubRows, ...sourceRows]);
-  return rows.map((r) => ({ ...r, target: scrub(r.target), detail: scrub(r.detail) }));
+  const scrub = freeTextScrubber(configuredSecrets(config, options.env ?? process.env));
+  const hubRows = checkHubs(config, options, scrub);
+  const sourceRows = Object.entries(config.dataSources).map(([name, ds]) => checkDataSource(name, ds, options.timeoutMs, logger, scrub));
+  return Promise.all([...hubRows, ...sourceRows]);
 }
+
+/** Masks the secret values in an error message (free text), URLs kept. */
+type Scrub = (text: string) => string;
 
 /** 0 all OK, 2 a setup (configuration) failure, else 1 when any check failed. */
 export function checkExitCode(rows: readonly CheckRow[]): 0 | 1 | 2 {
@@ -89,7 +94,7 @@ export function formatCheckTable(rows: readonly CheckRow[]): string {
 // ---------------------------------------------------------------------------------------------
 // Hubs
 
-function checkHubs(config: AgentConfig, options: CheckOptions): Array<Promise<CheckRow>> {
+function checkHubs(config: AgentConfig, options: CheckOptions, scrub: Scrub): Array<Promise<CheckRow>> {
   const { agent } = config;
   let tls: ClientTlsOptions;
   try {
@@ -99,7 +104,7 @@ function checkHubs(config: AgentConfig, options: CheckOptions): Array<Promise<Ch
   } catch (err) {
     const code = err instanceof TlsStoreError ? err.code : 'TLS_STORE';
     return agent.urls.map((url) =>
-      Promise.resolve(failRow('hub', redactUrl(url), code, messageOf(err), true)),
+      Promise.resolve(failRow('hub', maskUrl(url), code, scrub(messageOf(err)), true)),
     );
   }
   const headers = agentAuthHeaders(agent);
@@ -110,17 +115,17 @@ function checkHubs(config: AgentConfig, options: CheckOptions): Array<Promise<Ch
     ...(options.env ? { env: options.env } : {}),
   };
   return agent.urls.map(async (url): Promise<CheckRow> => {
-    const target = redactUrl(url);
+    const target = maskUrl(url);
     let via: string;
     let httpAgent: HttpAgent | undefined;
     try {
       const proxy = resolveProxy(url, proxyOptions);
-      via = proxy === undefined ? 'direct' : `via proxy ${redactUrl(proxy)}`;
+      via = proxy === undefined ? 'direct' : `via proxy ${maskUrl(proxy)}`;
       httpAgent = proxyAgent(url, { ...proxyOptions, tls });
     } catch (err) {
       // A proxy URL that cannot be used (agent.proxy, HTTPS_PROXY, …): a configuration error,
       // named by its source, the URL shown masked.
-      return failRow('hub', target, err instanceof ProxyConfigError ? err.code : 'CONFIG_INVALID', messageOf(err), true);
+      return failRow('hub', target, err instanceof ProxyConfigError ? err.code : 'CONFIG_INVALID', scrub(messageOf(err)), true);
     }
     try {
       const probe = await firstValueFrom(
@@ -136,7 +141,7 @@ function checkHubs(config: AgentConfig, options: CheckOptions): Array<Promise<Ch
     } catch (err) {
       const code = err instanceof ConnectionError || err instanceof RegistrationRejectedError ? err.code : 'CONNECT_FAILED';
       const hint = connectHint(err);
-      const detail = [messageOf(err), hint, via === 'direct' ? undefined : via].filter((s) => s !== undefined).join('; ');
+      const detail = [scrub(messageOf(err)), hint, via === 'direct' ? undefined : via].filter((s) => s !== undefined).join('; ');
       return failRow('hub', target, code, detail);
     } finally {
       httpAgent?.destroy();
@@ -158,13 +163,13 @@ function hubFacts(p: ProbeResult, auth: string, via: string): string {
 // ---------------------------------------------------------------------------------------------
 // Data sources
 
-async function checkDataSource(name: string, ds: DataSourceConfig, timeoutMs: number, logger: Logger): Promise<CheckRow> {
+async function checkDataSource(name: string, ds: DataSourceConfig, timeoutMs: number, logger: Logger, scrub: Scrub): Promise<CheckRow> {
   const target = `${name} (${ds.type})`;
   let adapter;
   try {
     adapter = createAdapter(name, ds, logger);
   } catch (err) {
-    return failRow('data source', target, isProtocolError(err) ? err.code : 'SETUP_FAILED', messageOf(err), true);
+    return failRow('data source', target, isProtocolError(err) ? err.code : 'SETUP_FAILED', scrub(messageOf(err)), true);
   }
   const started = performance.now();
   try {
@@ -179,7 +184,7 @@ async function checkDataSource(name: string, ds: DataSourceConfig, timeoutMs: nu
     const latency = Math.round(performance.now() - started);
     return { check: 'data source', target, ok: true, result: 'OK', detail: [`${latency} ms`, ...testFacts(result)].join('; ') };
   } catch (err) {
-    return failRow('data source', target, isProtocolError(err) ? err.code : 'INTERNAL', messageOf(err));
+    return failRow('data source', target, isProtocolError(err) ? err.code : 'INTERNAL', scrub(messageOf(err)));
   } finally {
     await adapter.close().catch(() => undefined);
   }
@@ -198,7 +203,7 @@ function testFacts(result: unknown): string[] {
   };
   const facts: string[] = [];
   const url = str('url') ?? str('baseUrl');
-  if (url !== undefined) facts.push(redactUrl(url));
+  if (url !== undefined) facts.push(maskUrl(url));
   const boundAs = str('boundAs');
   if (boundAs !== undefined) facts.push(`bound as ${boundAs}`);
   const vendor = [str('vendorName'), str('vendorVersion')].filter((s) => s !== undefined).join(' ');
@@ -232,28 +237,25 @@ function oneLine(s: string): string {
 const PROXY_VARIABLES = ['https_proxy', 'http_proxy', 'all_proxy'].flatMap((v) => [v, v.toUpperCase()]);
 
 /**
- * Masks every secret value of the configuration (passwords, tokens, client secrets, at any
- * depth, by the same key list the config reporter uses), the passwords of the proxy URLs (from
- * the config and the environment, raw and percent-decoded) and the userinfo of URLs. Adapters
- * already keep secrets out of their messages; this is the last line of defence for a table an
- * operator will paste into a ticket.
+ * The secret values of the configuration, found BY KEY (passwords, tokens, client secrets, at
+ * any depth, by the key list the config reporter and the logger use), and the passwords of the
+ * proxy URLs (config and environment, raw and percent-decoded): what error messages are
+ * scrubbed of.
  */
-function secretScrubber(config: AgentConfig, env: NodeJS.ProcessEnv): (s: string) => string {
-  const secrets = new Set<string>();
+function configuredSecrets(config: AgentConfig, env: NodeJS.ProcessEnv): string[] {
+  const secrets: string[] = [];
   const walk = (value: unknown): void => {
     if (Array.isArray(value)) {
       value.forEach(walk);
     } else if (isRecord(value)) {
       for (const [key, v] of Object.entries(value)) {
-        // Very short values would mask unrelated text; they are not real secrets anyway.
-        if (SECRET_KEYS.has(key) && typeof v === 'string' && v.length >= 4) secrets.add(v);
+        if (SECRET_KEYS.has(key) && typeof v === 'string') secrets.push(v);
         else walk(v);
       }
     }
   };
   walk(config);
   const proxies = [config.agent.proxy, ...PROXY_VARIABLES.map((v) => env[v])].filter((p): p is string => p !== undefined && p !== '');
-  for (const p of proxies) for (const pw of urlPasswords(p)) if (pw.length >= 4) secrets.add(pw);
-  const sorted = [...secrets].sort((a, b) => b.length - a.length);
-  return (s) => sorted.reduce((out, secret) => out.split(secret).join('***'), redactUrlsIn(s));
+  for (const p of proxies) secrets.push(...urlPasswords(p));
+  return secrets;
 }
