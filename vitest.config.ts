@@ -16,10 +16,12 @@ const parallel = { fileParallelism: true, maxWorkers: Math.max(2, availableParal
 export default defineConfig({
   test: {
     projects: [
+      // A timeout is not an assertion: on a loaded 2-core machine a property test that takes 1 s
+      // idle can take 10; the bound only stops a test that hangs.
       { test: { name: 'marbles',
-          setupFiles, ...parallel, include: ['marbles/**/*.spec.ts'] } },
+          setupFiles, ...parallel, include: ['marbles/**/*.spec.ts'], testTimeout: 60_000 } },
       { test: { name: 'unit',
-          setupFiles, globalSetup, ...parallel, include: ['test/unit/**/*.test.ts'] } },
+          setupFiles, globalSetup, ...parallel, include: ['test/unit/**/*.test.ts'], testTimeout: 60_000, hookTimeout: 60_000 } },
       {
         test: {
           name: 'integration',

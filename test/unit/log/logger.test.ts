@@ -44,7 +44,7 @@ describe('logger', () => {
         expect(content).toContain('"msg":"to file"');
         expect(content).not.toContain('file-secret');
       },
-      { timeout: 5000 },
+      { timeout: 30_000 },
     );
   });
 });

@@ -482,7 +482,7 @@ describe('a killed or starved process', () => {
     expect(j.lookup(1)).toEqual({ state: 'intent', hash: h({ dn: 'cn=b' }) });
     expect(j.lookup(2)).toEqual({ state: 'none' });
     await j.close();
-  }, 30_000);
+  }, 60_000);
 
   it('SIGKILL at a random point of a write loop, five times over: reads back, every outcome has its intent', async () => {
     const dir = stateDir();
