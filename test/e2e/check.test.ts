@@ -202,7 +202,8 @@ describe('datasync-agent check (live)', () => {
     try {
       const ok = await check(agentConfig({ proxy: proxy.authUrl, noDataSources: true }));
       expect(ok.code).toBe(0);
-      expect(row(ok, 'hub').detail).toMatch(new RegExp(`; via proxy http://\\*\\*\\*:\\*\\*\\*@127\\.0\\.0\\.1:${proxy.port}$`));
+      // Masked by the URL's structure: the user is shown, the password is not.
+      expect(row(ok, 'hub').detail).toMatch(new RegExp(`; via proxy http://proxyuser:\\*\\*\\*@127\\.0\\.0\\.1:${proxy.port}$`));
       expect(proxy.connects.at(-1)).toMatchObject({ target: `127.0.0.1:${hub.port}`, status: 200 });
 
       const refused = await check(agentConfig({ proxy: proxy.authUrl.replace('proxy-pass-789', 'wrong-proxy-pass'), noDataSources: true }));
@@ -213,6 +214,16 @@ describe('datasync-agent check (live)', () => {
     } finally {
       await proxy.close();
     }
+  });
+
+  it('the classic defaults (userName admin, password admin, a URL ending in /idm-admin): URLs shown whole, exit 1', async () => {
+    const url = `wss://127.0.0.1:${hub.port}/idm-admin`;
+    const r = await check(agentConfig({ urls: [url], auth: '  userName: admin\n  password: admin\n', noDataSources: true }));
+    expect(r.code).toBe(1);
+    // Masked by key, not by searching "admin" in other values: no `/idm-***`, no `/idm-[REDACTED]`.
+    expect(row(r, 'hub')).toMatchObject({ target: url, result: 'FAIL HTTP_ERROR' });
+    expect(row(r, 'hub').detail).toMatch(/HTTP 404 .*no agent endpoint at \/idm-admin/);
+    expect(r.stdout).not.toMatch(/idm-(\*\*\*|\[REDACTED\])/);
   });
 
   it('slapd refuses the bind password: data source FAIL UPSTREAM_AUTH_FAILED, hub still OK, exit 1', async () => {
