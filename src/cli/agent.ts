@@ -88,8 +88,8 @@ async function main(argv: readonly string[]): Promise<number | undefined> {
     // Anything else was logged by the agent, which goes on without its status listener.
     if (!isListenFailure(err) || status === undefined) return undefined;
     const line = listenFailureLine('datasync-agent', err, {
-      portKey: 'status.listen.port',
-      hostKey: 'status.listen.host',
+      portKey: 'status.listen',
+      hostKey: 'status.listen',
       file,
       host: status.host,
       port: status.port,

@@ -93,7 +93,7 @@ function hubListening(hub: Hub): boolean {
 function listenSetting(config: HubConfig, file: string, statusFailed: boolean): ListenSetting {
   const status = config.status?.listen;
   return statusFailed && status !== undefined
-    ? { portKey: 'status.listen.port', hostKey: 'status.listen.host', file, host: status.host, port: status.port }
+    ? { portKey: 'status.listen', hostKey: 'status.listen', file, host: status.host, port: status.port }
     : { portKey: 'listen.port', hostKey: 'listen.host', file, host: config.listen.host, port: config.listen.port };
 }
 

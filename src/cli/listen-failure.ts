@@ -7,9 +7,9 @@
 
 /** Where the address that could not be bound is configured. */
 export interface ListenSetting {
-  /** The config key of the port, e.g. `listen.port` or `status.listen.port`. */
+  /** The config key of the port, e.g. `listen.port` or `status.listen` (host:port in one key). */
   readonly portKey: string;
-  /** The config key of the host, e.g. `listen.host`. */
+  /** The config key of the host, e.g. `listen.host` or `status.listen`. */
   readonly hostKey: string;
   /** The configuration file, as given on the command line. */
   readonly file: string;
