@@ -106,6 +106,14 @@ describe('the classic application.yaml', () => {
     expect(warnings[0]).toMatch(/log4j2\.xml" is not read.*logging\.level, logging\.file and logging\.format/);
   });
 
+  it('check (live) reaches both classic URLs on the hub: both hub rows OK, exit 0', async () => {
+    const r = await runCli(AGENT_BIN, ['check', '--config', classicFile('check.yaml')], undefined, { NODE_EXTRA_CA_CERTS: pki.ca.file });
+    const hubRows = r.stdout.split('\n').filter((l) => /^hub\s+wss:/.test(l));
+    expect(hubRows).toHaveLength(2);
+    expect(hubRows.every((l) => /\sOK\s/.test(l) && l.includes('HTTP 101'))).toBe(true);
+    expect(r.code).toBe(0);
+  });
+
   it('registers both URLs as two sessions that stay up across keep-alive rounds, never replaced', async () => {
     const agent = runAgent(classicFile('application.yaml'));
     try {
