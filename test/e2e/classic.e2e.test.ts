@@ -11,7 +11,8 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type WebSocket from 'ws';
+import WebSocket from 'ws';
+import { SUBPROTOCOL } from '../../src/protocol/index.js';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { hashPassword, loadHubConfig } from '../../src/config/index.js';
 import type { AgentLink } from '../../src/hub/agent-link.js';
@@ -112,6 +113,20 @@ describe('the classic application.yaml', () => {
     expect(hubRows).toHaveLength(2);
     expect(hubRows.every((l) => /\sOK\s/.test(l) && l.includes('HTTP 101'))).toBe(true);
     expect(r.code).toBe(0);
+  });
+
+  it('an upgrade on a path not listed is 404 naming the agent endpoints', async () => {
+    const ws = new WebSocket(`wss://localhost:${port}/agent`, SUBPROTOCOL, { ca: readFileSync(pki.ca.file) });
+    const refused = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      ws.on('error', reject);
+      ws.on('unexpected-response', (_req, res) => {
+        let body = '';
+        res.on('data', (d: Buffer) => (body += d.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      });
+    });
+    expect(refused.status).toBe(404);
+    expect(JSON.parse(refused.body)).toMatchObject({ message: 'no agent endpoint at /agent (agent endpoints: /idm, /idm-admin)' });
   });
 
   it('registers both URLs as two sessions that stay up across keep-alive rounds, never replaced', async () => {
