@@ -67,7 +67,7 @@ async function main(): Promise<void> {
     if (!isListenFailure(err)) throw err;
     // A second demo, or anything else on the demo's port: one line, no stack, exit 1.
     const { host, port } = hubConfig.listen;
-    const file = 'config/demo/hub.yaml';
+    const file = 'config/demo/hub.yaml, or set DEMO_HUB_PORT';
     process.stderr.write(`${listenFailureLine('datasync-demo', err, { portKey: 'listen.port', hostKey: 'listen.host', file, host, port })}\n`);
     await hub.close().catch(() => undefined);
     process.exitCode = 1;

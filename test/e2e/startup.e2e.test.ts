@@ -8,7 +8,7 @@ import { writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AGENT_BIN, HUB_BIN, runCli, startDaemon, type RunResult } from '../helpers/cli.js';
+import { AGENT_BIN, HUB_BIN, ROOT, runCli, startDaemon, type RunResult } from '../helpers/cli.js';
 import { API_TOKENS, fixtureHashes, makeEnv, type Env } from '../helpers/relay-env.js';
 
 let env: Env;
@@ -130,6 +130,13 @@ status: { listen: "127.0.0.1:${busyPort}" }
     const r = await runCli(AGENT_BIN, ['run', '--config', file]);
     expect(r.code).toBe(1);
     expect(oneLine(r)).toMatch(new RegExp(`^datasync-agent: cannot listen on 127\\.0\\.0\\.1:${busyPort}: .*EADDRINUSE.* change status\\.listen in ${file.replace(/\./g, '\\.')}$`));
+    expectNoStack(r);
+  });
+
+  it('the demo (npm start) on a taken DEMO_HUB_PORT', async () => {
+    const r = await runCli(join(ROOT, 'dist', 'src', 'cli', 'demo.js'), [], undefined, { DEMO_HUB_PORT: String(busyPort) });
+    expect(r.code).toBe(1);
+    expect(oneLine(r)).toMatch(new RegExp(`^datasync-demo: cannot listen on 127\\.0\\.0\\.1:${busyPort}: .*EADDRINUSE.* change listen\\.port in config/demo/hub\\.yaml, or set DEMO_HUB_PORT$`));
     expectNoStack(r);
   });
 });
