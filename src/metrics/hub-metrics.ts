@@ -23,6 +23,9 @@
  *   none (listing agents, health).
  * - `status`: the HTTP status code sent; `seconds`: from arrival to the response finished
  *   (fastify `reply.elapsedTime / 1000`).
+ *
+ * NDJSON searches and exports also count the lines they write and how they ended
+ * (`streamItems`, `streamBytes`, `streamEnded`, fed by src/hub/http/request-progress.ts).
  */
 import type { Subscription } from 'rxjs';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
