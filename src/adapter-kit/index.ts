@@ -28,6 +28,7 @@ export { JsonBatch } from './json-batch.js';
 // Config codecs (io-ts, with positions and clear messages in `check`).
 export { t };
 export {
+  AnyString,
   Bool,
   decoder,
   DEFAULT_OPERATIONS,

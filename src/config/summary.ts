@@ -6,7 +6,7 @@
 import type { AgentConfig } from './agent-config.js';
 import { describeDataSourceTarget } from './data-source-registry.js';
 import { isRecord } from './codecs.js';
-import type { HubConfig } from './hub-config.js';
+import { agentPaths, type HubConfig } from './hub-config.js';
 import { maskUrlPassword } from '../support/show-value.js';
 
 const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
@@ -72,7 +72,7 @@ export function summarizeHubConfig(cfg: HubConfig): string {
   const { listen, tls } = cfg;
   const tlsOn = tls?.cert !== undefined && tls.key !== undefined;
   const scheme = tlsOn ? 'wss' : 'ws';
-  const lines = [`hub listening on ${scheme}://${listen.host}:${listen.port}${listen.path}`];
+  const lines = [`hub listening on ${scheme}://${listen.host}:${listen.port}${agentPaths(listen).join(', ')}`];
   if (!tlsOn) {
     lines.push('TLS: off — WARNING: plain ws://, agent credentials travel unencrypted unless a TLS proxy terminates in front');
   } else {

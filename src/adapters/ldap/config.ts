@@ -13,6 +13,7 @@
 import * as t from 'io-ts';
 import { isLeft } from 'fp-ts/lib/Either.js';
 import {
+  AnyString,
   Bool,
   decoder,
   DEFAULT_OPERATIONS,
@@ -49,7 +50,7 @@ const LdapDataSourceInput = strictObject(
     url: LdapUrl,
     urls: oneOrMany(LdapUrl, 'ldap:// or ldaps:// URL or a list of them'),
     bindDN: t.string,
-    bindPassword: t.string,
+    bindPassword: AnyString,
     tls: LdapTlsConfig,
     /** Worker threads that run searches (0 = in the main thread). Default: min(2, CPUs). */
     searchWorkers: NonNegativeInt,

@@ -12,6 +12,7 @@
  */
 import * as t from 'io-ts';
 import {
+  AnyString,
   Bool,
   DEFAULT_OPERATIONS,
   DurationMs,
@@ -43,12 +44,12 @@ export const ScimDataSourceConfig = strictObject(
     operations: withDefault(listOf(OperationName, 'list of operations'), [...DEFAULT_OPERATIONS]),
   },
   {
-    bearerToken: t.string,
+    bearerToken: AnyString,
     userName: NonEmptyString,
-    password: t.string,
+    password: AnyString,
     tokenUrl: HttpUrl,
     clientId: NonEmptyString,
-    clientSecret: t.string,
+    clientSecret: AnyString,
     scope: t.string,
     tls: ScimTlsConfig,
     proxy: ProxyUrl,

@@ -18,7 +18,7 @@
  *       users: { table: hr.people, key: id, attributes: { uid: login, mail: email } }
  * ```
  */
-import { Bool, DurationMs, NonEmptyString, Port, PositiveInt, recordOf, strictObject, t, type DataSourceConfigBase, type Finding } from '../../adapter-kit/index.js';
+import { AnyString, Bool, DurationMs, NonEmptyString, Port, PositiveInt, recordOf, strictObject, t, type DataSourceConfigBase, type Finding } from '../../adapter-kit/index.js';
 
 export type Dialect = 'postgres' | 'mysql';
 
@@ -151,7 +151,7 @@ export const SqlSettings: t.Decoder<unknown, Omit<SqlConfig, 'operations' | 'iso
     port: Port,
     database: NonEmptyString,
     user: NonEmptyString,
-    password: t.string,
+    password: AnyString,
     tls: SqlTls,
     poolSize: PositiveInt,
     statementTimeoutMs: DurationMs,

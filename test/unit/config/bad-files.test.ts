@@ -36,7 +36,7 @@ const AGENT_CASES: Array<[file: string, problems: string[]]> = [
     "missing-required-key.yaml:3:3: agent: missing required key 'tenantId'",
   ]],
   ['bad-url-scheme.yaml', [
-    'bad-url-scheme.yaml:4:7: agent.urls.1: expected ws:// or wss:// URL, got "https://idm-admin.example.com/agent"',
+    'bad-url-scheme.yaml:4:7: agent.urls.1: expected ws://, wss://, http:// or https:// URL, got "ftp://idm-admin.example.com/agent"',
   ]],
   ['unknown-data-source-type.yaml', [
     `unknown-data-source-type.yaml:6:11: dataSources.corp.type: expected data source type ldap | ldif | scim | sql, got "ldpa" (did you mean 'ldap'?)`,
