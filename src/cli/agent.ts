@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /** `datasync-agent` — run the agent, or check its configuration and what it connects to. */
 import { summarizeAgentConfig } from '../config/index.js';
+import { agentConfigWarnings } from '../config/agent-config.js';
 import { loadAgentConfigWithPlugins } from '../agent/load-config.js';
 import { TlsStoreError } from '../support/tls-stores.js';
 import { ProxyConfigError } from '../support/proxy-url.js';
@@ -49,6 +50,7 @@ async function main(argv: readonly string[]): Promise<number | undefined> {
   if (!config) return 2;
   if (args.command === 'check') {
     process.stdout.write(`${file}: OK\n${summarizeAgentConfig(config)}\n`);
+    for (const w of agentConfigWarnings(config)) process.stdout.write(`warning: ${w}\n`);
     if (args.offline) return 0;
     const rows = await runChecks(config, { timeoutMs: args.timeoutMs ?? DEFAULT_CHECK_TIMEOUT_MS });
     process.stdout.write(`\n${formatCheckTable(rows)}\n`);

@@ -2,12 +2,13 @@
  * The CLIs as an operator meets them: `check` on good and broken files, `--help`/`--version`,
  * `hash-password`, and a real hub + agent pair started as processes and stopped with SIGTERM.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { verifyPassword } from '../../src/config/index.js';
 import { AGENT_BIN, HUB_BIN, ROOT, runCli, startDaemon } from '../helpers/cli.js';
+import { makeTestPki } from '../helpers/certs.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'datasync-e2e-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -50,10 +51,22 @@ describe('datasync-agent check', () => {
 });
 
 describe('datasync-hub', () => {
-  it('check accepts the shipped hub.yaml', async () => {
-    const r = await runCli(HUB_BIN, ['check', '--config', 'config/hub.yaml']);
-    expect(r.stderr).toBe('');
+  it('check of the shipped hub.yaml: its TLS files do not exist in the repo (exit 2, each at its line); with them in place, OK', async () => {
+    const missing = await runCli(HUB_BIN, ['check', '--config', 'config/hub.yaml']);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/config\/hub\.yaml:\d+:\d+: tls\.cert: cannot read .*certs\/hub\.pem: no such file \(ENOENT\)/);
+
+    const copy = join(dir, 'shipped-hub');
+    const pki = makeTestPki(join(copy, 'pki'));
+    mkdirSync(join(copy, 'certs'), { recursive: true });
+    copyFileSync(join(ROOT, 'config', 'hub.yaml'), join(copy, 'hub.yaml'));
+    copyFileSync(pki.server.certFile, join(copy, 'certs', 'hub.pem'));
+    copyFileSync(pki.server.keyFile, join(copy, 'certs', 'hub-key.pem'));
+    copyFileSync(pki.ca.file, join(copy, 'certs', 'agents-ca.pem'));
+    const r = await runCli(HUB_BIN, ['check', '--config', join(copy, 'hub.yaml')]);
     expect(r.code).toBe(0);
+    // The test PKI's certificates live 30 days: only expiry warnings may be printed.
+    expect(r.stderr.split('\n').filter((l) => l !== '' && !/: warning: /.test(l))).toEqual([]);
   });
 
   it('hash-password prints a verifiable scrypt hash', async () => {
