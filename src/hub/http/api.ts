@@ -26,6 +26,7 @@ import { documentOptions } from './schemas/document.js';
 import { PARAMS_SCHEMAS } from './schemas/params.js';
 import { ROUTE_SCHEMAS } from './schemas/routes.js';
 import { registerStreamRoutes } from './stream-routes.js';
+import { summaryOf } from './request-progress.js';
 
 const USABLE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 const PUBLIC_PATHS = new Set(['/v1/openapi.json']);
@@ -99,7 +100,7 @@ export function createHttpApi(server: Server, hub: Hub, config: HubConfig, logge
       if (admitted === undefined) return;
       inFlight.set(admitted, (inFlight.get(admitted) ?? 1) - 1);
       req.log.info(
-        { tenantId: admitted, method: req.method, url: req.url, status: reply.raw.statusCode, ms: Math.round(ms), completed: reply.raw.writableFinished },
+        { tenantId: admitted, method: req.method, url: req.url, status: reply.raw.statusCode, ms: Math.round(ms), completed: reply.raw.writableFinished, ...summaryOf(req) },
         'API request',
       );
     });
