@@ -77,7 +77,7 @@ export class HubMetrics {
     const registers = [own];
     this.agentsConnected = new Gauge({
       name: `${PREFIX}agents_connected`,
-      help: 'Agents registered now, per tenant',
+      help: 'Agent sessions registered now, per tenant (an agent with several hub URLs holds one session per URL)',
       labelNames: ['tenant'],
       registers,
     });
