@@ -2,14 +2,17 @@
  * The hub's TLS files checked while its configuration is loaded (src/config/hub-files.ts): real
  * certificates and keys from the test PKI, a clock moved instead of certificates forged.
  */
+import { spawnSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { checkHubFiles, EXPIRY_WARNING_DAYS, loadCheckedHubConfig } from '../../../src/config/hub-files.js';
 import { ConfigError } from '../../../src/config/index.js';
 import { makeTestPki } from '../../helpers/certs.js';
+import { ROOT } from '../../helpers/cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'hub-files-'));
 const pki = makeTestPki(dir);
@@ -39,10 +42,21 @@ describe('checkHubFiles', () => {
     expect(errors).toEqual([{ path: ['tls', 'cert'], message: `cannot read ${missing}: no such file (ENOENT)` }]);
   });
 
-  it.skipIf(process.getuid?.() === 0)('an unreadable key is an error at tls.key: permission denied', () => {
+  it('an unreadable key is an error at tls.key: permission denied', () => {
     const key = write('unreadable-key.pem', pki.server.keyPem);
     chmodSync(key, 0o000);
-    expect(checkHubFiles({ ...pair, key }).errors).toEqual([{ path: ['tls', 'key'], message: expect.stringMatching(/permission denied .*\(EACCES\)$/) as unknown }]);
+    const expected = [{ path: ['tls', 'key'], message: expect.stringMatching(/permission denied .*\(EACCES\)$/) as unknown }];
+    if (process.getuid?.() !== 0) {
+      expect(checkHubFiles({ ...pair, key }).errors).toEqual(expected);
+      return;
+    }
+    // Root reads any file: the check runs as `nobody`, like a hub started by its service user.
+    chmodSync(dir, 0o755);
+    const module = pathToFileURL(join(ROOT, 'dist', 'src', 'config', 'hub-files.js')).href;
+    const script = `import(${JSON.stringify(module)}).then((m) => process.stdout.write(JSON.stringify(m.checkHubFiles(${JSON.stringify({ ...pair, key })}).errors)))`;
+    const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '--input-type=module', '-e', script], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual(expected);
   });
 
   it('a key that is not the certificate\'s is an error at tls.key', () => {
