@@ -201,6 +201,8 @@ describe('authentication throttling counts the forwarded client', () => {
     const refused = await http(PROXY, 'GET', '/v1/agents', { authorization: 'Bearer wrong-token-aaaaaaaaaaaa-3', ...attacker });
     expect(refused.status).toBe(429);
     expect(JSON.parse(refused.body)).toMatchObject({ code: 'TOO_MANY_REQUESTS' });
+    // Retry-After is the rest of the minute-long penalty window, not a fixed second.
+    expect(Number(refused.headers['retry-after'])).toBeGreaterThan(50);
     expect(hub.credentialChecks.penalties.retryAfterMs('198.51.100.88')).toBeGreaterThan(0);
     expect(hub.credentialChecks.penalties.retryAfterMs(PROXY)).toBe(0);
     // Another client behind the proxy, with a token not yet cached, is checked and admitted.

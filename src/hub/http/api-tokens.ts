@@ -98,8 +98,8 @@ export class ApiTokens {
     if (this.checks === undefined) return this.verify(token);
     const result = await this.checks.check('api', source, [token], () => this.verify(token));
     if (result.ok) return result.value;
-    const { status, reason } = result.refusal;
-    throw status === 429 ? new ApiError('TOO_MANY_REQUESTS', reason) : new ProtocolError('BUSY', reason);
+    const { status, reason, retryAfterSeconds } = result.refusal;
+    throw status === 429 ? new ApiError('TOO_MANY_REQUESTS', reason, retryAfterSeconds) : new ProtocolError('BUSY', reason);
   }
 
   private async verify(token: string): Promise<string | undefined> {

@@ -5,7 +5,7 @@ import type { HubConfig } from '../../config/index.js';
 import type { Hub, HubRequest } from '../hub.js';
 import type { Operation } from '../../protocol/index.js';
 import { ProtocolError } from '../../protocol/index.js';
-import { describeFailure } from './errors.js';
+import { describeFailure, retryAfterOf } from './errors.js';
 
 export interface ApiContext {
   readonly hub: Hub;
@@ -68,7 +68,7 @@ export function writeFailure(res: ServerResponse, err: unknown, requestId: strin
   res.writeHead(status, {
     'content-type': 'application/json; charset=utf-8',
     'x-request-id': requestId,
-    ...(body.retryable && (status === 503 || status === 429) ? { 'retry-after': '1' } : {}),
+    ...(body.retryable && (status === 503 || status === 429) ? { 'retry-after': String(retryAfterOf(err)) } : {}),
     ...extraHeaders,
   });
   res.end(JSON.stringify(body));

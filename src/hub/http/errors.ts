@@ -52,6 +52,8 @@ export class ApiError extends Error {
   constructor(
     readonly code: ApiErrorCode,
     message: string,
+    /** For a retryable 429/503: the `Retry-After` to send (default 1 s), e.g. the rest of a penalty window. */
+    readonly retryAfterSeconds?: number,
   ) {
     super(message);
     this.name = 'ApiError';
@@ -116,6 +118,11 @@ export function sendFailure(err: unknown, req: FastifyRequest, reply: FastifyRep
   const { status, body, internal } = describeFailure(err, req.id, { expected: expectedContentType(req.routeOptions.url), sent: req.headers['content-type'] });
   if (internal) req.log.error({ err }, 'API request failed unexpectedly');
   if (status === 401) void reply.header('www-authenticate', 'Bearer realm="datasync-hub"');
-  if (body.retryable && (status === 503 || status === 429)) void reply.header('retry-after', '1');
+  if (body.retryable && (status === 503 || status === 429)) void reply.header('retry-after', String(retryAfterOf(err)));
   void reply.code(status).type('application/json').send(body);
+}
+
+/** Seconds for `Retry-After`: what the error says (a penalty window's rest), else 1. */
+export function retryAfterOf(err: unknown): number {
+  return err instanceof ApiError && err.retryAfterSeconds !== undefined ? Math.max(1, Math.ceil(err.retryAfterSeconds)) : 1;
 }
