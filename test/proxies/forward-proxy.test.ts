@@ -172,7 +172,7 @@ const check = (file: string, envVars: NodeJS.ProcessEnv = {}): Promise<RunResult
 
 describe('datasync-agent check through tinyproxy', () => {
   const cases: Array<[string, () => { proxy: string; urls?: string[]; password?: string }, string, RegExp]> = [
-    ['OK through the proxy', () => ({ proxy: proxy.authUrl }), 'OK', /Basic auth as agent accepted; via proxy http:\/\/\*\*\*:\*\*\*@127\.0\.0\.1:\d+$/],
+    ['OK through the proxy', () => ({ proxy: proxy.authUrl }), 'OK', /Basic auth as agent accepted; via proxy http:\/\/proxyuser:\*\*\*@127\.0\.0\.1:\d+$/],
     ['wrong proxy password', () => ({ proxy: withPassword(proxy.authUrl, WRONG_PROXY_PASSWORD) }), 'FAIL PROXY_FAILED', /HTTP 401 Unauthorized.*credentials in the proxy URL/],
     ['no proxy credentials', () => ({ proxy: proxy.url }), 'FAIL PROXY_FAILED', /HTTP 407 Proxy Authentication Required/],
     ['port forbidden by the proxy', () => ({ proxy: proxy.authUrl, urls: [`wss://127.0.0.1:${forbiddenPort}/agent`] }), 'FAIL PROXY_FAILED', /HTTP 403 Access violation.*forbid a tunnel/],
@@ -196,7 +196,8 @@ describe('datasync-agent check through tinyproxy', () => {
     expect(hubRow(r).detail).toMatch(/; direct$/);
     expect(proxy.connects().slice(before)).toEqual([]);
     const via = await check(agentFile({}), { HTTPS_PROXY: proxy.authUrl });
-    expect(hubRow(via).detail).toMatch(/via proxy http:\/\/\*\*\*:\*\*\*@127/);
+    // check shows the proxy's user, never its password (masked by key: the URL carries one).
+    expect(hubRow(via).detail).toMatch(/via proxy http:\/\/proxyuser:\*\*\*@127/);
     expect(proxy.connects().slice(before)).toEqual([`127.0.0.1:${hub.port}`]);
   });
 });
