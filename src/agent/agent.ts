@@ -31,6 +31,7 @@ import { buildHello } from './hello.js';
 import { agentConfigWarnings } from '../config/agent-config.js';
 import { SourceHealth } from './source-health.js';
 import { ProcessGuard } from './process-guard.js';
+import { STARTUP_TEST_TIMEOUT_MS, testSourcesOnStart, type StartupTestRecord } from './startup-test.js';
 import { EXPORT_JOURNAL_DEFAULTS, ExportJournals, exportJournalDir } from '../pipeline/export-journal.js';
 import { MAX_ANNOUNCED_EXPORT_KEYS, type Hello } from '../protocol/index.js';
 
@@ -44,6 +45,10 @@ export interface AgentOptions {
 
 export class Agent {
   private subscription: Subscription | undefined;
+  /** The start-up tests (`testOnStart`) still running; cancelled by `stop()`. */
+  private startupTests: Subscription | undefined;
+  /** Each data source's start-up test outcome, for `/readyz`. */
+  private readonly startupResults = new Map<string, StartupTestRecord>();
   private readonly log: Logger;
   private readonly connections$: Observable<ConnectionStatus>;
   private readonly statusSubject = new Subject<ConnectionStatus>();
@@ -158,6 +163,12 @@ export class Agent {
       'agent starting',
     );
     for (const warning of agentConfigWarnings(this.config)) this.log.warn(warning);
+    if (this.config.testOnStart) {
+      this.startupTests = testSourcesOnStart(this.dataSources, {
+        log: this.log,
+        timeoutMs: Math.min(STARTUP_TEST_TIMEOUT_MS, this.config.maxRequestTimeout),
+      }).subscribe(({ dataSource, record }) => this.startupResults.set(dataSource, record));
+    }
     this.subscription = this.connections$
       .pipe(
         mergeMap((status) => {
@@ -175,6 +186,8 @@ export class Agent {
   stop(): void {
     this.subscription?.unsubscribe();
     this.subscription = undefined;
+    this.startupTests?.unsubscribe();
+    this.startupTests = undefined;
     this.latest.clear();
     this.metrics.connectionsStopped();
     void this.closeStatus();
@@ -187,8 +200,9 @@ export class Agent {
 
   /**
    * `/readyz`: ready while at least one hub URL is registered and the agent is not draining;
-   * the detail lists each URL's latest status (credentials in URLs redacted) and each data
-   * source's health. An unhealthy data source does not make the agent unready: an orchestrator
+   * the detail lists each URL's latest status (credentials in URLs redacted), each data
+   * source's health and, with `testOnStart`, each source's start-up test outcome. An
+   * unhealthy data source does not make the agent unready: an orchestrator
    * would restart the agent, and every other source and hub session with it.
    */
   readiness(): Readiness {
@@ -196,7 +210,12 @@ export class Agent {
     const draining = this.drain.draining;
     return {
       ready: !draining && statuses.some((s) => s.state === 'registered'),
-      detail: { draining, connections: statuses.map(describeForStatus), dataSources: this.health.snapshot() },
+      detail: {
+        draining,
+        connections: statuses.map(describeForStatus),
+        dataSources: this.health.snapshot(),
+        ...(this.startupResults.size === 0 ? {} : { startupTests: Object.fromEntries(this.startupResults) }),
+      },
     };
   }
 

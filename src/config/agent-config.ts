@@ -169,6 +169,8 @@ export const AgentConfigCodec = strictObject(
     streamWindow: withDefault(PositiveInt, DEFAULTS.streamWindow as PositiveInt),
     /** On SIGTERM/SIGINT, how long requests in flight may take to finish. */
     shutdownGracePeriod: withDefault(DurationMs, ms(DEFAULTS.shutdownGracePeriod)),
+    /** Each data source runs its `test` once at start (src/agent/startup-test.ts); a failure is a warning, never fatal. */
+    testOnStart: withDefault(Bool, true),
     dataSources: orEmpty(recordOf(DataSourceConfigCodec, 'mapping of data source names to data sources')),
   },
   {

@@ -76,6 +76,7 @@ ${basicAgentYaml(env, setup.urls)}
 ${Object.entries(settings)
   .map(([k, v]) => `${k}: ${v}`)
   .join('\n')}
+testOnStart: false
 dataSources:
 ${setup.dataSources}
 `;

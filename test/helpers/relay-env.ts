@@ -132,6 +132,8 @@ export function startAgent(env: Env, agentYaml: string, extra = '', options: Age
   // loop for seconds, and a shorter timeout cuts healthy links there. A test about keep-alive
   // sets its own in `extra`.
   const keepAlive = /^keepAlive(Interval|Timeout):/m.test(extra) ? '' : 'keepAliveInterval: 2000\nkeepAliveTimeout: 10000';
+  // Tests count the operations their upstreams see: no start-up test unless one asks for it.
+  const testOnStart = /^testOnStart:/m.test(extra) ? '' : 'testOnStart: false';
   const yaml = `
 logging: { level: trace }
 agent:
@@ -140,6 +142,7 @@ reconnectDelay: 300
 maxReconnectDelay: 2000
 reconnectResetAfter: 5000
 ${keepAlive}
+${testOnStart}
 ${extra}
 `;
   const file = join(env.dir, `agent-${Math.random().toString(36).slice(2)}.yaml`);

@@ -115,7 +115,7 @@ maxReconnectDelay: 1000
 keepAliveInterval: 1000
 keepAliveTimeout: 3000
 status: { listen: "127.0.0.1:0" }
-${setup.extra ?? ''}
+${/^testOnStart:/m.test(setup.extra ?? '') ? '' : 'testOnStart: false # the suites count what their upstreams see\n'}${setup.extra ?? ''}
 dataSources:
 ${setup.dataSources}`,
   );
