@@ -89,7 +89,8 @@ export function testSourcesOnStart(
       }),
       map((record) => ({ dataSource, record })),
     );
-    return merge(of({ dataSource, record: { status: 'running', since: now().toISOString() } }), outcome$);
+    const running: StartupTestRecord = { status: 'running', since: now().toISOString() };
+    return merge(of({ dataSource, record: running }), outcome$);
   });
   return tests.length === 0 ? EMPTY : merge(...tests);
 }

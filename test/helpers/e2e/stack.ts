@@ -47,12 +47,12 @@ let serial = 0;
 const fileName = (env: StackEnv, kind: string): string => join(env.dir, `${kind}-${process.pid}-${++serial}.yaml`);
 
 /** Writes a TLS hub config for tenant `acme` (API token + Basic agent credentials). */
-export async function writeHubConfig(env: StackEnv, opts: { port?: number; status?: boolean } = {}): Promise<string> {
+export async function writeHubConfig(env: StackEnv, opts: { port?: number; status?: boolean; logging?: string } = {}): Promise<string> {
   const h = await secretHashes();
   const file = fileName(env, 'hub');
   writeFileSync(
     file,
-    `logging: { level: info }
+    `logging: ${opts.logging ?? '{ level: info }'}
 listen: { host: 127.0.0.1, port: ${opts.port ?? 0}, path: /agent }
 tls: { cert: ${env.pki.server.certFile}, key: ${env.pki.server.keyFile} }
 ${opts.status ? 'status: { listen: "127.0.0.1:0" }\n' : ''}keepAliveInterval: 1000
@@ -85,6 +85,8 @@ export interface AgentSetup {
   readonly extra?: string;
   /** Environment for `${…}` in the data sources (secrets). */
   readonly env?: NodeJS.ProcessEnv;
+  /** The `logging:` value (default `{ level: debug }`). */
+  readonly logging?: string;
   /** Wait for registration (default true). */
   readonly waitRegistered?: boolean;
 }
@@ -102,7 +104,7 @@ export async function startAgentProcess(env: StackEnv, setup: AgentSetup): Promi
   const file = fileName(env, `agent-${setup.id}`);
   writeFileSync(
     file,
-    `logging: { level: debug }
+    `logging: ${setup.logging ?? '{ level: debug }'}
 agent:
   id: ${setup.id}
   urls: [${urls.join(', ')}]
