@@ -58,7 +58,8 @@ export function summarizeAgentConfig(cfg: AgentConfig): string {
   );
   if (cfg.plugins !== undefined && cfg.plugins.length > 0) lines.push(`plugins: ${cfg.plugins.join(', ')}`);
   const sources = Object.entries(cfg.dataSources);
-  lines.push(`data sources: ${sources.length === 0 ? 'none' : sources.length}`);
+  const tested = sources.length === 0 ? '' : cfg.testOnStart ? ', each tested once at start-up' : ', not tested at start-up (testOnStart: false)';
+  lines.push(`data sources: ${sources.length === 0 ? 'none' : sources.length}${tested}`);
   for (const [name, ds] of sources) {
     const isolated = ds.isolation === 'worker' ? '; isolated in a worker thread' : '';
     lines.push(`  ${name}: ${ds.type} ${describeDataSourceTarget(ds)}; operations ${ds.operations.join(', ') || 'none'}${isolated}`);

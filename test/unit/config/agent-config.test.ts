@@ -153,9 +153,15 @@ describe('agent configuration', () => {
       maxRequestTimeout: 3600000,
       streamWindow: 4,
       shutdownGracePeriod: 30000,
+      testOnStart: true,
       dataSources: {},
     });
     expect(Object.keys(cfg.agent)).toEqual(['id', 'urls', 'tenantId']);
+  });
+
+  it('tests the data sources at start-up unless testOnStart is false; a non-boolean is a problem at its line', () => {
+    expect(decodeAgentConfig(`${MINIMAL}testOnStart: false\n`, 'a.yaml', {}).testOnStart).toBe(false);
+    expect(problems(`${MINIMAL}testOnStart: sometimes\n`)).toEqual([expect.stringMatching(/^4:14: testOnStart: expected .*got "sometimes"/)]);
   });
 
   it.each([
@@ -230,6 +236,7 @@ describe('summarizeAgentConfig', () => {
     expect(summary).toContain('keep-alive: ping every 10000 ms, drop after 10000 ms without pong');
     expect(summary).toContain('corp-ldap: ldap ldaps://dc1.corp.example:636');
     expect(summary).toContain('operations test, attributes, get, search, export');
+    expect(summary).toContain('data sources: 2, each tested once at start-up');
     expect(summary).toContain('hr-scim: scim https://hr.corp.example/scim/v2, bearer token');
     for (const secret of Object.values(ENV)) expect(summary).not.toContain(secret);
   });
