@@ -2,7 +2,8 @@
  * Start-up failures of the built CLIs, as an operator meets them: a hub whose TLS files are
  * missing or do not match is a configuration error with FILE:LINE:COL (check and run, exit 2);
  * a port already in use is one line on stderr naming the key to change (exit 1, no stack); a
- * SIGTERM ends agent and hub with a last `stopped` line; a 415 names the expected Content-Type.
+ * SIGTERM ends agent and hub with a last `stopped` line; a 415 names the expected Content-Type;
+ * a data source that is down is reported at warn when the agent starts (its start-up test).
  */
 import { writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
@@ -10,6 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AGENT_BIN, HUB_BIN, ROOT, runCli, startDaemon, type RunResult } from '../helpers/cli.js';
 import { API_TOKENS, fixtureHashes, makeEnv, type Env } from '../helpers/relay-env.js';
+import { freePort } from '../helpers/slapd.js';
 
 let env: Env;
 let hashes: Awaited<ReturnType<typeof fixtureHashes>>;
@@ -178,5 +180,39 @@ reconnectDelay: 200
       expect(d.logs.at(-1)).toMatchObject({ msg: 'stopped', signal: 'SIGTERM', exitCode: 0 });
       expect(d.stderr()).toBe('');
     }
+  });
+});
+
+describe('data sources tested at start-up (testOnStart, on by default)', () => {
+  it('a directory that is down: one warn line naming the source at start, the agent registers anyway, a request tries again', async () => {
+    const hub = startDaemon(HUB_BIN, ['run', '--config', hubYaml()]);
+    const port = (await hub.waitForLog((l) => l['msg'] === 'hub listening'))['port'] as number;
+    const down = await freePort();
+    const agentFile = write(`logging: { level: info }
+agent: { id: tested-agent, urls: ["ws://127.0.0.1:${port}/agent"], tenantId: 1, userName: agent, password: agent-secret-123 }
+reconnectDelay: 200
+dataSources:
+  corp:
+    type: ldap
+    url: ldap://127.0.0.1:${down}
+    bindDN: cn=agent,dc=example,dc=com
+    bindPassword: \${CORP_BIND_PASSWORD}
+    baseDN: dc=example,dc=com
+    operations: [test, search]
+`);
+    const agent = startDaemon(AGENT_BIN, ['run', '--config', agentFile], { CORP_BIND_PASSWORD: 'corp-bind-secret-77' });
+    const warn = await agent.waitForLog((l) => typeof l['msg'] === 'string' && l['msg'].startsWith('data source corp failed its start-up test'));
+    expect(warn).toMatchObject({ level: 40, dataSource: 'corp', requestId: 'startup-test', code: 'UPSTREAM_UNAVAILABLE', retryable: true });
+    await agent.waitForLog((l) => l['msg'] === 'registered with hub');
+
+    const res = await fetch(`http://127.0.0.1:${port}/v1/data-sources/corp/test`, { method: 'POST', headers: { authorization: `Bearer ${API_TOKENS.tenant1}` } });
+    expect({ status: res.status, code: ((await res.json()) as { code: string }).code }).toEqual({ status: 502, code: 'UPSTREAM_UNAVAILABLE' });
+    // The request tried the directory again: a second warn line, from the request this time.
+    await agent.waitForLog((l) => l['level'] === 40 && l['dataSource'] === 'corp' && l['requestId'] !== 'startup-test' && l['code'] === 'UPSTREAM_UNAVAILABLE');
+    expect(agent.logs.filter((l) => typeof l['msg'] === 'string' && l['msg'].startsWith('data source corp failed its start-up test'))).toHaveLength(1);
+
+    expect(await agent.stop('SIGTERM')).toBe(0);
+    expect(await hub.stop('SIGTERM')).toBe(0);
+    expect(JSON.stringify(agent.logs)).not.toContain('corp-bind-secret-77');
   });
 });
