@@ -70,7 +70,7 @@ describe("the hub's progress of an API stream (marbles)", () => {
       perSecond: 2000,
       elapsedMs: 1000,
     });
-    expect(progress.summary()).toEqual({ outcome: 'ok', entries: 5000, bytes: 500_000, truncated: true });
+    expect(progress.summary()).toEqual({ outcome: 'ok', agentId: 'site-a-1', entries: 5000, bytes: 500_000, truncated: true });
     expect(c.calls.filter((x) => x.startsWith('items'))).toEqual(Array(10).fill('items search ok 500'));
     expect(c.calls.at(-1)).toBe('ended search ok');
   });

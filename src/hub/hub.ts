@@ -63,6 +63,11 @@ const TIMEOUT_KEY: Record<Operation, keyof HubConfig['timeouts']> = {
   export: 'export',
 };
 
+/** Told which agent serves a stream once the hub picked it (the HTTP API's progress lines name it). */
+export interface ServedBy {
+  readonly servedBy?: (agentId: string) => void;
+}
+
 export class Hub {
   readonly registry = new AgentRegistry();
   /** Which agent holds the journal of each export idempotency key. */
@@ -274,9 +279,9 @@ export class Hub {
   }
 
   /** A `search` as chunk events under credit, ending with `{type: 'end', count, truncated}`. */
-  searchEvents$(req: Omit<HubRequest, 'op'>, options?: StreamOptions): Observable<StreamEvent> {
+  searchEvents$(req: Omit<HubRequest, 'op'>, options?: StreamOptions & ServedBy): Observable<StreamEvent> {
     const full: HubRequest = { ...req, op: 'search' };
-    return defer(() => this.pick(full).stream$(this.spec(full), options));
+    return defer(() => this.served(this.pick(full), options).stream$(this.spec(full), options));
   }
 
   /** A `search` as a stream of entries; credit is granted as the subscriber takes them. */
@@ -285,12 +290,18 @@ export class Hub {
   }
 
   /** An `export`: records in (pulled as the agent grants credit), one result per record out. */
-  exportEvents$(req: Omit<HubRequest, 'op'>, records: RecordSource, options?: ExportOptions): Observable<ExportEvent> {
+  exportEvents$(req: Omit<HubRequest, 'op'>, records: RecordSource, options?: ExportOptions & ServedBy): Observable<ExportEvent> {
     const full: HubRequest = { ...req, op: 'export' };
     return defer(() => {
       const link = full.idempotencyKey === undefined ? this.pick(full) : this.pickForKey(full, full.idempotencyKey);
-      return link.export$(this.spec(full), records, options);
+      return this.served(link, options).export$(this.spec(full), records, options);
     });
+  }
+
+  /** Tells `options.servedBy` which agent was picked. */
+  private served(link: AgentLink, options: ServedBy | undefined): AgentLink {
+    if (link.agentId !== undefined) options?.servedBy?.(link.agentId);
+    return link;
   }
 
   export$(req: Omit<HubRequest, 'op'>, records: RecordSource, options?: ExportOptions): Observable<unknown> {

@@ -79,10 +79,15 @@ interface Relay {
   readonly base: string;
   readonly hubLogs: LogCapture;
   readonly agentLogs: LogCapture;
+  /** Each agent's logs by agent id (`site-a-1`, then `site-b-1`, … with more adapters). */
+  readonly agents: ReadonlyMap<string, LogCapture>;
 }
 
-/** A plain-HTTP hub and one agent serving `adapter` as `mem`, both logging progress every PROGRESS_MS. */
-async function progressRelay(adapter: DataSourceAdapter): Promise<Relay> {
+/**
+ * A plain-HTTP hub and one agent per adapter (ids `site-a-1`, `site-b-1`, …), each serving its
+ * adapter as `mem`, all logging progress every PROGRESS_MS.
+ */
+async function progressRelay(...adapters: DataSourceAdapter[]): Promise<Relay> {
   const h = await fixtureHashes();
   const hubFile = join(fx.env.dir, `hub-${Math.random().toString(36).slice(2)}.yaml`);
   writeFileSync(
@@ -104,13 +109,16 @@ tenants:
   const hub = new Hub(loadHubConfig(hubFile, {}), hubLogs.logger);
   const { port } = await hub.listen();
   fx.later(() => hub.close());
-  const agentFile = join(fx.env.dir, `agent-${Math.random().toString(36).slice(2)}.yaml`);
-  writeFileSync(
-    agentFile,
-    `
+  const agents = new Map<string, LogCapture>();
+  for (const [i, adapter] of adapters.entries()) {
+    const id = `site-${String.fromCharCode(97 + i)}-1`;
+    const agentFile = join(fx.env.dir, `agent-${Math.random().toString(36).slice(2)}.yaml`);
+    writeFileSync(
+      agentFile,
+      `
 logging: { level: trace, progressInterval: ${PROGRESS_MS} }
 agent:
-  id: site-a-1
+  id: ${id}
   urls: [ws://127.0.0.1:${port}/agent]
   tenantId: 1
   userName: agent
@@ -118,16 +126,19 @@ agent:
 reconnectDelay: 300
 keepAliveInterval: 2000
 keepAliveTimeout: 10000
+testOnStart: false
 ${memoryDataSourceYaml()}
 `,
-  );
-  const agentLogs = captureLogs('trace');
-  const agent = new Agent(loadAgentConfig(agentFile, {}), agentLogs.logger, { adapters: new Map([['mem', adapter]]) });
-  const statuses = recordStatuses(agent);
-  agent.start();
-  fx.later(() => agent.stop());
-  await statuses.next(isState('registered'));
-  return { hub, base: `http://127.0.0.1:${port}`, hubLogs, agentLogs };
+    );
+    const agentLogs = captureLogs('trace');
+    const agent = new Agent(loadAgentConfig(agentFile, {}), agentLogs.logger, { adapters: new Map([['mem', adapter]]) });
+    const statuses = recordStatuses(agent);
+    agent.start();
+    fx.later(() => agent.stop());
+    await statuses.next(isState('registered'));
+    agents.set(id, agentLogs);
+  }
+  return { hub, base: `http://127.0.0.1:${port}`, hubLogs, agentLogs: agents.get('site-a-1')!, agents };
 }
 
 type LogRecord = Record<string, unknown>;
@@ -224,6 +235,30 @@ describe('progress of long searches and exports', () => {
     expect(sample(metrics, 'datasync_hub_stream_items_total', { op: 'export', outcome: 'failed' })).toBe(2);
     expect(sample(metrics, 'datasync_hub_stream_bytes_total', { op: 'export' })).toBe(done['bytes']);
     await vi.waitFor(async () => expect(sample(await relay.hub.metrics.registry.metrics(), 'datasync_hub_streams_total', { op: 'export', outcome: 'partial' })).toBe(1));
+  });
+
+  it('two agents offer the data source: each search names the agent the hub picked, on its progress and completion lines', async () => {
+    const a = [gate(), gate()];
+    const b = [gate(), gate()];
+    const relay = await progressRelay(gatedAdapter(a, gate(), -1), gatedAdapter(b, gate(), -1));
+    const ids = ['picked-1', 'picked-2'];
+    // Two searches at once: the hub spreads them (least busy first), one per agent.
+    const bodies = ids.map(async (id) => {
+      const res = await request(`${relay.base}/v1/data-sources/mem/search`, { method: 'POST', headers: headers(id), body: '{}' });
+      return res.body.text();
+    });
+    const served = new Map<string, string>();
+    for (const id of ids) {
+      const [line] = await progressReaching(relay.hubLogs, 'search in progress', id, 'entries', PAGE);
+      // The agent named is the one whose own log shows this request in progress.
+      const agentId = String(line!['agentId']);
+      await progressReaching(relay.agents.get(agentId)!, 'search in progress', id, 'items', PAGE);
+      served.set(id, agentId);
+    }
+    expect(new Set(served.values())).toEqual(new Set(['site-a-1', 'site-b-1']));
+    for (const g of [...a, ...b]) g.open();
+    await Promise.all(bodies);
+    for (const id of ids) expect(await completionLine(relay.hubLogs, id)).toMatchObject({ outcome: 'ok', agentId: served.get(id), entries: 3 * PAGE });
   });
 
   it('a client that goes away mid-search: the completion line says cancelled with the entries written, and so does /metrics', async () => {

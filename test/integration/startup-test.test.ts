@@ -94,7 +94,7 @@ dataSources:
     // /readyz: ready (hub sessions), each outcome in the detail.
     const readiness = agent.agent.readiness();
     expect(readiness.ready).toBe(true);
-    expect(readiness.detail['startupTests']).toMatchObject({
+    expect((readiness.detail as Record<string, unknown>)['startupTests']).toMatchObject({
       good: { status: 'ok', answer: { url: slapd.url, boundAs: slapd.adminDN } },
       refused: { status: 'failed', code: 'UPSTREAM_AUTH_FAILED', retryable: false },
       unreachable: { status: 'failed', code: 'UPSTREAM_UNAVAILABLE', retryable: true },
@@ -114,7 +114,7 @@ dataSources:
     // Subscribed synchronously by start(): counted before any hub traffic.
     expect(on.counts.tests).toBe(1);
     await onAgent.statuses.next(isState('registered'), 30_000);
-    await vi.waitFor(() => expect(onAgent.agent.readiness().detail['startupTests']).toMatchObject({ mem: { status: 'ok', answer: {} } }));
+    await vi.waitFor(() => expect((onAgent.agent.readiness().detail as Record<string, unknown>)['startupTests']).toMatchObject({ mem: { status: 'ok', answer: {} } }));
     onAgent.stop();
 
     const off = memoryAdapter();

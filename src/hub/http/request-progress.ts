@@ -129,6 +129,7 @@ export class StreamProgress {
     const ending = this.ending;
     return {
       outcome: this.outcome,
+      ...(this.agentId === undefined ? {} : { agentId: this.agentId }),
       ...this.countFields(),
       bytes: this.bytes,
       ...(ending?.truncated === undefined ? {} : { truncated: ending.truncated }),

@@ -132,36 +132,19 @@ function streamProgress(ctx: ApiContext, req: FastifyRequest, op: StreamOp, data
     dataSource,
     counters: ctx.hub.metrics,
   });
-  const agentId = servingAgent(ctx, req.tenantId, dataSource, op);
-  if (agentId !== undefined) progress.servedBy(agentId);
   return trackStream(req, progress);
-}
-
-/**
- * The agent id that serves `op` on `dataSource` for the tenant when every connected agent
- * offering it has that id (one agent, possibly over several sessions); else unknown here, as
- * the hub picks among them per request.
- */
-function servingAgent(ctx: ApiContext, tenantId: string, dataSource: string, op: StreamOp): string | undefined {
-  const ids = new Set(
-    ctx.hub.registry
-      .agents(tenantId)
-      .filter((l) => l.offers(dataSource, op))
-      .map((l) => l.agentId),
-  );
-  const [only] = ids;
-  return ids.size === 1 ? only : undefined;
 }
 
 export function registerStreamRoutes(app: FastifyInstance, ctx: ApiContext): void {
   app.post('/v1/data-sources/:name/search', { schema: ROUTE_SCHEMAS.search, preValidation: noBodyAsEmptyParams }, async (req, reply) => {
     const request = hubRequest(ctx, req, 'search', paramsOf(req.body));
+    const progress = streamProgress(ctx, req, 'search', request.dataSource);
     await pipeEvents<StreamEvent>(
-      (demand$) => ctx.hub.searchEvents$(request, { window: WINDOW, demand$ }),
+      (demand$) => ctx.hub.searchEvents$(request, { window: WINDOW, demand$, servedBy: (agentId) => progress.servedBy(agentId) }),
       req,
       reply,
       SEARCH_HIGH_WATER,
-      streamProgress(ctx, req, 'search', request.dataSource),
+      progress,
       (_e, lines) => [lines, 0],
       (end) => ({ line: { end: true, count: end.count, truncated: end.truncated, ...(end.total === undefined ? {} : { total: end.total }) } }),
     );
@@ -185,7 +168,7 @@ export function registerStreamRoutes(app: FastifyInstance, ctx: ApiContext): voi
       const request = { ...hubRequest(ctx, req, 'export'), ...(key === undefined ? {} : { idempotencyKey: key }) };
       const progress = streamProgress(ctx, req, 'export', request.dataSource);
       await pipeEvents<ExportEvent>(
-        (demand$) => ctx.hub.exportEvents$(request, reader, { window: WINDOW, demand$ }),
+        (demand$) => ctx.hub.exportEvents$(request, reader, { window: WINDOW, demand$, servedBy: (agentId) => progress.servedBy(agentId) }),
         req,
         reply,
         EXPORT_HIGH_WATER,
