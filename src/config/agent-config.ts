@@ -81,6 +81,22 @@ function requires(input: Record<string, unknown>, key: string, needs: string, wh
     : [];
 }
 
+/**
+ * A hub URL listed twice (also as `https://` and `wss://` of the same address: both are dialled
+ * as the same `wss://` URL) is a mistake: two sessions to one endpoint that logs, `/readyz` and
+ * the metrics could not tell apart.
+ */
+function duplicateUrls(urls: readonly string[] | undefined): Finding[] {
+  const first = new Map<string, number>();
+  const findings: Finding[] = [];
+  (urls ?? []).forEach((url, index) => {
+    const earlier = first.get(url);
+    if (earlier === undefined) first.set(url, index);
+    else findings.push({ path: ['urls', String(index)], message: `expected each hub URL once, got ${url} again (as urls.${earlier}); list it once` });
+  });
+  return findings;
+}
+
 export const AgentSection = strictObject(
   {
     id: withDefault(NonEmptyString, (hostname() || 'datasync-agent') as NonEmptyString),
@@ -100,7 +116,8 @@ export const AgentSection = strictObject(
   },
   {
     name: 'agent mapping',
-    check: (_value, input) => [
+    check: (value, input) => [
+      ...duplicateUrls(value.urls),
       ...requires(input, 'userName', 'password', 'userName is set'),
       ...requires(input, 'password', 'userName', 'password is set'),
       ...requires(input, 'keyStorePassword', 'keyStore', 'keyStorePassword is set'),

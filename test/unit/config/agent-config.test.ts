@@ -159,6 +159,11 @@ describe('agent configuration', () => {
     expect(Object.keys(cfg.agent)).toEqual(['id', 'urls', 'tenantId']);
   });
 
+  it('refuses a hub URL listed twice, also as https:// beside the wss:// it is dialled as', () => {
+    const text = 'agent:\n  urls:\n    - https://h:18443/idm\n    - wss://h:18443/idm-admin\n    - wss://h:18443/idm\n  tenantId: 1\n';
+    expect(problems(text)).toEqual(['5:7: agent.urls.2: expected each hub URL once, got wss://h:18443/idm again (as urls.0); list it once']);
+  });
+
   it('tests the data sources at start-up unless testOnStart is false; a non-boolean is a problem at its line', () => {
     expect(decodeAgentConfig(`${MINIMAL}testOnStart: false\n`, 'a.yaml', {}).testOnStart).toBe(false);
     expect(problems(`${MINIMAL}testOnStart: sometimes\n`)).toEqual([expect.stringMatching(/^4:14: testOnStart: expected .*got "sometimes"/)]);
