@@ -236,14 +236,20 @@ describe('progress lines seen from the CLIs', () => {
     ]);
     const record = (i: number): string => `${JSON.stringify(failing.get(i) ?? add(i))}\n`;
     let held: { agent: Rec; hub: Rec } | undefined;
+    let heldError: unknown;
     const body = (async function* () {
       for (let i = 0; i < FIRST; i++) yield record(i);
       // The body stays open until both sides have logged progress with every result so far.
-      const [agent, hub] = await Promise.all([
-        lineOf(stack.agent, 'export in progress', requestId, (r) => r['items'] === FIRST),
-        lineOf(stack.hub, 'export in progress', requestId, (r) => r['ok'] === FIRST - 1 && r['failed'] === 1),
-      ]);
-      held = { agent, hub };
+      try {
+        const [agent, hub] = await Promise.all([
+          lineOf(stack.agent, 'export in progress', requestId, (r) => r['items'] === FIRST),
+          lineOf(stack.hub, 'export in progress', requestId, (r) => r['ok'] === FIRST - 1 && r['failed'] === 1),
+        ]);
+        held = { agent, hub };
+      } catch (err) {
+        heldError = err;
+        throw err;
+      }
       for (let i = FIRST; i < TOTAL; i++) yield record(i);
     })();
     const call = await ndjsonCall(`${stack.apiUrl}/v1/data-sources/${DATA_SOURCE}/export`, { dispatcher, requestId, body, contentType: 'application/x-ndjson' });
@@ -252,6 +258,7 @@ describe('progress lines seen from the CLIs', () => {
     const results: Line[] = [];
     const ending = await call.finish((r) => results.push(r));
 
+    expect(heldError, 'progress lines while the body was held open').toBeUndefined();
     expect(held).toBeDefined();
     expect(held!.agent).toMatchObject({ level: 30, dataSource: DATA_SOURCE, items: FIRST, msg: `export in progress: ${FIRST} items sent` });
     expect(held!.hub).toMatchObject({ level: 30, op: 'export', tenantId: TENANT, dataSource: DATA_SOURCE, agentId: AGENT_ID, ok: FIRST - 1, failed: 1 });
