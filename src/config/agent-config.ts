@@ -4,13 +4,11 @@
  */
 import { hostname } from 'node:os';
 import * as t from 'io-ts';
-import { proxyUrlProblem } from '../support/proxy-url.js';
 import {
   AnyString,
   Bool,
   decoder,
   DurationMs,
-  HttpUrl,
   listOf,
   LoggingConfig,
   NonEmptyString,
@@ -19,6 +17,7 @@ import {
   orEmpty,
   NonNegativeInt,
   PositiveInt,
+  ProxyUrl,
   recordOf,
   strictObject,
   withDefault,
@@ -29,17 +28,6 @@ import { DataSourceConfigCodec, resolveDataSourcePaths } from './data-source-reg
 import { decodeYaml, pathResolverFor, readConfigFile } from './load.js';
 import type { PathResolver } from './load.js';
 import { checkAgentStores } from './store-checks.js';
-
-/**
- * `agent.proxy`: `http(s)://[user:password@]host[:port]` and nothing after the port — what
- * `support/proxy-url.ts` accepts at connection time, refused here with the line and column. A
- * password with an unencoded `/ ? #` lands in a path, query or fragment, so it is refused
- * instead of silently sending the wrong credentials (the value is shown with the password masked).
- */
-const ProxyUrl = decoder<HttpUrl>(
-  'http:// or https:// proxy URL, http://[user:password@]host:port (special characters in user and password percent-encoded)',
-  (u, c) => (typeof u === 'string' && proxyUrlProblem(u) === undefined ? t.success(u as HttpUrl) : t.failure(u, c)),
-);
 
 /** Classic configuration files give the tenant as a number; it is a string from here on. */
 export const TenantId = decoder<string>('tenant id (string or integer)', (u, c) => {
