@@ -6,11 +6,17 @@
  * bounded buffer, and a source that outruns the agent by more than `maxBufferedRecords`
  * fails the export instead of growing memory — pass an AsyncIterable for large exports.
  *
+ * A chunk goes out when it is full (`maxChunkItems`) or the source ended — or when records have
+ * waited `lingerMs` (20 ms) for the chunk to fill: a client that sends a few records and then
+ * waits (an interactive producer, a body paused mid-stream) has them written and answered
+ * instead of held until it sends more. A fast source fills its chunks well within that time, so
+ * a bulk export still travels in full chunks.
+ *
  * An agent that fails the export reports in its `error` frame the results it had not sent yet
  * (`details.results`, `details.count` = every result of the export): they are emitted as a
  * last `results` event before the error, so the caller has a result for every record written.
  */
-import { isObservable, type Observable, type Subscription } from 'rxjs';
+import { asyncScheduler, isObservable, type Observable, type SchedulerLike, type Subscription } from 'rxjs';
 import { chunkBySize } from '../operators/index.js';
 import { ProtocolError, nonNegativeInt, requestId, type ErrorFrame, type Frame } from '../protocol/index.js';
 import { CreditLedger, exchange, type LinkPort, type RequestSpec } from './request-sinks.js';
@@ -30,7 +36,14 @@ export interface ExportOptions {
   readonly maxBufferedRecords?: number;
   /** Consumer-driven credit for results, as for streams. */
   readonly demand$?: Observable<number>;
+  /** How long records wait for their chunk to fill before they are sent as they are (default 20 ms). */
+  readonly lingerMs?: number;
+  /** Schedules the linger timer (a TestScheduler in marble tests). */
+  readonly scheduler?: SchedulerLike;
 }
+
+/** Default of `ExportOptions.lingerMs`. */
+export const EXPORT_LINGER_MS = 20;
 
 /** Bytes a chunk frame needs besides its items (see the agent's CHUNK_ENVELOPE_BYTES). */
 const ENVELOPE_BYTES = 512;
@@ -51,6 +64,19 @@ export function exportRequest(port: LinkPort, spec: RequestSpec, records: Record
     let sentEnd = false;
     let pulling = false;
     const buffer: unknown[] = [];
+    /** The records buffered waited `lingerMs`: send them without waiting for a full chunk. */
+    let lingered = false;
+    let linger: Subscription | undefined;
+    const lingerMs = options.lingerMs ?? EXPORT_LINGER_MS;
+    /** Records are waiting for their chunk to fill: send them anyway if that takes `lingerMs`. */
+    const armLinger = (): void => {
+      if (linger !== undefined || lingered || buffer.length === 0 || buffer.length >= maxItems) return;
+      linger = (options.scheduler ?? asyncScheduler).schedule(() => {
+        linger = undefined;
+        lingered = true;
+        pump();
+      }, lingerMs);
+    };
     let sourceSub: Subscription | undefined;
     let iterator: AsyncIterator<unknown> | Iterator<unknown> | undefined;
 
@@ -58,7 +84,7 @@ export function exportRequest(port: LinkPort, spec: RequestSpec, records: Record
     const fail = (err: unknown): void => sub.error(err);
 
     const pump = (): void => {
-      while (agentCredit > 0 && buffer.length > 0 && (buffer.length >= maxItems || sourceDone)) {
+      while (agentCredit > 0 && buffer.length > 0 && (buffer.length >= maxItems || sourceDone || lingered)) {
         let first: unknown[];
         try {
           first = chunkBySize(buffer.slice(0, maxItems), { maxItems, maxBytes: port.maxFrameBytes - ENVELOPE_BYTES })[0] ?? [];
@@ -69,6 +95,12 @@ export function exportRequest(port: LinkPort, spec: RequestSpec, records: Record
         agentCredit -= 1;
         sentRecords += first.length;
         ex.send({ type: 'chunk', id, seq: nonNegativeInt(seq++), items: first });
+        if (buffer.length === 0) {
+          // Sent: the next records wait for a chunk of their own.
+          lingered = false;
+          linger?.unsubscribe();
+          linger = undefined;
+        }
       }
       if (sourceDone && buffer.length === 0 && !sentEnd) {
         sentEnd = true;
@@ -90,6 +122,7 @@ export function exportRequest(port: LinkPort, spec: RequestSpec, records: Record
             break;
           }
           buffer.push(r.value);
+          armLinger();
         }
       } catch (err) {
         pulling = false;
@@ -104,6 +137,7 @@ export function exportRequest(port: LinkPort, spec: RequestSpec, records: Record
         sourceSub = records.subscribe({
           next: (r) => {
             buffer.push(r);
+            armLinger();
             if (buffer.length > maxBuffered) {
               fail(
                 new ProtocolError(
@@ -137,6 +171,7 @@ export function exportRequest(port: LinkPort, spec: RequestSpec, records: Record
       teardown: () => {
         demandSub?.unsubscribe();
         sourceSub?.unsubscribe();
+        linger?.unsubscribe();
         if (iterator && !sourceDone) void Promise.resolve(iterator.return?.()).catch(() => undefined);
       },
       // The agent failed the export: the results of the records it wrote and had not sent yet

@@ -255,6 +255,7 @@ function runChannel(input: ExportChannelInput, exportFn: ExportFn, out: FrameSin
         return fail(() => new ProtocolError('BAD_REQUEST', `export chunk of ${n} records exceeds the limit of ${limits.maxChunkItems}`));
       }
       receivedRecords += f.items.length;
+      ctx.log.trace({ chunk: receivedChunks, items: f.items.length }, 'export chunk received');
       boundaries.push(receivedRecords);
       if (f.items.length > 0) waiting.push(f.items);
       return pump();

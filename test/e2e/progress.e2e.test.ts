@@ -224,10 +224,10 @@ describe('progress lines seen from the CLIs', () => {
       dn: `uid=imp${i},${IMPORTS}`,
       attributes: { objectClass: ['inetOrgPerson'], uid: [`imp${i}`], cn: [`Import ${i}`], sn: ['Import'] },
     });
-    // The hub sends records to the agent in chunks of the agent's `maxChunkItems` (500 by
-    // default) and holds a partial chunk until the body gives more or ends: the body pauses
-    // after a whole number of chunks, so every record sent so far is written while it waits.
-    const FIRST = 1000;
+    // The body pauses after FIRST records; the hub sends what it holds to the agent (a partial
+    // chunk after a short linger, export-request.ts), so every record sent so far is written
+    // while the body waits — not a whole number of chunks on purpose.
+    const FIRST = 1003;
     const TOTAL = 2000;
     // Record 10 adds an entry that exists; record 1500 deletes one that does not: both fail.
     const failing = new Map<number, Line>([
