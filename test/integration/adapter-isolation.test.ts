@@ -297,6 +297,8 @@ plugins: [${BUILT_FIXTURE}]
 agent:
 ${basicAgentYaml(env, [hub.url]).replace('id: site-a-1', 'id: site-a-cli-2')}
 reconnectDelay: 300
+# The crash must come from the hub's request, after registration, not from the start-up test.
+testOnStart: false
 dataSources:
   cli-crashy:
     type: crashy
