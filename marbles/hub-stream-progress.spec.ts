@@ -4,22 +4,11 @@
  * none after the response closed and none with the interval at 0; the summary outcome
  * (`ok`, `partial`, `failed`, `cancelled`) and counts of the completion line; the metrics fed.
  */
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, it } from 'vitest';
+import type { Logger } from 'pino';
+import { logRecords } from './helpers/log-records.js';
 import { StreamProgress, summaryOf, trackStream, type StreamCounters, type StreamOp } from '../src/hub/http/request-progress.js';
-
-function capture(): { log: pino.Logger; records: Array<Record<string, unknown>> } {
-  const records: Array<Record<string, unknown>> = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _e, cb) {
-      for (const l of chunk.toString().split('\n')) if (l) records.push(JSON.parse(l) as Record<string, unknown>);
-      cb();
-    },
-  });
-  return { log: pino({ level: 'debug', base: null, timestamp: false }, sink), records };
-}
 
 const counters = (): StreamCounters & { calls: string[] } => {
   const calls: string[] = [];
@@ -31,7 +20,7 @@ const counters = (): StreamCounters & { calls: string[] } => {
   };
 };
 
-const options = (op: StreamOp, log: pino.Logger, c: StreamCounters, ts: TestScheduler, everyMs = 1000) => ({
+const options = (op: StreamOp, log: Logger, c: StreamCounters, ts: TestScheduler, everyMs = 1000) => ({
   op,
   everyMs,
   log,
@@ -45,7 +34,7 @@ describe("the hub's progress of an API stream (marbles)", () => {
   it('a search: one line per interval with entries, bytes and the rate of the last interval; none after the close', () => {
     const ts = new TestScheduler((a, e) => expect(a).toEqual(e));
     ts.maxFrames = 10_000;
-    const { log, records } = capture();
+    const { log, records } = logRecords();
     const c = counters();
     const progress = new StreamProgress(options('search', log, c, ts));
     progress.servedBy('site-a-1');
@@ -78,7 +67,7 @@ describe("the hub's progress of an API stream (marbles)", () => {
   it('an export: ok and failed counted apart; failed records make it partial; the rate counts both', () => {
     const ts = new TestScheduler((a, e) => expect(a).toEqual(e));
     ts.maxFrames = 10_000;
-    const { log, records } = capture();
+    const { log, records } = logRecords();
     const c = counters();
     const progress = new StreamProgress(options('export', log, c, ts));
     ts.schedule(() => progress.written(8, 2, 300), 500);
@@ -95,7 +84,7 @@ describe("the hub's progress of an API stream (marbles)", () => {
   it('failed keeps its first ending and code; a close before any ending is cancelled; 0 turns the lines off; summaryOf follows the request', () => {
     const ts = new TestScheduler((a, e) => expect(a).toEqual(e));
     ts.maxFrames = 10_000;
-    const { log, records } = capture();
+    const { log, records } = logRecords();
     const c = counters();
     const failedReq = {};
     const cancelledReq = {};

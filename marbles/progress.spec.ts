@@ -4,23 +4,11 @@
  * then its end at info with the totals; a short one logs nothing but its end at debug; 0 turns
  * the lines off; a cancel ends the ticker.
  */
-import { pino } from 'pino';
-import { Writable } from 'node:stream';
 import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, it } from 'vitest';
+import { logRecords } from './helpers/log-records.js';
 import type { RequestMeter } from '../src/pipeline/meter.js';
 import { withProgress } from '../src/pipeline/progress.js';
-
-function capture(): { log: pino.Logger; records: Array<Record<string, unknown>> } {
-  const records: Array<Record<string, unknown>> = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _e, cb) {
-      for (const l of chunk.toString().split('\n')) if (l) records.push(JSON.parse(l) as Record<string, unknown>);
-      cb();
-    },
-  });
-  return { log: pino({ level: 'debug', base: null, timestamp: false }, sink), records };
-}
 
 const inner = (): RequestMeter & { calls: string[] } => {
   const calls: string[] = [];
@@ -30,7 +18,7 @@ const inner = (): RequestMeter & { calls: string[] } => {
 describe('progress of long streams (marbles)', () => {
   it('one line per interval with items, bytes and the rate of the last interval; the end at info with the totals', () => {
     const ts = new TestScheduler((a, e) => expect(a).toEqual(e));
-    const { log, records } = capture();
+    const { log, records } = logRecords();
     const base = inner();
     ts.run(({ cold, flush }) => {
       const meter = withProgress(base, { everyMs: 1000, log, op: 'search', scheduler: ts });
@@ -50,7 +38,7 @@ describe('progress of long streams (marbles)', () => {
 
   it('a short stream: no progress line, its end at debug; 0 turns the lines off; after the end no more lines', () => {
     const ts = new TestScheduler((a, e) => expect(a).toEqual(e));
-    const { log, records } = capture();
+    const { log, records } = logRecords();
     ts.run(({ cold, flush }) => {
       const short = withProgress(inner(), { everyMs: 1000, log, op: 'export', scheduler: ts });
       cold('100ms a 100ms c').subscribe((v) => (v === 'a' ? short.chunkSent(3, 10) : short.finished('CANCELLED')));

@@ -5,26 +5,14 @@
  * throw or an empty answer is INTERNAL — and unsubscribing (the agent stopping) cancels the
  * tests still running.
  */
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import { NEVER, Observable, map, throwError, type Observable as Obs } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, it } from 'vitest';
+import { logRecords } from './helpers/log-records.js';
 import type { DataSourceAdapter } from '../src/adapter-kit/adapter.js';
 import { testSourcesOnStart } from '../src/agent/startup-test.js';
 import type { ServedDataSource } from '../src/pipeline/run-request.js';
 import { ProtocolError } from '../src/protocol/index.js';
-
-function capture(): { log: pino.Logger; records: Array<Record<string, unknown>> } {
-  const records: Array<Record<string, unknown>> = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _e, cb) {
-      for (const l of chunk.toString().split('\n')) if (l) records.push(JSON.parse(l) as Record<string, unknown>);
-      cb();
-    },
-  });
-  return { log: pino({ level: 'debug', base: null, timestamp: false }, sink), records };
-}
 
 const source = (test: () => Obs<unknown>): ServedDataSource => ({
   adapter: { type: 'fake', supports: ['test'], test, close: () => Promise.resolve() } as unknown as DataSourceAdapter,
@@ -36,7 +24,7 @@ const EPOCH = new Date(0);
 describe('start-up tests of the data sources (marbles)', () => {
   it('running at once, then each outcome as it comes: ok at info, coded failure at warn, TIMEOUT at the bound', () => {
     const ts = new TestScheduler((a, e) => expect(a).toEqual(e));
-    const { log, records } = capture();
+    const { log, records } = logRecords();
     ts.run(({ cold, expectObservable }) => {
       const sources = new Map([
         ['good', source(() => cold('20ms (a|)', { a: { ok: true, url: 'ldap://dir:389', vendorName: 'OpenLDAP', latencyMs: 20, secretish: 'not shown' } }))],
@@ -64,7 +52,7 @@ describe('start-up tests of the data sources (marbles)', () => {
 
   it('a throw, a bug error or an empty answer is INTERNAL, with no message of the adapter', () => {
     const ts = new TestScheduler((a, e) => expect(a).toEqual(e));
-    const { log, records } = capture();
+    const { log, records } = logRecords();
     ts.run(({ cold, expectObservable }) => {
       const sources = new Map([
         ['throws', source(() => { throw new Error('password=hunter2 in a stack'); })],
@@ -93,7 +81,7 @@ describe('start-up tests of the data sources (marbles)', () => {
 
   it('unsubscribing (the agent stops) cancels the tests still running', () => {
     const ts = new TestScheduler((a, e) => expect(a).toEqual(e));
-    const { log, records } = capture();
+    const { log, records } = logRecords();
     let unsubscribed = 0;
     ts.run(({ expectObservable }) => {
       const hanging = (): Obs<unknown> => new Observable(() => () => (unsubscribed += 1));
