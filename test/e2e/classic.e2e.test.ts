@@ -16,6 +16,7 @@ import { SUBPROTOCOL } from '../../src/protocol/index.js';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { hashPassword, loadHubConfig } from '../../src/config/index.js';
 import type { AgentLink } from '../../src/hub/agent-link.js';
+import { pongsOf } from '../helpers/keep-alive-pongs.js';
 import { HubClient } from '../../src/hub/client.js';
 import { Hub } from '../../src/hub/hub.js';
 import type { RegistryEvent } from '../../src/hub/registry.js';
@@ -46,22 +47,6 @@ function classicFile(name: string, appended = ''): string {
 /** The agent process as the classic install starts it; the hub's CA comes from the environment. */
 function runAgent(file: string): Daemon {
   return startDaemon(AGENT_BIN, ['run', '--config', file], { NODE_EXTRA_CA_CERTS: pki.ca.file });
-}
-
-/** Resolves once the agent answered `n` of the hub's keep-alive pings on this session. */
-function pongs(link: AgentLink, n: number): Promise<number> {
-  // The link's socket is private; the test watches the hub's keep-alive on it from outside.
-  const ws = (link as unknown as { ws: WebSocket }).ws;
-  return new Promise((resolve) => {
-    let seen = 0;
-    const onPong = (): void => {
-      seen += 1;
-      if (seen < n) return;
-      ws.off('pong', onPong);
-      resolve(seen);
-    };
-    ws.on('pong', onPong);
-  });
 }
 
 const registered = (agentId: string): AgentLink[] => hub.registry.sessionsOf('1', agentId);
@@ -138,7 +123,7 @@ describe('the classic application.yaml', () => {
       const links = registered(agentId);
       expect(links.map((l) => l.sessionKey).sort()).toEqual(['0', '1']);
 
-      const answered = await Promise.all(links.map((l) => pongs(l, KEEP_ALIVE_ROUNDS)));
+      const answered = await Promise.all(links.map((l) => pongsOf(l, KEEP_ALIVE_ROUNDS)));
       expect(answered).toEqual([KEEP_ALIVE_ROUNDS, KEEP_ALIVE_ROUNDS]);
       expect(registered(agentId)).toEqual(links);
       const mine = events.filter((e) => e.agentId === agentId);

@@ -7,7 +7,7 @@ import WebSocket from 'ws';
 import { HubClient } from '../../src/hub/client.js';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ProtocolError, SUBPROTOCOL } from '../../src/protocol/index.js';
-import type { AgentLink } from '../../src/hub/agent-link.js';
+import { pongsOf } from '../helpers/keep-alive-pongs.js';
 import { startConnectProxy } from '../helpers/connect-proxy.js';
 import { memoryAdapter } from '../helpers/memory-adapter.js';
 import {
@@ -215,22 +215,6 @@ describe('registration', () => {
     expect(hub.hub.registry.agents('1')[0]).not.toBe(oldLink);
   });
 });
-
-/** Resolves with `n` once the agent answered `n` keep-alive pings of the hub on this session. */
-function pongsOf(link: AgentLink, n: number): Promise<number> {
-  // The link's socket is private; the test watches the hub's keep-alive on it from outside.
-  const ws = (link as unknown as { ws: WebSocket }).ws;
-  return new Promise((resolve) => {
-    let seen = 0;
-    const onPong = (): void => {
-      seen += 1;
-      if (seen < n) return;
-      ws.off('pong', onPong);
-      resolve(seen);
-    };
-    ws.on('pong', onPong);
-  });
-}
 
 describe('several sessions of one agent (one per URL)', () => {
   it('two URLs reaching the same hub hold two sessions at once: none replaced, listed once, requests over both', async () => {
