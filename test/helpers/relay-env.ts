@@ -84,7 +84,7 @@ export async function startHub(env: Env, setup: HubSetup = {}): Promise<RunningH
   const h = await fixtureHashes();
   const tls = setup.tls ?? true;
   const yaml = `
-logging: { level: trace }
+${unlessSet(setup.extra, 'logging', 'logging: { level: trace }')}
 listen: { host: 127.0.0.1, port: ${setup.port ?? 0}, path: /agent }
 ${tls ? `tls: { cert: ${env.pki.server.certFile}, key: ${env.pki.server.keyFile}, clientCa: ${env.pki.ca.file} }` : ''}
 keepAliveInterval: ${setup.keepAliveInterval ?? 2000}
@@ -126,16 +126,21 @@ export interface TestAgent {
   stop(): void;
 }
 
+/** `yaml` (a default), unless the test's own top-level YAML `extra` sets a key matching `key`. */
+function unlessSet(extra: string | undefined, key: string, yaml: string): string {
+  return new RegExp(`^(${key}):`, 'm').test(extra ?? '') ? '' : yaml;
+}
+
 /** Writes an agent config (`agentYaml` is the `agent:` section body, indented 2) and starts it. */
 export function startAgent(env: Env, agentYaml: string, extra = '', options: AgentOptions = {}): TestAgent {
   // Keep-alive: a ping every 2 s, 10 s to answer — a loaded 2-core machine can stall an event
   // loop for seconds, and a shorter timeout cuts healthy links there. A test about keep-alive
   // sets its own in `extra`.
-  const keepAlive = /^keepAlive(Interval|Timeout):/m.test(extra) ? '' : 'keepAliveInterval: 2000\nkeepAliveTimeout: 10000';
+  const keepAlive = unlessSet(extra, 'keepAlive(Interval|Timeout)', 'keepAliveInterval: 2000\nkeepAliveTimeout: 10000');
   // Tests count the operations their upstreams see: no start-up test unless one asks for it.
-  const testOnStart = /^testOnStart:/m.test(extra) ? '' : 'testOnStart: false';
+  const testOnStart = unlessSet(extra, 'testOnStart', 'testOnStart: false');
   const yaml = `
-logging: { level: trace }
+${unlessSet(extra, 'logging', 'logging: { level: trace }')}
 agent:
 ${agentYaml}
 reconnectDelay: 300

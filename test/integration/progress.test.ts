@@ -12,19 +12,15 @@
  *   the outcomes (`datasync_hub_streams_total`).
  * - The agent logs its own progress lines for the same request id.
  */
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { concatMap, from, map, of, type Observable } from 'rxjs';
 import { request } from 'undici';
 import { describe, expect, it, vi } from 'vitest';
 import type { DataSourceAdapter, ExportResult, PageSource } from '../../src/adapter-kit/adapter.js';
-import { Agent } from '../../src/agent/agent.js';
-import { loadAgentConfig, loadHubConfig } from '../../src/config/index.js';
 import { Hub } from '../../src/hub/hub.js';
-import { captureLogs, type LogCapture } from '../helpers/log-capture.js';
+import type { LogCapture } from '../helpers/log-capture.js';
 import { memoryAdapter } from '../helpers/memory-adapter.js';
 import { sample, sampleOr0 } from '../helpers/metrics.js';
-import { API_TOKENS, fixtureHashes, isState, memoryDataSourceYaml, recordStatuses, relayFixture } from '../helpers/relay-env.js';
+import { API_TOKENS, basicAgentYaml, isState, memoryDataSourceYaml, relayFixture, startAgent, startHub } from '../helpers/relay-env.js';
 
 const fx = relayFixture();
 const PROGRESS_MS = 200;
@@ -88,57 +84,19 @@ interface Relay {
  * adapter as `mem`, all logging progress every PROGRESS_MS.
  */
 async function progressRelay(...adapters: DataSourceAdapter[]): Promise<Relay> {
-  const h = await fixtureHashes();
-  const hubFile = join(fx.env.dir, `hub-${Math.random().toString(36).slice(2)}.yaml`);
-  writeFileSync(
-    hubFile,
-    `
-logging: { level: trace, progressInterval: ${PROGRESS_MS} }
-listen: { host: 127.0.0.1, port: 0, path: /agent }
-keepAliveInterval: 2000
-keepAliveTimeout: 10000
-tenants:
-  "1":
-    apiTokens: ['${h.token1}']
-    agents:
-      - userName: agent
-        passwordHash: ${h.agent}
-`,
-  );
-  const hubLogs = captureLogs('trace');
-  const hub = new Hub(loadHubConfig(hubFile, {}), hubLogs.logger);
-  const { port } = await hub.listen();
+  const logging = `logging: { level: trace, progressInterval: ${PROGRESS_MS} }`;
+  const hub = await startHub(fx.env, { tls: false, extra: logging });
   fx.later(() => hub.close());
   const agents = new Map<string, LogCapture>();
   for (const [i, adapter] of adapters.entries()) {
     const id = `site-${String.fromCharCode(97 + i)}-1`;
-    const agentFile = join(fx.env.dir, `agent-${Math.random().toString(36).slice(2)}.yaml`);
-    writeFileSync(
-      agentFile,
-      `
-logging: { level: trace, progressInterval: ${PROGRESS_MS} }
-agent:
-  id: ${id}
-  urls: [ws://127.0.0.1:${port}/agent]
-  tenantId: 1
-  userName: agent
-  password: agent-secret-123
-reconnectDelay: 300
-keepAliveInterval: 2000
-keepAliveTimeout: 10000
-testOnStart: false
-${memoryDataSourceYaml()}
-`,
-    );
-    const agentLogs = captureLogs('trace');
-    const agent = new Agent(loadAgentConfig(agentFile, {}), agentLogs.logger, { adapters: new Map([['mem', adapter]]) });
-    const statuses = recordStatuses(agent);
-    agent.start();
+    const agentYaml = basicAgentYaml(fx.env, [hub.url]).replace('id: site-a-1', `id: ${id}`);
+    const agent = startAgent(fx.env, agentYaml, `${logging}\n${memoryDataSourceYaml()}`, { adapters: new Map([['mem', adapter]]) });
     fx.later(() => agent.stop());
-    await statuses.next(isState('registered'));
-    agents.set(id, agentLogs);
+    await agent.statuses.next(isState('registered'));
+    agents.set(id, agent.logs);
   }
-  return { hub, base: `http://127.0.0.1:${port}`, hubLogs, agentLogs: agents.get('site-a-1')!, agents };
+  return { hub: hub.hub, base: `http://127.0.0.1:${hub.port}`, hubLogs: hub.logs, agentLogs: agents.get('site-a-1')!, agents };
 }
 
 type LogRecord = Record<string, unknown>;
